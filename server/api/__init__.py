@@ -1,0 +1,13 @@
+"""The JSON API under /api/v1, described by the OpenAPI document at /api/v1/openapi.json."""
+from __future__ import annotations
+
+from flask import Blueprint
+
+from server.api.openapi import document
+
+api = Blueprint("api", __name__)
+
+
+@api.get("/openapi.json")
+def openapi():
+    return document()

@@ -1,0 +1,39 @@
+"""The OpenAPI 3 document; each API module adds its paths with `path()`."""
+from __future__ import annotations
+
+from server.errors import CATALOGUE
+
+_PATHS: dict[str, dict] = {}
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {
+        "type": "object",
+        "required": ["code", "message", "details"],
+        "properties": {
+            "code": {"type": "string", "enum": sorted(CATALOGUE)},
+            "message": {"type": "string"},
+            "details": {"type": "object"},
+        },
+    }},
+}
+
+
+def path(route: str, method: str, operation: dict) -> None:
+    """Register one operation (called at import time by the API modules)."""
+    _PATHS.setdefault(route, {})[method.lower()] = operation
+
+
+def document() -> dict:
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "codeloop API", "version": "1.0.0",
+                 "description": "One-item-one-code: scans, vouchers, redemptions, payouts. Money is integer fen."},
+        "servers": [{"url": "/api/v1"}],
+        "paths": _PATHS,
+        "components": {
+            "schemas": {"Error": ERROR_SCHEMA},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }

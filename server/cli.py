@@ -1,0 +1,151 @@
+"""The `codeloop` command (a Flask CLI group)."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup
+
+from server.config import Config, ConfigError
+from server.errors import DomainError
+
+
+def _create_app():
+    from server.app import create_app
+
+    return create_app()
+
+
+cli = FlaskGroup(name="codeloop", create_app=_create_app, add_default_commands=False, add_version_option=False,
+                 load_dotenv=False, help="codeloop: one-item-one-code platform.")
+
+
+def main() -> None:
+    """Console-script entry point: configuration problems end in one line, not a traceback."""
+    try:
+        cli.main(prog_name="codeloop")
+    except ConfigError as exc:
+        click.echo(f"codeloop: configuration error: {exc}", err=True)
+        sys.exit(2)
+    except DomainError as exc:
+        click.echo(f"codeloop: {exc.code}: {exc.message('en')}", err=True)
+        sys.exit(1)
+
+
+def _runtime():
+    return current_app.extensions["codeloop"]
+
+
+def _now():
+    from server.models import utcnow
+
+    return utcnow()
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade", with_appcontext=False)
+def db_upgrade() -> None:
+    """Create or migrate the database schema to the newest revision."""
+    from server.db import make_engine, ping
+    from server.migrate import current, upgrade
+
+    config = Config.from_env()
+    engine = make_engine(config.database_url)
+    ping(engine)
+    upgrade(engine)
+    click.echo(f"database {engine.url.render_as_string(hide_password=True)} is at revision {current(engine)}")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--threads", default=4, show_default=True, type=int)
+def serve(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the app with gunicorn."""
+    from server.serving import run_gunicorn
+
+    run_gunicorn(current_app._get_current_object(), host=host, port=port, workers=workers, threads=threads)
+
+
+@cli.command(with_appcontext=False)
+@click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker (with its scheduler) on CODELOOP_REDIS_URL."""
+    from rq import Worker
+
+    from server import runtime
+
+    rt = runtime.build(Config.from_env())
+    if rt.config.inline_jobs:
+        raise ConfigError("CODELOOP_REDIS_URL is not set: jobs run inline in the web process, there is nothing for a worker to do")
+    Worker([rt.queue], connection=rt.queue.connection).work(with_scheduler=True, burst=burst)
+
+
+@cli.group()
+def user() -> None:
+    """Staff accounts."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["admin", "owner", "clerk"]), required=True)
+@click.option("--store", "store_id", type=int, help="Store id (clerks).")
+@click.option("--name", "display_name", default="")
+@click.password_option(prompt="Password")
+def user_create(username: str, role: str, store_id: int | None, display_name: str, password: str) -> None:
+    """Create an admin, store owner or clerk."""
+    from server.services.accounts import create_user
+
+    with _runtime().sessions.begin() as session:
+        created = create_user(session, username=username, password=password, role=role, store_id=store_id,
+                              display_name=display_name, now=_now())
+        click.echo(f"created {created.role} {created.username} (id {created.id})")
+
+
+@cli.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.argument("username")
+@click.option("--store", "store_id", type=int, help="Bind the token to one store (POS).")
+@click.option("--name", default="")
+def token_create(username: str, store_id: int | None, name: str) -> None:
+    """Create an API token for USERNAME and print it (it is shown only once)."""
+    from server.services.accounts import create_token, user_by_name
+
+    with _runtime().sessions.begin() as session:
+        plain, _ = create_token(session, user=user_by_name(session, username), store_id=store_id, name=name, now=_now())
+    click.echo(plain)
+
+
+@cli.command()
+def check() -> None:
+    """Run the DESIGN.md §6 invariant queries; exit 1 on any violation."""
+    from server.services.invariants import CHECKS, run_checks
+
+    with _runtime().sessions() as session:
+        violations = run_checks(session)
+    for v in violations:
+        click.echo(f"VIOLATION of invariant {v.invariant}: {v.description}: {v.rows}", err=True)
+    if violations:
+        sys.exit(1)
+    click.echo(f"ok: {len(CHECKS)} invariant checks passed on {_runtime().engine.dialect.name}")
+
+
+@cli.command(with_appcontext=False)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Set up and print, but do not start the server.")
+def demo(host: str, port: int, no_serve: bool) -> None:
+    """Create the database, seed a demo brand, print what to try, and serve."""
+    from server.demo_cli import run_demo
+
+    run_demo(host=host, port=port, serve=not no_serve)

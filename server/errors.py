@@ -1,0 +1,70 @@
+"""Domain errors: a stable code (DESIGN.md §5), an HTTP status and a message in zh-CN and en.
+
+Services raise these; views and the API turn them into pages or JSON in one place.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+# code -> (HTTP status, zh-CN, en); messages are str.format templates over the error's details
+CATALOGUE: dict[str, tuple[int, str, str]] = {
+    "CODE_INVALID": (404, "这不是有效的防伪码，请核对后重试。", "This is not a valid product code. Please check it and try again."),
+    "CODE_INACTIVE": (409, "该码尚未激活，请向商家核实。", "This code has not been activated yet. Please check with the seller."),
+    "CODE_BLACKLISTED": (410, "该码已被停用，谨防假冒。", "This code has been withdrawn. Beware of counterfeits."),
+    "CODE_ALREADY_CLAIMED": (409, "该商品的优惠券已被领取。", "The voucher for this pack has already been claimed."),
+    "CAMPAIGN_NOT_ACTIVE": (409, "活动未开始或已结束。", "The campaign has not started or has ended."),
+    "CAMPAIGN_EXHAUSTED": (409, "本次活动的优惠券已领完。", "All vouchers for this campaign have been claimed."),
+    "LIMIT_PER_CONSUMER": (429, "今日领取次数已达上限（{limit} 张）。", "You have reached today's limit of {limit} vouchers."),
+    "REFERRAL_SELF": (403, "不能领取自己分享的优惠券。", "You cannot claim a voucher you shared yourself."),
+    "REFERRAL_EXHAUSTED": (409, "该分享链接的名额已用完。", "This share link has been used up."),
+    "VOUCHER_NOT_FOUND": (404, "找不到该优惠券，请核对券码。", "Voucher not found. Please check the code."),
+    "VOUCHER_ALREADY_REDEEMED": (409, "该券已于 {redeemed_at} 在 {store} 核销。", "This voucher was already redeemed at {store} on {redeemed_at}."),
+    "VOUCHER_EXPIRED": (409, "该券已于 {expires_at} 过期。", "This voucher expired on {expires_at}."),
+    "VOUCHER_TOKEN_EXPIRED": (409, "二维码已过期，请让顾客刷新券页面。", "This QR has expired: ask the customer to refresh the voucher page."),
+    "MIN_SPEND_NOT_MET": (409, "消费满 {min_spend} 元方可使用。", "This voucher needs a purchase of at least ¥{min_spend}."),
+    "STORE_NOT_ALLOWED": (403, "该券不能在本店使用。", "This voucher cannot be used in this store."),
+    "IDEMPOTENCY_KEY_REUSED": (422, "同一个 Idempotency-Key 用于了不同的请求。", "This Idempotency-Key was used for a different request."),
+    "REQUEST_IN_PROGRESS": (409, "相同请求正在处理中，请稍后重试。", "The same request is still being processed; retry shortly."),
+    "RATE_LIMITED": (429, "操作太频繁，请稍后再试。", "Too many requests; please try again shortly."),
+    "FORBIDDEN": (403, "您没有权限执行此操作。", "You are not allowed to do this."),
+    "UNAUTHORIZED": (401, "请先登录。", "Please sign in first."),
+    "NOT_FOUND": (404, "找不到该对象。", "Not found."),
+    "VALIDATION_FAILED": (400, "输入有误：{reason}", "Invalid input: {reason}"),
+    "LEDGER_KEY_REUSED": (409, "同一记账键用于了不同的分录。", "A ledger key was reused for different entries."),
+    "INTERNAL_ERROR": (500, "服务器出错了，请稍后再试。", "Something went wrong on our side; please try again."),
+}
+
+LANGUAGES = ("zh_CN", "en")
+
+
+class DomainError(Exception):
+    """A refusal with a stable code; changes nothing (the caller rolls back)."""
+
+    def __init__(self, code: str, **details: Any) -> None:
+        if code not in CATALOGUE:
+            raise KeyError(f"unknown error code {code}")
+        super().__init__(code)
+        self.code = code
+        self.details = details
+
+    @property
+    def status(self) -> int:
+        return CATALOGUE[self.code][0]
+
+    def message(self, language: str = "zh_CN") -> str:
+        """The message in `language` (zh_CN or en), filled from the details."""
+        _, zh, en = CATALOGUE[self.code]
+        template = en if language.startswith("en") else zh
+        try:
+            return template.format(**self.details)
+        except (KeyError, IndexError):
+            return template.split("{")[0].rstrip(" ：:（(") or template
+
+    def to_json(self, language: str = "zh_CN") -> dict:
+        details = {k: (v if isinstance(v, (int, float, str, bool, type(None), list, dict)) else str(v))
+                   for k, v in self.details.items()}
+        return {"error": {"code": self.code, "message": self.message(language), "details": details}}
+
+
+def validation(reason: str, **details: Any) -> DomainError:
+    return DomainError("VALIDATION_FAILED", reason=reason, **details)

@@ -1,0 +1,36 @@
+"""The job queue: RQ on Redis when configured, otherwise RQ running jobs inline on fakeredis.
+
+Server code enqueues by dotted path ("workers.geo.enrich_scan") after its transaction commits,
+so server/ never imports workers/.
+"""
+from __future__ import annotations
+
+import redis
+from rq import Queue
+
+QUEUE_NAME = "codeloop"
+
+
+def make_queue(redis_url: str | None) -> Queue:
+    """A Queue on Redis, or an inline one (is_async=False) for the embedded default."""
+    if redis_url is None:
+        import fakeredis
+
+        return Queue(QUEUE_NAME, connection=fakeredis.FakeStrictRedis(), is_async=False)
+    return Queue(QUEUE_NAME, connection=redis.Redis.from_url(redis_url, socket_connect_timeout=3, socket_timeout=5))
+
+
+def redis_status(queue: Queue) -> dict:
+    """Mode and reachability for /healthz; Redis must run with noeviction or jobs can vanish."""
+    if not queue.is_async:
+        return {"mode": "inline", "ok": True}
+    try:
+        policy = queue.connection.config_get("maxmemory-policy").get("maxmemory-policy")
+        return {"mode": "redis", "ok": policy == "noeviction", "maxmemory_policy": policy, "queued": queue.count}
+    except redis.RedisError as exc:
+        return {"mode": "redis", "ok": False, "error": str(exc).splitlines()[0]}
+
+
+def enqueue(queue: Queue, path: str, *args, **kwargs):
+    """Enqueue job `path` with plain arguments (ids, ISO dates)."""
+    return queue.enqueue(path, *args, **kwargs)

@@ -1,0 +1,106 @@
+"""Consumers, the codes they scanned (a row only once scanned), every scan, and clerk attribution."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, SmallInteger, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.models.base import Base, utcnow
+
+SCAN_OUTCOMES = ("ok", "invalid", "inactive", "blacklisted")
+
+
+class Consumer(Base):
+    __tablename__ = "consumers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)  # in the signed cookie and token
+    device_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)  # salted hash; never the number
+    phone_masked: Mapped[str | None] = mapped_column(String(20))  # 138****1234
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Code(Base):
+    """A pack code that has been scanned at least once."""
+
+    __tablename__ = "codes"
+    __table_args__ = (
+        UniqueConstraint("batch_id", "serial", "kind"),
+        CheckConstraint("kind IN (0, 1)", name="kind"),  # 0 outer, 1 inner
+        CheckConstraint("scan_count >= 1", name="scan_count"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"))
+    serial: Mapped[int]
+    kind: Mapped[int] = mapped_column(SmallInteger, default=0)
+    scan_count: Mapped[int] = mapped_column(default=1)
+    first_scan_at: Mapped[datetime] = mapped_column(default=utcnow)
+    first_city: Mapped[str | None] = mapped_column(String(80))
+    last_scan_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Scan(Base):
+    """Every scan attempt, forged ones included (code_id is null for those)."""
+
+    __tablename__ = "scans"
+    __table_args__ = (
+        CheckConstraint("outcome IN ('ok', 'invalid', 'inactive', 'blacklisted')", name="outcome"),
+        CheckConstraint("geo_status IN ('pending', 'done', 'unknown')", name="geo_status"),
+        Index("ix_scans_code_time", "code_id", "scanned_at"),
+        Index("ix_scans_time", "scanned_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_id: Mapped[int | None] = mapped_column(ForeignKey("codes.id"))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), index=True)
+    serial: Mapped[int | None]
+    raw_code: Mapped[str] = mapped_column(String(64))  # truncated, control characters escaped
+    outcome: Mapped[str] = mapped_column(String(12))
+    scanned_at: Mapped[datetime] = mapped_column(default=utcnow)  # the server's clock
+    ip: Mapped[str | None] = mapped_column(String(45))  # dropped after the retention window
+    ip_hash: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str] = mapped_column(String(400), default="")
+    consumer_id: Mapped[int | None] = mapped_column(ForeignKey("consumers.id"), index=True)
+    clerk_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    geo_status: Mapped[str] = mapped_column(String(8), default="pending")
+    country: Mapped[str | None] = mapped_column(String(80))
+    province: Mapped[str | None] = mapped_column(String(80))
+    city: Mapped[str | None] = mapped_column(String(80))
+    accuracy_km: Mapped[int | None] = mapped_column(Integer)
+    local_hour: Mapped[int | None] = mapped_column(SmallInteger)
+    weekday: Mapped[int | None] = mapped_column(SmallInteger)
+
+
+class Attribution(Base):
+    """A consumer scanned a clerk's promo code: their claims until expires_at credit that clerk."""
+
+    __tablename__ = "attributions"
+    __table_args__ = (
+        CheckConstraint("expires_at > started_at", name="window"),
+        Index("ix_attributions_consumer", "consumer_id", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consumer_id: Mapped[int] = mapped_column(ForeignKey("consumers.id"))
+    clerk_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
+class PhoneChallenge(Base):
+    """A one-time code sent to bind a phone; the code itself is stored hashed."""
+
+    __tablename__ = "phone_challenges"
+    __table_args__ = (CheckConstraint("attempts >= 0", name="attempts"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consumer_id: Mapped[int] = mapped_column(ForeignKey("consumers.id"), index=True)
+    phone_hash: Mapped[str] = mapped_column(String(64))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[datetime | None]

@@ -1,0 +1,52 @@
+"""What a process needs to serve or run jobs, built once from a Config; no Flask here.
+
+The web app keeps its Runtime in app.extensions; job functions (workers/) reach the same one
+through current(), which in a worker process is built from the environment on first use.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from rq import Queue
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from server.config import Config
+from server.db import make_engine, make_sessionmaker, ping
+from server.geo import Geo
+from server.jobs import make_queue
+
+
+@dataclass
+class Runtime:
+    config: Config
+    engine: Engine
+    sessions: sessionmaker[Session]
+    queue: Queue
+
+    @cached_property
+    def geo(self) -> Geo:
+        return Geo(self.config.geoip_db)
+
+    @cached_property
+    def secret(self) -> bytes:
+        return self.config.secret_key.encode()
+
+
+_current: Runtime | None = None
+
+
+def build(config: Config, *, check_database: bool = True) -> Runtime:
+    """Engine, sessions and queue for `config`; raises ConfigError if the database is unreachable."""
+    global _current
+    engine = make_engine(config.database_url)
+    if check_database:
+        ping(engine)
+    _current = Runtime(config, engine, make_sessionmaker(engine), make_queue(config.redis_url))
+    return _current
+
+
+def current() -> Runtime:
+    """The process's runtime, built from the environment if nothing has built one yet."""
+    return _current or build(Config.from_env())

@@ -1,0 +1,69 @@
+"""Staff accounts and API tokens."""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
+
+from server.errors import DomainError, validation
+from server.models import ROLES, ApiToken, Store, User
+
+USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,80}$")
+MIN_PASSWORD = 8
+
+
+def create_user(session: Session, *, username: str, password: str, role: str, now: datetime,
+                store_id: int | None = None, display_name: str = "") -> User:
+    """A new admin, store owner or clerk (clerks belong to a store)."""
+    if not USERNAME.match(username or ""):
+        raise validation("username must be 3-80 letters, digits or ._@-", field="username")
+    if len(password or "") < MIN_PASSWORD:
+        raise validation(f"password must be at least {MIN_PASSWORD} characters", field="password")
+    if role not in ROLES:
+        raise validation(f"role must be one of {', '.join(ROLES)}", field="role")
+    if role == "clerk" and store_id is None:
+        raise validation("a clerk needs a store", field="store")
+    if store_id is not None and session.get(Store, store_id) is None:
+        raise validation(f"no store {store_id}", field="store")
+    user = User(username=username, password_hash=generate_password_hash(password), role=role,
+                store_id=store_id if role == "clerk" else None, display_name=display_name or username,
+                created_at=now)
+    try:
+        with session.begin_nested():
+            session.add(user)
+            session.flush()
+    except IntegrityError:
+        raise validation(f"username {username!r} is taken", field="username") from None
+    return user
+
+
+def user_by_name(session: Session, username: str) -> User:
+    user = session.execute(select(User).where(User.username == username)).scalar()
+    if user is None:
+        raise DomainError("NOT_FOUND", what="user", username=username)
+    return user
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: Session, *, user: User, now: datetime, store_id: int | None = None,
+                 name: str = "") -> tuple[str, ApiToken]:
+    """A bearer token for `user` (bound to a store for POS use); the plain token is returned once."""
+    if store_id is not None and session.get(Store, store_id) is None:
+        raise validation(f"no store {store_id}", field="store")
+    if user.role == "clerk" and store_id not in (None, user.store_id):
+        raise DomainError("FORBIDDEN", reason="a clerk's token is bound to the clerk's own store")
+    plain = "cl_" + secrets.token_urlsafe(32)
+    token = ApiToken(user_id=user.id, store_id=store_id or user.store_id, name=name, token_hash=hash_token(plain),
+                     prefix=plain[:10], created_at=now)
+    session.add(token)
+    session.flush()
+    return plain, token

@@ -1,0 +1,72 @@
+"""Request plumbing shared by views and the API: the request's session, language and error pages."""
+from __future__ import annotations
+
+from flask import Flask, current_app, g, render_template, request
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+
+from server.errors import DomainError
+from server.runtime import Runtime
+
+# HTTP errors raised by Flask/Werkzeug itself, as our error codes
+_HTTP_CODES = {400: "VALIDATION_FAILED", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
+               405: "VALIDATION_FAILED", 413: "VALIDATION_FAILED", 429: "RATE_LIMITED"}
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["codeloop"]
+
+
+def db() -> Session:
+    """The request's session, opened on first use and closed (rolled back if uncommitted) at teardown."""
+    if "db" not in g:
+        g.db = runtime().sessions()
+    return g.db
+
+
+def language() -> str:
+    """zh_CN by default; en when the browser prefers English."""
+    best = request.accept_languages.best_match(["zh-CN", "zh", "en"], default="zh-CN")
+    return "en" if best == "en" else "zh_CN"
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def error_response(error: DomainError, status: int | None = None):
+    """The one place a domain error becomes a response: JSON for the API, a page otherwise."""
+    status = status or error.status
+    if wants_json():
+        return error.to_json(language()), status
+    return render_template("error.html", error=error, message=error.message(language()), lang=language()), status
+
+
+def _close_session(_exc) -> None:
+    session = g.pop("db", None)
+    if session is not None:
+        session.close()
+
+
+def init_app(app: Flask) -> None:
+    app.teardown_appcontext(_close_session)
+
+    @app.errorhandler(DomainError)
+    def _domain(error: DomainError):
+        db().rollback()
+        return error_response(error)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        code = _HTTP_CODES.get(exc.code or 500, "VALIDATION_FAILED")
+        error = DomainError(code, reason=exc.description or exc.name) if code == "VALIDATION_FAILED" else DomainError(code)
+        response = error_response(error, exc.code)
+        return response
+
+    @app.errorhandler(OperationalError)
+    def _database_down(exc: OperationalError):
+        # the database went away mid-request: fail fast and tell the client to retry
+        app.logger.error("database unavailable: %s", str(exc.orig).splitlines()[0] if exc.orig else exc)
+        body, status = error_response(DomainError("INTERNAL_ERROR"), 503)
+        return body, status, {"Retry-After": "5"}
