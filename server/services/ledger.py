@@ -118,9 +118,8 @@ def balance(session: Session, account: Account, now: datetime) -> Balance:
     acct = session.execute(select(LedgerAccount.id).filter_by(kind=account.kind, ref_id=account.ref_id, unit=account.unit)).scalar()
     if acct is None:
         return Balance()
-    sums = dict(session.execute(
-        select(_status_column(now), func.sum(LedgerEntry.amount)).where(LedgerEntry.account_id == acct).group_by(_status_column(now))
-    ).all())
+    rows = select(_status_column(now).label("status"), LedgerEntry.amount).where(LedgerEntry.account_id == acct).subquery()
+    sums = dict(session.execute(select(rows.c.status, func.sum(rows.c.amount)).group_by(rows.c.status)).all())
     return Balance(held=sums.get("held", 0), available=sums.get("available", 0), settled=sums.get("settled", 0))
 
 
@@ -135,7 +134,8 @@ def hold(session: Session, *, entry_ids: Iterable[int], alert_id: int, now: date
     stmt = insert_ignoring_conflicts(session, LedgerHold, index_elements=["entry_id", "alert_id"])
     new = 0
     for entry_id in entry_ids:
-        new += session.execute(stmt.values(entry_id=entry_id, alert_id=alert_id, created_at=now)).rowcount or 0
+        inserted = session.execute(stmt.values(entry_id=entry_id, alert_id=alert_id, created_at=now).returning(LedgerHold.id))
+        new += inserted.scalar() is not None
     return new
 
 

@@ -1,0 +1,164 @@
+"""Fixtures for both databases and real Redis.
+
+CODELOOP_TEST_DATABASE=sqlite (default) or postgresql picks the main test database. Tests marked
+`postgres` (concurrency proofs) always run on PostgreSQL; tests that need Redis use a real server.
+An unreachable PostgreSQL or Redis fails those tests: nothing is skipped.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+from sqlalchemy import create_engine, text
+
+from server.config import Config
+from server.db import make_engine, make_sessionmaker
+from server.migrate import upgrade
+from server.models import Base
+
+MAIN = os.environ.get("CODELOOP_TEST_DATABASE", "sqlite")
+PG_ADMIN_URL = os.environ.get("CODELOOP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("CODELOOP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+PG_TEST_DB = f"codeloop_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+SECRET = "test-secret-0123456789-0123456789-abcdef"
+TABLES = ", ".join(t.name for t in Base.metadata.sorted_tables)
+
+if MAIN not in ("sqlite", "postgresql"):
+    raise pytest.UsageError("CODELOOP_TEST_DATABASE must be sqlite or postgresql")
+
+
+def pytest_report_header(config):
+    return [f"codeloop main test database: {MAIN}"
+            + (f" (database {PG_TEST_DB} on {PG_ADMIN_URL.rsplit('@', 1)[-1].rsplit('/', 1)[0]})" if MAIN == "postgresql" else ""),
+            f"codeloop PostgreSQL for concurrency tests: database {PG_TEST_DB}",
+            f"codeloop redis for queue tests: {REDIS_URL}"]
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """A fresh PostgreSQL database for this run, migrated to head, dropped at the end."""
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = PG_TEST_DB
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _pg_engine(pg_url):
+    engine = make_engine(pg_url, pool_size=30, max_overflow=30)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sqlite") / "template.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+def _truncate(engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def pg_engine(_pg_engine):
+    """PostgreSQL, emptied before the test."""
+    _truncate(_pg_engine)
+    return _pg_engine
+
+
+@pytest.fixture
+def database_url(request, tmp_path):
+    """The main test database's URL, empty and migrated."""
+    if MAIN == "postgresql":
+        _truncate(request.getfixturevalue("_pg_engine"))
+        return request.getfixturevalue("pg_url")
+    path = tmp_path / "test.sqlite3"
+    shutil.copy(request.getfixturevalue("_sqlite_template"), path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def engine(request, database_url):
+    if MAIN == "postgresql":
+        yield request.getfixturevalue("_pg_engine")
+        return
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine):
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture
+def session(sessions):
+    with sessions() as s:
+        yield s
+
+
+@pytest.fixture
+def redis_url():
+    """A real Redis, flushed; fails the test when Redis is not running."""
+    client = redis_lib.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis_lib.RedisError as exc:
+        pytest.fail(f"Redis at {REDIS_URL} is required and unreachable: {exc}")
+    client.flushdb()
+    yield REDIS_URL
+    client.flushdb()
+
+
+def make_config(database_url: str, tmp_path: Path, **overrides) -> Config:
+    values = dict(env="test", database_url=database_url, secret_key=SECRET, instance_dir=tmp_path / "instance",
+                  public_url="https://q.example.cn", testing=True)
+    values.update(overrides)
+    return Config(**values)
+
+
+@pytest.fixture
+def config(database_url, tmp_path):
+    return make_config(database_url, tmp_path)
+
+
+@pytest.fixture
+def app(config):
+    from server.app import create_app
+
+    app = create_app(config)
+    yield app
+    if MAIN == "sqlite":
+        app.extensions["codeloop"].engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def cli_env(database_url, tmp_path):
+    """Environment for running the `codeloop` console script against the test database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CODELOOP_")}
+    env.update(CODELOOP_DATABASE_URL=database_url, CODELOOP_SECRET_KEY=SECRET,
+               CODELOOP_INSTANCE_DIR=str(tmp_path / "instance"), CODELOOP_ENV="test")
+    return env

@@ -1,0 +1,91 @@
+"""The `codeloop` console script against the test database."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+from sqlalchemy import select, text
+
+from server.models import ApiToken, User
+from server.services.accounts import hash_token
+
+CODELOOP = str(Path(sys.executable).with_name("codeloop"))
+
+
+def run(cli_env, *args, input=None, cwd=None):
+    return subprocess.run([CODELOOP, *args], env=cli_env, input=input, capture_output=True, text=True, timeout=120,
+                          cwd=cwd)
+
+
+def test_db_upgrade_is_repeatable(cli_env):
+    first, second = run(cli_env, "db", "upgrade"), run(cli_env, "db", "upgrade")
+    assert first.returncode == second.returncode == 0, first.stderr
+    assert "is at revision 0001" in second.stdout
+
+
+def test_user_and_token_create(cli_env, sessions):
+    made = run(cli_env, "user", "create", "boss", "--role", "admin", "--password", "correct-horse")
+    assert made.returncode == 0 and "created admin boss" in made.stdout, made.stderr
+    token = run(cli_env, "token", "create", "boss", "--name", "pos")
+    assert token.returncode == 0
+    plain = token.stdout.strip()
+    with sessions() as s:
+        stored = s.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plain)))
+        assert stored is not None and stored.user_id == s.scalar(select(User.id).where(User.username == "boss"))
+        assert plain not in str(s.execute(text("SELECT * FROM api_tokens")).all())
+
+
+def test_user_create_refusals_are_clear(cli_env):
+    short = run(cli_env, "user", "create", "x1x", "--role", "admin", "--password", "short")
+    assert short.returncode == 1 and "VALIDATION_FAILED: Invalid input: password must be at least 8" in short.stderr
+    clerk = run(cli_env, "user", "create", "c1c", "--role", "clerk", "--password", "long-enough")
+    assert clerk.returncode == 1 and "a clerk needs a store" in clerk.stderr
+    assert "Traceback" not in short.stderr + clerk.stderr
+
+
+def test_check_passes_then_finds_a_violation(cli_env, sessions):
+    assert run(cli_env, "check").returncode == 0
+    from tests.factories import make_campaign, make_consumer, make_voucher
+
+    with sessions.begin() as s:  # a voucher issued behind the campaign counter's back
+        campaign = make_campaign(s)
+        make_voucher(s, campaign=campaign, consumer=make_consumer(s))
+    result = run(cli_env, "check")
+    assert result.returncode == 1
+    assert "VIOLATION of invariant 2: issued vouchers within cap and budget" in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_demo_serves_the_embedded_default_from_nothing(tmp_path):
+    """The README's first command: no configuration, SQLite, inline jobs, bundled GeoIP."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CODELOOP_")}
+    port = _free_port()
+    proc = subprocess.Popen([CODELOOP, "demo", "--port", str(port)], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline, health = time.monotonic() + 60, None
+        while time.monotonic() < deadline:
+            try:
+                health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.3)
+        assert health is not None and health.status_code == 200, health
+        assert health.json()["database"]["dialect"] == "sqlite" and health.json()["jobs"]["mode"] == "inline"
+        assert (tmp_path / "instance" / "codeloop.sqlite3").exists() and (tmp_path / "instance" / "secret_key").exists()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        output = proc.communicate(timeout=30)[0]
+    assert "admin login" in output and "codeloop-demo" in output
+    again = subprocess.run([CODELOOP, "demo", "--no-serve"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=60)
+    assert again.returncode == 0, again.stderr  # seeding twice changes nothing

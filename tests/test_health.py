@@ -1,0 +1,71 @@
+"""/healthz reports the database, the job queue and the GeoIP data."""
+from server.jobs import enqueue
+from tests.conftest import make_config
+
+
+def test_healthz_embedded_default(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "ok"
+    assert body["database"]["ok"] and body["database"]["revision"] == body["database"]["head"]
+    assert body["jobs"] == {"mode": "inline", "ok": True}
+    assert body["geoip"]["bundled"] and body["geoip"]["build_date"] == "2018-07-03"
+    assert body["geoip"]["stale"] is True and body["geoip"]["type"] == "GeoLite2-City"
+
+
+def test_healthz_with_real_redis(database_url, tmp_path, redis_url):
+    from server.app import create_app
+
+    app = create_app(make_config(database_url, tmp_path, redis_url=redis_url))
+    body = app.test_client().get("/healthz").get_json()
+    assert body["jobs"]["mode"] == "redis" and body["jobs"]["ok"] and body["jobs"]["maxmemory_policy"] == "noeviction"
+
+
+def test_healthz_unreachable_redis_is_degraded(database_url, tmp_path):
+    from server.app import create_app
+
+    app = create_app(make_config(database_url, tmp_path, redis_url="redis://127.0.0.1:1/0"))
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503 and response.get_json()["jobs"]["ok"] is False
+
+
+def test_healthz_unmigrated_database_is_degraded(tmp_path):
+    from server.app import create_app
+
+    app = create_app(make_config(f"sqlite:///{tmp_path / 'empty.sqlite3'}", tmp_path))
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503 and response.get_json()["database"]["revision"] is None
+
+
+def test_inline_jobs_run_at_once(app):
+    job = enqueue(app.extensions["codeloop"].queue, "workers.maintenance.check_invariants")
+    assert job.is_finished and job.return_value() == []
+
+
+def test_a_real_worker_runs_queued_jobs(database_url, tmp_path, redis_url):
+    from rq import SimpleWorker
+
+    from server.app import create_app
+
+    app = create_app(make_config(database_url, tmp_path, redis_url=redis_url))
+    queue = app.extensions["codeloop"].queue
+    job = enqueue(queue, "workers.maintenance.check_invariants")
+    assert job.get_status() == "queued"
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    assert job.get_status(refresh=True) == "finished" and job.return_value() == []
+
+
+def test_api_errors_are_typed_and_localised(client):
+    zh = client.get("/api/v1/no-such-thing")
+    en = client.get("/api/v1/no-such-thing", headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert zh.status_code == en.status_code == 404
+    assert zh.get_json()["error"]["code"] == "NOT_FOUND" and zh.get_json()["error"]["message"] == "找不到该对象。"
+    assert en.get_json()["error"]["message"] == "Not found."
+    page = client.get("/no-such-page", headers={"Accept-Language": "en"})
+    assert page.status_code == 404 and b"Not found." in page.data
+
+
+def test_openapi_document(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.") and "Error" in doc["components"]["schemas"]

@@ -1,0 +1,47 @@
+"""Imports run one way: workers -> server -> codegen; only the web layer imports Flask."""
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WEB = {"server/app.py", "server/web.py", "server/cli.py", "server/serving.py", "server/demo_cli.py", "server/auth.py"}
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def _files(package: str):
+    return [p for p in (ROOT / package).rglob("*.py") if "migrations" not in p.parts]
+
+
+def _is_web(path: Path) -> bool:
+    rel = path.relative_to(ROOT).as_posix()
+    return rel in WEB or rel.startswith(("server/views/", "server/api/"))
+
+
+def test_codegen_is_pure():
+    for path in _files("codegen"):
+        assert not _imports(path) & {"flask", "sqlalchemy", "server", "workers", "redis", "rq"}, path
+
+
+def test_only_the_web_layer_imports_flask():
+    for path in _files("server") + _files("workers"):
+        if not _is_web(path):
+            assert "flask" not in _imports(path), path
+
+
+def test_server_never_imports_workers():
+    for path in _files("server"):
+        assert "workers" not in _imports(path), path
+
+
+def test_the_checker_sees_a_violation(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("import flask\nfrom workers import geo\n")
+    assert {"flask", "workers"} <= _imports(bad)
