@@ -1,11 +1,15 @@
 """The application factory."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask
 
 from server import runtime as runtime_module
 from server.assets import static_folder, template_folder
 from server.config import Config
+
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -30,11 +34,42 @@ def create_app(config: Config | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxies, x_proto=config.trusted_proxies)
 
+    _init_extensions(app, config)
+    _register_blueprints(app)
+    return app
+
+
+TRANSLATION_AREAS = ("common", "consumer", "store", "admin")  # one catalogue per area: server/translations/<area>
+
+
+def _init_extensions(app: Flask, config: Config) -> None:
     from server import web
+    from server.extensions import babel, csrf, limiter, login_manager
+
+    app.config.update(
+        BABEL_DEFAULT_LOCALE="zh_CN",
+        BABEL_DEFAULT_TIMEZONE=config.timezone,
+        BABEL_TRANSLATION_DIRECTORIES=";".join(str(TRANSLATIONS / area) for area in TRANSLATION_AREAS),
+        RATELIMIT_STORAGE_URI=config.redis_url or "memory://",
+        RATELIMIT_ENABLED=True,
+        WTF_CSRF_TIME_LIMIT=None,  # tokens live as long as the session; a consumer may linger on the scan page
+    )
+    web.init_app(app)
+    babel.init_app(app, locale_selector=web.language)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+
+
+def _register_blueprints(app: Flask) -> None:
+    from server import auth  # noqa: F401 — registers the Flask-Login user loader
     from server.api import api
+    from server.extensions import csrf
+    from server.views.auth import bp as auth_bp
     from server.views.health import bp as health_bp
 
-    web.init_app(app)
     app.register_blueprint(health_bp)
+    app.register_blueprint(auth_bp)
+    csrf.exempt(api)  # the API authenticates with bearer/consumer tokens, never with cookies alone
     app.register_blueprint(api, url_prefix="/api/v1")
-    return app

@@ -67,3 +67,27 @@ def create_token(session: Session, *, user: User, now: datetime, store_id: int |
     session.add(token)
     session.flush()
     return plain, token
+
+
+LOCK_AFTER = 5  # failed attempts before the account locks; each further failure doubles the wait
+LOCK_BASE_SECONDS = 30
+
+
+def authenticate(session: Session, *, username: str, password: str, now: datetime) -> User:
+    """The active user with this password, counting failures and locking with backoff."""
+    from datetime import timedelta
+
+    from werkzeug.security import check_password_hash
+
+    user = session.execute(select(User).where(User.username == username).with_for_update()).scalar()
+    if user is None or not user.active:
+        raise DomainError("UNAUTHORIZED", reason="bad credentials")
+    if user.locked_until and user.locked_until > now:
+        raise DomainError("ACCOUNT_LOCKED", until=user.locked_until.isoformat(timespec="seconds"))
+    if not check_password_hash(user.password_hash, password):
+        user.failed_logins += 1
+        if user.failed_logins >= LOCK_AFTER:
+            user.locked_until = now + timedelta(seconds=LOCK_BASE_SECONDS * 2 ** (user.failed_logins - LOCK_AFTER))
+        raise DomainError("UNAUTHORIZED", reason="bad credentials")
+    user.failed_logins, user.locked_until = 0, None
+    return user

@@ -1,0 +1,106 @@
+"""Who is asking: staff sessions (Flask-Login), bearer tokens for the API, and role checks."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import wraps
+
+from flask import g, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from server.errors import DomainError
+from server.extensions import login_manager
+from server.models import ApiToken, User, utcnow
+from server.services.accounts import hash_token
+from server.web import db
+
+
+class StaffUser:
+    """Flask-Login's view of a User; its id carries session_version so deactivation ends sessions."""
+
+    def __init__(self, user: User) -> None:
+        self.user = user
+        self.is_authenticated, self.is_active, self.is_anonymous = True, user.active, False
+
+    def get_id(self) -> str:
+        return f"{self.user.id}:{self.user.session_version}"
+
+
+@login_manager.user_loader
+def _load(user_key: str):
+    user_id, _, version = user_key.partition(":")
+    if not user_id.isdigit() or not version.isdigit():
+        return None
+    user = db().get(User, int(user_id))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return StaffUser(user)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The staff member behind a request, and the store they act for (a POS token's, a clerk's)."""
+
+    user_id: int
+    role: str
+    store_id: int | None
+    token_id: int | None = None
+
+    @property
+    def key(self) -> str:
+        """Scope for idempotency keys: one namespace per token, or per user for session requests."""
+        return f"token:{self.token_id}" if self.token_id else f"user:{self.user_id}"
+
+
+def _bearer_principal(header: str, now: datetime) -> Principal:
+    token = db().execute(
+        select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == hash_token(header.strip()), ApiToken.revoked_at.is_(None))
+    ).first()
+    if token is None or not token.User.active:
+        raise DomainError("UNAUTHORIZED")
+    return Principal(token.User.id, token.User.role, token.ApiToken.store_id, token.ApiToken.id)
+
+
+def principal() -> Principal | None:
+    """The staff principal of this request (bearer token first, then the login session), or None."""
+    if "principal" not in g:
+        auth = request.headers.get("Authorization", "")
+        if auth.lower().startswith("bearer "):
+            g.principal = _bearer_principal(auth[7:], utcnow())
+        elif current_user.is_authenticated:
+            user = current_user.user
+            g.principal = Principal(user.id, user.role, user.store_id)
+        else:
+            g.principal = None
+    return g.principal
+
+
+def require_staff(*roles: str):
+    """API decorator: a staff principal with one of `roles`, else UNAUTHORIZED / FORBIDDEN."""
+    def decorate(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            who = principal()
+            if who is None:
+                raise DomainError("UNAUTHORIZED")
+            if roles and who.role not in roles:
+                raise DomainError("FORBIDDEN")
+            return view(*args, **kwargs)
+        return wrapped
+    return decorate
+
+
+def staff_page(*roles: str):
+    """Page decorator: send anonymous visitors to the login page; wrong roles get FORBIDDEN."""
+    def decorate(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return redirect(url_for("auth.login", next=request.path))
+            if roles and current_user.user.role not in roles:
+                raise DomainError("FORBIDDEN")
+            return view(*args, **kwargs)
+        return wrapped
+    return decorate

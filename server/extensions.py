@@ -1,0 +1,19 @@
+"""Flask extensions, created here and bound to the app in the factory."""
+from __future__ import annotations
+
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
+
+
+def _client_ip() -> str:
+    from flask import request
+
+    return request.remote_addr or "unknown"  # ProxyFix has already applied the trusted hops
+
+
+csrf = CSRFProtect()
+babel = Babel()
+login_manager = LoginManager()
+limiter = Limiter(key_func=_client_ip, headers_enabled=True, in_memory_fallback_enabled=True, strategy="moving-window")

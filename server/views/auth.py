@@ -1,0 +1,53 @@
+"""Staff sign-in and sign-out."""
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_login import login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from server.errors import DomainError
+from server.models import utcnow
+from server.services.accounts import authenticate
+from server.web import db, language
+
+bp = Blueprint("auth", __name__)
+HOME = {"admin": "/admin", "owner": "/owner", "clerk": "/clerk"}
+
+
+class LoginForm(FlaskForm):
+    username = StringField("username", validators=[DataRequired(), Length(max=80)])
+    password = PasswordField("password", validators=[DataRequired(), Length(max=200)])
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a local path: never //host, /\\host or a scheme (open-redirect guard)."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form, error = LoginForm(), None
+    if form.validate_on_submit():
+        try:
+            user = authenticate(db(), username=form.username.data, password=form.password.data, now=utcnow())
+            db().commit()
+        except DomainError as exc:
+            db().commit()  # failed attempts are counted even though sign-in was refused
+            error = exc.message(language())
+        else:
+            from server.auth import StaffUser
+
+            login_user(StaffUser(user))
+            return redirect(_safe_next(request.args.get("next")) or HOME[user.role])
+    status = 401 if error else 200
+    return render_template("staff/login.html", form=form, error=error, lang=language()), status
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    return redirect(url_for("auth.login"))
