@@ -66,10 +66,11 @@ def _register_blueprints(app: Flask) -> None:
     from server import auth  # noqa: F401 — registers the Flask-Login user loader
     from server.api import api
     from server.extensions import csrf
-    from server.views.auth import bp as auth_bp
-    from server.views.health import bp as health_bp
+    from server.views import admin, auth, consumer, health, store
 
-    app.register_blueprint(health_bp)
-    app.register_blueprint(auth_bp)
+    for module in (health, auth, consumer, store, admin):
+        app.register_blueprint(module.bp)
+    from server.views import admin_people  # stores, clerks, holds and payouts
+    app.register_blueprint(admin_people.bp)
     csrf.exempt(api)  # the API authenticates with bearer/consumer tokens, never with cookies alone
     app.register_blueprint(api, url_prefix="/api/v1")

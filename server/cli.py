@@ -23,6 +23,8 @@ cli = FlaskGroup(name="codeloop", create_app=_create_app, add_default_commands=F
 
 def main() -> None:
     """Console-script entry point: configuration problems end in one line, not a traceback."""
+    import server.cli_batch  # noqa: F401 — registers the product and batch commands
+
     try:
         cli.main(prog_name="codeloop")
     except ConfigError as exc:

@@ -25,6 +25,9 @@ VARIABLES = {
     "CODELOOP_INSTANCE_DIR": "folder for the SQLite file and generated secret, default ./instance",
     "CODELOOP_TRUSTED_PROXIES": "number of reverse-proxy hops in front of the app, default 0",
     "CODELOOP_HOLD_DAYS": "days a ledger entry is held before it becomes payable, default 7",
+    "CODELOOP_RATE_LIMIT_SCAN": "scan rate limit per IP and per consumer (Flask-Limiter syntax), default 60/minute;600/hour",
+    "CODELOOP_RATE_LIMIT_CLAIM": "claim rate limit per IP and per consumer, default 20/minute;200/hour",
+    "CODELOOP_REVERSAL_GRACE_MINUTES": "minutes after a redemption in which the till may reverse it, default 30",
 }
 
 
@@ -46,6 +49,9 @@ class Config:
     instance_dir: Path = field(default_factory=lambda: Path.cwd() / "instance")
     trusted_proxies: int = 0
     hold_days: int = 7
+    rate_limit_scan: str = "60/minute;600/hour"
+    rate_limit_claim: str = "20/minute;200/hour"
+    reversal_grace_minutes: int = 30
     testing: bool = False
 
     @property
@@ -81,6 +87,9 @@ class Config:
             instance_dir=instance_dir,
             trusted_proxies=_int(values, "CODELOOP_TRUSTED_PROXIES", 0, 0, 10),
             hold_days=_int(values, "CODELOOP_HOLD_DAYS", 7, 0, 365),
+            rate_limit_scan=_rate(values, "CODELOOP_RATE_LIMIT_SCAN", "60/minute;600/hour"),
+            rate_limit_claim=_rate(values, "CODELOOP_RATE_LIMIT_CLAIM", "20/minute;200/hour"),
+            reversal_grace_minutes=_int(values, "CODELOOP_REVERSAL_GRACE_MINUTES", 30, 0, 7 * 24 * 60),
             testing=env == "test",
         )
 
@@ -111,6 +120,17 @@ def _int(values: dict[str, str], name: str, default: int, low: int, high: int) -
     if not raw.isdigit() or not low <= int(raw) <= high:
         raise ConfigError(f"{name} must be a whole number from {low} to {high}; got {raw!r}")
     return int(raw)
+
+
+def _rate(values: dict[str, str], name: str, default: str) -> str:
+    from limits import parse_many
+
+    raw = values.get(name, default)
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a rate limit like 60/minute;600/hour; got {raw!r}") from None
+    return raw
 
 
 def _database_url(url: str, instance_dir: Path) -> str:

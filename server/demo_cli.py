@@ -28,9 +28,18 @@ codeloop demo — database {rt.engine.url.render_as_string(hide_password=True)},
   clerk login: {base}/clerk   user {info['clerks'][0]} / password {info['password']}
   owner login: {base}/owner   user {info['owners'][0]} / password {info['password']}
 """)
-    for line in info.get("try", []):
-        click.echo(f"  {line}")
+    codec = rt.codec
+    click.echo(f"""  scan a genuine pack (serial 0):     {base}/S/{codec.encode(info['batch_id'], 0)}
+  a pack not yet shipped (serial 920): {base}/S/{codec.encode(info['batch_id'], 920)}
+  a blacklisted pack (serial 960):     {base}/S/{codec.encode(info['batch_id'], 960)}
+  a forged code:                       {base}/S/{_forged(codec.encode(info['batch_id'], 1))}
+  print package of the demo batch:     codeloop batch export {info['batch_id']} --out ./print-package
+""")
     if serve:
         from server.serving import run_gunicorn
 
         run_gunicorn(app, host=host, port=port, workers=2, threads=4)
+
+
+def _forged(code: str) -> str:
+    return code[:-1] + ("0" if code[-1] != "0" else "1")

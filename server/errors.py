@@ -12,10 +12,12 @@ CATALOGUE: dict[str, tuple[int, str, str]] = {
     "CODE_INACTIVE": (409, "该码尚未激活，请向商家核实。", "This code has not been activated yet. Please check with the seller."),
     "CODE_BLACKLISTED": (410, "该码已被停用，谨防假冒。", "This code has been withdrawn. Beware of counterfeits."),
     "CODE_ALREADY_CLAIMED": (409, "该商品的优惠券已被领取。", "The voucher for this pack has already been claimed."),
+    "CODE_NOT_CLAIMABLE": (409, "这是外包装上的验真码，仅用于查询真伪；请扫描盖内（刮开）的码领取优惠。", "This outer code only checks authenticity; scan the code inside the pack to claim."),
     "CAMPAIGN_NOT_ACTIVE": (409, "活动未开始或已结束。", "The campaign has not started or has ended."),
     "CAMPAIGN_EXHAUSTED": (409, "本次活动的优惠券已领完。", "All vouchers for this campaign have been claimed."),
     "LIMIT_PER_CONSUMER": (429, "今日领取次数已达上限（{limit} 张）。", "You have reached today's limit of {limit} vouchers."),
     "REFERRAL_SELF": (403, "不能领取自己分享的优惠券。", "You cannot claim a voucher you shared yourself."),
+    "REFERRAL_NOT_FOUND": (404, "找不到该分享链接，请向好友确认。", "This share link does not exist. Please check it with your friend."),
     "REFERRAL_EXHAUSTED": (409, "该分享链接的名额已用完。", "This share link has been used up."),
     "VOUCHER_NOT_FOUND": (404, "找不到该优惠券，请核对券码。", "Voucher not found. Please check the code."),
     "VOUCHER_ALREADY_REDEEMED": (409, "该券已于 {redeemed_at} 在 {store} 核销。", "This voucher was already redeemed at {store} on {redeemed_at}."),
@@ -25,6 +27,10 @@ CATALOGUE: dict[str, tuple[int, str, str]] = {
     "STORE_NOT_ALLOWED": (403, "该券不能在本店使用。", "This voucher cannot be used in this store."),
     "IDEMPOTENCY_KEY_REUSED": (422, "同一个 Idempotency-Key 用于了不同的请求。", "This Idempotency-Key was used for a different request."),
     "REQUEST_IN_PROGRESS": (409, "相同请求正在处理中，请稍后重试。", "The same request is still being processed; retry shortly."),
+    "REVERSAL_WINDOW_CLOSED": (409, "已超过 {minutes} 分钟撤销时限，不能撤销。", "The {minutes}-minute window for reversing this redemption has closed."),
+    "REDEMPTION_ALREADY_REVERSED": (409, "该核销已于 {reversed_at} 撤销。", "This redemption was already reversed on {reversed_at}."),
+    "SETTLEMENT_ALREADY_PAID": (409, "该结算单已于 {paid_at} 付款（{reference}）。", "This statement was already paid on {paid_at} ({reference})."),
+    "IMPORT_FAILED": (400, "导入失败：{count} 行有错误，未导入任何数据。", "Import failed: {count} rows have errors; nothing was imported."),
     "RATE_LIMITED": (429, "操作太频繁，请稍后再试。", "Too many requests; please try again shortly."),
     "FORBIDDEN": (403, "您没有权限执行此操作。", "You are not allowed to do this."),
     "UNAUTHORIZED": (401, "请先登录，或用户名与密码不匹配。", "Please sign in (or the username and password do not match)."),
@@ -57,14 +63,24 @@ class DomainError(Exception):
         _, zh, en = CATALOGUE[self.code]
         template = en if language.startswith("en") else zh
         try:
-            return template.format(**self.details)
+            return template.format(**{k: _localise(v, language) for k, v in self.details.items()})
         except (KeyError, IndexError):
             return template.split("{")[0].rstrip(" ：:（(") or template
 
     def to_json(self, language: str = "zh_CN") -> dict:
         details = {k: (v if isinstance(v, (int, float, str, bool, type(None), list, dict)) else str(v))
-                   for k, v in self.details.items()}
+                   for k, v in ((k, _localise(v, language)) for k, v in self.details.items())}
         return {"error": {"code": self.code, "message": self.message(language), "details": details}}
+
+
+class Localised(dict):
+    """A detail worded per language, {"zh_CN": …, "en": …}: shown in the reader's language."""
+
+
+def _localise(value: Any, language: str) -> Any:
+    if isinstance(value, Localised):
+        return value.get("en" if language.startswith("en") else "zh_CN", "")
+    return value
 
 
 def validation(reason: str, **details: Any) -> DomainError:

@@ -18,7 +18,7 @@ def alembic_config(engine: Engine) -> AlembicConfig:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
     """Bring the database's schema up to `revision`."""
     command.upgrade(alembic_config(engine), revision)
 
@@ -28,15 +28,17 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 
 def current(engine: Engine) -> str | None:
+    """The database's revision(s), comma-joined and sorted (None when unmigrated)."""
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        heads = MigrationContext.configure(conn).get_current_heads()
+    return ",".join(sorted(heads)) or None
 
 
 @functools.cache
 def head_revision() -> str | None:
-    """The newest revision the code knows (read once per process)."""
+    """The newest revision(s) the code knows, comma-joined and sorted (read once per process)."""
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    return ",".join(sorted(ScriptDirectory(str(MIGRATIONS)).get_heads())) or None

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from rq import Queue
+
+from codegen.codes import Codec
+from codegen.ids import PublicIds
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,6 +35,16 @@ class Runtime:
     @cached_property
     def secret(self) -> bytes:
         return self.config.secret_key.encode()
+
+    @cached_property
+    def codec(self) -> Codec:
+        """Pack-code encoder/verifier keyed by the deployment secret."""
+        return Codec(self.secret)
+
+    @cached_property
+    def ids(self) -> PublicIds:
+        """hashids for short public identifiers (promo codes, store and batch numbers)."""
+        return PublicIds(self.secret)
 
 
 _current: Runtime | None = None

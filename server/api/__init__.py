@@ -11,3 +11,7 @@ api = Blueprint("api", __name__)
 @api.get("/openapi.json")
 def openapi():
     return document()
+
+
+# the route modules register on `api` when imported
+from server.api import admin, consumer, store  # noqa: E402,F401

@@ -21,7 +21,14 @@ ERROR_SCHEMA = {
 
 
 def path(route: str, method: str, operation: dict) -> None:
-    """Register one operation (called at import time by the API modules)."""
+    """Register one operation (called at import time by the API modules); path parameters are declared."""
+    import re
+
+    params = [{"name": name, "in": "path", "required": True,
+               "schema": {"type": "integer"} if name == "id" or name.endswith("_id") else {"type": "string"}}
+              for name in re.findall(r"{(\w+)}", route)]
+    operation = {"parameters": params, **operation} if params and "parameters" not in operation else operation
+    operation.setdefault("responses", {}).setdefault("200", {"description": "OK"})
     _PATHS.setdefault(route, {})[method.lower()] = operation
 
 
@@ -34,6 +41,8 @@ def document() -> dict:
         "paths": _PATHS,
         "components": {
             "schemas": {"Error": ERROR_SCHEMA},
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
+                                "consumerToken": {"type": "apiKey", "in": "header", "name": "X-Consumer-Token",
+                                                  "description": "or Authorization: Consumer <token>"}},
         },
     }

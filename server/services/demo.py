@@ -6,8 +6,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.models import Campaign, Product, Store, User
+from server.models import Batch, Campaign, Product, Store, User
 from server.services.accounts import create_user
+from server.services.batches import RangeRequest, add_range, create_batch
 
 DEMO_PASSWORD = "codeloop-demo"
 
@@ -16,6 +17,7 @@ def seed(session: Session, *, now: datetime) -> dict:
     """Create the demo brand once; running it again changes nothing. Returns what to print."""
     if session.execute(select(User).where(User.username == "admin")).scalar() is None:
         _create(session, now)
+    batch = session.execute(select(Batch).order_by(Batch.id)).scalars().first()
     stores = session.execute(select(Store).order_by(Store.id)).scalars().all()
     return {
         "password": DEMO_PASSWORD,
@@ -25,6 +27,7 @@ def seed(session: Session, *, now: datetime) -> dict:
         "stores": [s.name for s in stores],
         "campaign_id": session.execute(select(Campaign.id).order_by(Campaign.id)).scalar(),
         "product_id": session.execute(select(Product.id).order_by(Product.id)).scalar(),
+        "batch_id": batch.id,
     }
 
 
@@ -51,3 +54,10 @@ def _create(session: Session, now: datetime) -> None:
         session.flush()
         create_user(session, username=f"clerk{n}", password=DEMO_PASSWORD, role="clerk", store_id=store.id,
                     now=now, display_name=f"{name}导购")
+    product = session.execute(select(Product)).scalar()
+    campaign = session.execute(select(Campaign)).scalar()
+    batch = create_batch(session, product_id=product.id, campaign_id=campaign.id, quantity=1000, now=now,
+                         note="demo batch")
+    add_range(session, batch_id=batch.id, kind="activate", now=now,
+              request=RangeRequest(0, 899, "演示经销商", ("上海市", "北京市")))
+    add_range(session, batch_id=batch.id, kind="blacklist", now=now, request=RangeRequest(950, 999, reason="演示：丢失的卷"))

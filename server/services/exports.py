@@ -1,0 +1,67 @@
+"""Print-package exports that run on the worker queue, with progress for the admin page."""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from server.errors import DomainError, validation
+from server.models import BatchExport
+from server.services.batches import get_batch
+
+QUEUE_ABOVE = 200_000  # codes; smaller packages stream straight from the request
+MIN_ROLL, MAX_ROLL = 100, 1_000_000
+
+
+def check_roll_size(roll_size: int) -> int:
+    if type(roll_size) is not int or not MIN_ROLL <= roll_size <= MAX_ROLL:
+        raise validation(f"roll_size must be a whole number from {MIN_ROLL} to {MAX_ROLL}", field="roll_size")
+    return roll_size
+
+
+def request_export(session: Session, *, batch_id: int, roll_size: int, now: datetime) -> BatchExport:
+    """Record an export for the worker (enqueue workers.exports.run_export after commit)."""
+    get_batch(session, batch_id)
+    export = BatchExport(batch_id=batch_id, roll_size=check_roll_size(roll_size), status="queued", created_at=now)
+    session.add(export)
+    session.flush()
+    return export
+
+
+def get_export(session: Session, *, batch_id: int, export_id: int) -> BatchExport:
+    export = session.get(BatchExport, export_id) if type(export_id) is int else None
+    if export is None or export.batch_id != batch_id:
+        raise DomainError("NOT_FOUND", what="export", id=export_id)
+    return export
+
+
+def list_exports(session: Session, batch_id: int) -> list[BatchExport]:
+    return list(session.execute(select(BatchExport).where(BatchExport.batch_id == batch_id)
+                                .order_by(BatchExport.id.desc())).scalars())
+
+
+def start(session: Session, export_id: int) -> bool:
+    """Claim a queued (or crashed-while-running) export for this run; False if it is already done."""
+    result = session.execute(update(BatchExport).where(BatchExport.id == export_id, BatchExport.status != "done")
+                             .values(status="running", done_count=0, error=None))
+    return result.rowcount == 1
+
+
+def progress(session: Session, export_id: int, done: int) -> None:
+    session.execute(update(BatchExport).where(BatchExport.id == export_id).values(done_count=done))
+
+
+def finish(session: Session, export_id: int, *, path: Path | None, error: str | None, now: datetime) -> None:
+    session.execute(update(BatchExport).where(BatchExport.id == export_id).values(
+        status="failed" if error else "done", path=str(path) if path else None, error=error, finished_at=now))
+
+
+def iter_export_zip(export: BatchExport):
+    """Stream a finished export's folder as a ZIP."""
+    from codegen.streams import iter_directory_zip
+
+    if export.status != "done" or not export.path or not Path(export.path).is_dir():
+        raise DomainError("NOT_FOUND", what="finished export", id=export.id, status=export.status)
+    return iter_directory_zip(export.path)

@@ -1,0 +1,203 @@
+"""Stores, their owners and clerks: create, list, deactivate, and bulk import (all or nothing)."""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from server.errors import DomainError, validation
+from server.models import ApiToken, AuditLog, Store, User
+from server.services.accounts import create_user
+
+STORE_FIELDS = ("name", "province", "city", "address", "lat", "lng", "owner")
+CLERK_FIELDS = ("username", "password", "store", "display_name")
+MAX_IMPORT_ROWS = 20_000
+
+
+def _text(values: dict, name: str, limit: int, required: bool = False) -> str:
+    value = values.get(name)
+    value = "" if value is None else str(value).strip()
+    if required and not value:
+        raise validation(f"{name} is required", field=name)
+    if len(value) > limit:
+        raise validation(f"{name} is longer than {limit} characters", field=name)
+    return value
+
+
+def _coordinate(values: dict, name: str, bound: float) -> float | None:
+    raw = values.get(name)
+    if raw is None or str(raw).strip() == "":
+        return None
+    try:
+        number = float(raw)
+    except (TypeError, ValueError):
+        raise validation(f"{name} must be a number", field=name) from None
+    if not -bound <= number <= bound:
+        raise validation(f"{name} must be between -{bound:g} and {bound:g}", field=name)
+    return number
+
+
+def _owner_id(session: Session, owner) -> int | None:
+    if owner in (None, ""):
+        return None
+    q = select(User).where(User.id == owner) if isinstance(owner, int) else select(User).where(User.username == str(owner).strip())
+    user = session.execute(q).scalar()
+    if user is None or user.role != "owner":
+        raise validation(f"owner {owner!r} is not a store owner's username", field="owner")
+    return user.id
+
+
+def create_store(session: Session, *, values: dict, now: datetime, actor_id: int | None = None) -> Store:
+    """A store from name, province, city, address, lat, lng and owner (an owner's username or id)."""
+    store = Store(name=_text(values, "name", 200, required=True), province=_text(values, "province", 50),
+                  city=_text(values, "city", 50), address=_text(values, "address", 300),
+                  lat=_coordinate(values, "lat", 90), lng=_coordinate(values, "lng", 180),
+                  owner_id=_owner_id(session, values.get("owner") if values.get("owner") not in (None, "") else values.get("owner_id")),
+                  created_at=now)
+    session.add(store)
+    session.flush()
+    session.add(AuditLog(at=now, actor_id=actor_id, action="store.create", object_type="store", object_id=store.id,
+                         details={"name": store.name}))
+    return store
+
+
+def _store_ref(session: Session, ref) -> int:
+    """A store named by id (number) or exact name."""
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.strip().isdigit()):
+        store = session.get(Store, int(ref))
+    else:
+        store = session.execute(select(Store).where(Store.name == str(ref or "").strip())).scalars().first()
+    if store is None:
+        raise validation(f"no store {ref!r}", field="store")
+    return store.id
+
+
+def create_clerk(session: Session, *, values: dict, now: datetime, promo_for: Callable[[int], str],
+                 actor_id: int | None = None) -> User:
+    """A clerk of a store with a login and a hashids promo code (导购码)."""
+    store_id = _store_ref(session, values.get("store") if values.get("store") not in (None, "") else values.get("store_id"))
+    user = create_user(session, username=_text(values, "username", 80, required=True),
+                       password=str(values.get("password") or ""), role="clerk", now=now, store_id=store_id,
+                       display_name=_text(values, "display_name", 120))
+    user.promo_code = promo_for(user.id)
+    session.add(AuditLog(at=now, actor_id=actor_id, action="clerk.create", object_type="user", object_id=user.id,
+                         details={"store_id": store_id}))
+    session.flush()
+    return user
+
+
+def deactivate(session: Session, *, user_id: int, now: datetime, actor_id: int | None = None) -> User:
+    """End a person's access at once: inactive, every session refused (session_version bumped), tokens revoked."""
+    user = session.get(User, user_id) if type(user_id) is int else None
+    if user is None:
+        raise DomainError("NOT_FOUND", what="user", id=user_id)
+    session.execute(update(User).where(User.id == user_id)
+                    .values(active=False, session_version=User.session_version + 1))
+    revoked = session.execute(update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+                              .values(revoked_at=now)).rowcount
+    session.add(AuditLog(at=now, actor_id=actor_id, action="user.deactivate", object_type="user", object_id=user_id,
+                         details={"tokens_revoked": revoked}))
+    session.flush()
+    session.refresh(user)
+    return user
+
+
+def stores(session: Session) -> list[Store]:
+    return list(session.execute(select(Store).order_by(Store.id)).scalars())
+
+
+def clerks(session: Session, store_id: int | None = None) -> list[User]:
+    q = select(User).where(User.role == "clerk").order_by(User.id)
+    if store_id is not None:
+        q = q.where(User.store_id == store_id)
+    return list(session.execute(q).scalars())
+
+
+def store_json(store: Store) -> dict:
+    return {"id": store.id, "name": store.name, "province": store.province, "city": store.city,
+            "address": store.address, "lat": store.lat, "lng": store.lng, "owner_id": store.owner_id,
+            "active": store.active}
+
+
+def clerk_json(user: User) -> dict:
+    return {"id": user.id, "username": user.username, "display_name": user.display_name, "store_id": user.store_id,
+            "promo_code": user.promo_code, "active": user.active}
+
+
+# ---- bulk import -------------------------------------------------------------------------------------------
+
+@dataclass
+class ImportReport:
+    kind: str
+    rows: int = 0
+    created: list[int] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)  # {"row": n (1 = header), "field": …, "message": …}
+
+
+def read_table(filename: str, data: bytes) -> list[dict]:
+    """Rows of a CSV (UTF-8, BOM tolerated) or XLSX upload as dicts keyed by the lowercased header."""
+    name = (filename or "").lower()
+    if name.endswith(".xlsx"):
+        from openpyxl import load_workbook
+
+        try:
+            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many kinds for a bad file
+            raise validation(f"not a readable XLSX file ({type(exc).__name__})", field="file") from None
+        rows = [["" if v is None else v for v in row] for row in book.active.iter_rows(values_only=True)]
+        book.close()
+    elif name.endswith(".csv") or not name:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise validation("the CSV file must be UTF-8", field="file") from None
+        rows = list(csv.reader(io.StringIO(text)))
+    else:
+        raise validation("upload a .csv or .xlsx file", field="file")
+    rows = [r for r in rows if any(str(v).strip() for v in r)]
+    if not rows:
+        raise validation("the file is empty", field="file")
+    if len(rows) > MAX_IMPORT_ROWS + 1:
+        raise validation(f"at most {MAX_IMPORT_ROWS} rows per import", field="file")
+    header = [str(h).strip().lower() for h in rows[0]]
+    out = []
+    for row in rows[1:]:
+        values = {}
+        for key, value in zip(header, row):
+            if isinstance(value, float) and value.is_integer() and key not in ("lat", "lng"):
+                value = int(value)
+            values[key] = value.strip() if isinstance(value, str) else value
+        out.append(values)
+    return out
+
+
+def import_rows(session: Session, *, kind: str, rows: list[dict], now: datetime, promo_for: Callable[[int], str],
+                actor_id: int | None = None) -> ImportReport:
+    """Create every row or none: each row in a savepoint so all errors are reported; any error raises
+    IMPORT_FAILED (the caller rolls back) with the per-row report in the details."""
+    if kind not in ("stores", "clerks"):
+        raise validation("kind must be stores or clerks", field="kind")
+    report = ImportReport(kind=kind, rows=len(rows))
+    needed = {"stores": ("name",), "clerks": ("username", "password", "store")}[kind]
+    missing = [h for h in needed if rows and h not in rows[0]]
+    if missing:
+        raise validation(f"missing columns: {', '.join(missing)}", field="file")
+    for number, values in enumerate(rows, start=2):
+        try:
+            with session.begin_nested():
+                if kind == "stores":
+                    report.created.append(create_store(session, values=values, now=now, actor_id=actor_id).id)
+                else:
+                    report.created.append(create_clerk(session, values=values, now=now, promo_for=promo_for,
+                                                       actor_id=actor_id).id)
+        except DomainError as exc:
+            report.errors.append({"row": number, "field": exc.details.get("field", ""),
+                                  "message": exc.message("en"), "message_zh": exc.message("zh_CN")})
+    if report.errors:
+        raise DomainError("IMPORT_FAILED", count=len(report.errors), errors=report.errors[:200], rows=report.rows)
+    return report

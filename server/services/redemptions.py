@@ -1,0 +1,240 @@
+"""Redeeming vouchers at the till, and reversing a redemption within the grace window.
+
+One business event, one transaction: the voucher's conditional state change
+(UPDATE … WHERE status='issued' AND expires_at > now RETURNING), the Redemption row and the ledger
+postings (rewards.post_redemption) commit together or not at all. The database decides the race:
+whatever the concurrency, exactly one UPDATE matches and everyone else is told who won and when.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from server.errors import DomainError, Localised, validation
+from server.models import (
+    AuditLog, Campaign, LedgerTransaction, Redemption, Store, User, Voucher,
+)
+from server.services import ledger, rewards
+
+MAX_INPUT = 400
+MAX_PURCHASE_FEN = 10**10
+_STRIP = re.compile(r"[\s\-\u2010-\u2015\u2212\u30fc\u200b\ufeff_]+")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who redeems: the principal's user and role, its bound store (clerk or POS token), its token."""
+
+    user_id: int
+    role: str
+    store_id: int | None = None
+    token_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Redeemed:
+    redemption: Redemption
+    voucher: Voucher
+    store: Store
+    campaign: Campaign
+
+
+def normalise(raw: str) -> tuple[str, bool]:
+    """(voucher code or token, is_token): NFKC (full-width → ASCII), a scanned URL's last segment,
+    spaces and dashes stripped, codes uppercased. Tokens keep their case (they are signed)."""
+    if not isinstance(raw, str) or not raw.strip() or len(raw) > MAX_INPUT:
+        raise validation("enter or scan a voucher code", field="voucher")
+    text = unicodedata.normalize("NFKC", raw).strip()
+    if "/" in text:  # a scanned voucher URL: …/v/<code>
+        text = text.rstrip("/").rsplit("/", 1)[-1]
+    text = _STRIP.sub("", text)
+    if "." in text:
+        return text, True
+    text = text.upper()
+    if not text or not text.isascii() or not text.isalnum() or len(text) > 24:
+        raise DomainError("VOUCHER_NOT_FOUND", voucher=text[:40])
+    return text, False
+
+
+def _token_to_code(secret: bytes, token: str, now: datetime) -> str:
+    try:
+        from server.services import voucher_tokens  # written by the consumer side; imported lazily
+    except ImportError:  # pragma: no cover — only before the consumer loop exists
+        raise DomainError("VOUCHER_TOKEN_EXPIRED", reason="tokens are not supported here") from None
+    return normalise(voucher_tokens.verify_token(secret, token, now))[0]
+
+
+def resolve_store(session: Session, actor: Actor, store_id: int | None) -> Store:
+    """The store this redemption is for: a clerk's or POS token's own; one an owner owns; any for an admin."""
+    if actor.store_id is not None:
+        if store_id is not None and store_id != actor.store_id:
+            raise DomainError("STORE_NOT_ALLOWED", store_id=store_id)
+        store_id = actor.store_id
+    elif actor.role in ("owner", "admin"):
+        if store_id is None:
+            raise validation("name the store to redeem for", field="store_id")
+    else:
+        raise DomainError("FORBIDDEN")
+    store = session.get(Store, store_id) if type(store_id) is int else None
+    if store is None or not store.active:
+        raise DomainError("STORE_NOT_ALLOWED", store_id=store_id)
+    if actor.role == "owner" and actor.store_id is None and store.owner_id != actor.user_id:
+        raise DomainError("STORE_NOT_ALLOWED", store_id=store_id)
+    return store
+
+
+def local_time(moment: datetime, tz: str) -> str:
+    return moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+
+
+def yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+def redeem(session: Session, *, voucher_input: str, actor: Actor, now: datetime, hold_days: int, secret: bytes,
+           tz: str, store_id: int | None = None, purchase_fen: int | None = None,
+           receipt_ref: str | None = None) -> Redeemed:
+    """Redeem one voucher for one store, or raise the typed reason it cannot be (nothing changes then)."""
+    if purchase_fen is not None and (type(purchase_fen) is not int or not 0 <= purchase_fen <= MAX_PURCHASE_FEN):
+        raise validation("purchase_fen must be a whole number of fen", field="purchase_fen")
+    if receipt_ref is not None and (not isinstance(receipt_ref, str) or len(receipt_ref) > 100):
+        raise validation("receipt_ref must be text of at most 100 characters", field="receipt_ref")
+    store = resolve_store(session, actor, store_id)
+    code, is_token = normalise(voucher_input)
+    if is_token:
+        code = _token_to_code(secret, code, now)
+    voucher = session.execute(select(Voucher).where(Voucher.code == code)).scalar()
+    if voucher is None:
+        raise DomainError("VOUCHER_NOT_FOUND", voucher=code)
+    campaign = session.get(Campaign, voucher.campaign_id)
+    if campaign.rotating_token and not is_token:  # a typed or forwarded code of a rotating-token voucher
+        raise DomainError("VOUCHER_TOKEN_EXPIRED", voucher=code, reason="scan the live QR on the voucher page")
+    if voucher.min_spend_fen and (purchase_fen is None or purchase_fen < voucher.min_spend_fen):
+        raise DomainError("MIN_SPEND_NOT_MET", min_spend=yuan(voucher.min_spend_fen),
+                          min_spend_fen=voucher.min_spend_fen, purchase_fen=purchase_fen)
+    won = session.execute(
+        update(Voucher).where(Voucher.id == voucher.id, Voucher.status == "issued", Voucher.expires_at > now)
+        .values(status="redeemed").returning(Voucher.id)
+    ).scalar()
+    if won is None:
+        _why_not(session, voucher.id, store, now, tz)
+    clerk_id = actor.user_id if actor.role == "clerk" else None
+    redemption = Redemption(voucher_id=voucher.id, store_id=store.id, clerk_id=clerk_id, api_token_id=actor.token_id,
+                            purchase_fen=purchase_fen, receipt_ref=receipt_ref or None, redeemed_at=now)
+    session.add(redemption)
+    session.flush()
+    rewards.post_redemption(session, redemption_id=redemption.id, voucher=voucher, campaign=campaign,
+                            store_id=store.id, clerk_id=clerk_id, now=now, hold_days=hold_days)
+    session.refresh(voucher)
+    return Redeemed(redemption, voucher, store, campaign)
+
+
+def _why_not(session: Session, voucher_id: int, store: Store, now: datetime, tz: str):
+    """The conditional update matched nothing: say why, from what the database holds now."""
+    voucher = session.execute(select(Voucher).where(Voucher.id == voucher_id).execution_options(populate_existing=True)).scalar_one()
+    if voucher.status == "redeemed":
+        live = session.execute(
+            select(Redemption, Store).join(Store, Store.id == Redemption.store_id)
+            .where(Redemption.voucher_id == voucher_id, Redemption.reversed_at.is_(None))
+        ).first()
+        if live is not None:
+            redemption, where = live
+            same = where.id == store.id
+            details = dict(redeemed_at=local_time(redemption.redeemed_at, tz),
+                           redeemed_at_utc=redemption.redeemed_at.isoformat(timespec="seconds"), same_store=same)
+            if same:
+                details.update(store=where.name, store_id=where.id, redemption_id=redemption.id)
+            else:
+                details["store"] = Localised(zh_CN="其他门店", en="another store")
+            raise DomainError("VOUCHER_ALREADY_REDEEMED", **details)
+        raise DomainError("REQUEST_IN_PROGRESS")  # redeemed by a transaction not yet visible; retry
+    if voucher.expires_at <= now:
+        raise DomainError("VOUCHER_EXPIRED", expires_at=local_time(voucher.expires_at, tz),
+                          expires_at_utc=voucher.expires_at.isoformat(timespec="seconds"))
+    raise DomainError("REQUEST_IN_PROGRESS")  # reversed meanwhile: the till may simply retry
+
+
+def reverse(session: Session, *, redemption_id: int, actor: Actor, now: datetime, grace_minutes: int,
+            tz: str) -> Redemption:
+    """Undo a redemption within the grace window: voucher back to issued, ledger reversed (clawback if settled)."""
+    redemption = session.get(Redemption, redemption_id) if type(redemption_id) is int else None
+    if redemption is None:
+        raise DomainError("NOT_FOUND", what="redemption", id=redemption_id)
+    if actor.role != "admin" and not (actor.store_id is not None and actor.store_id == redemption.store_id
+                                      and actor.role in ("clerk", "owner")):
+        raise DomainError("FORBIDDEN")
+    if now > redemption.redeemed_at + timedelta(minutes=grace_minutes):
+        raise DomainError("REVERSAL_WINDOW_CLOSED", minutes=grace_minutes)
+    done = session.execute(
+        update(Redemption).where(Redemption.id == redemption.id, Redemption.reversed_at.is_(None))
+        .values(reversed_at=now, reversed_by=actor.user_id).returning(Redemption.id)
+    ).scalar()
+    if done is None:
+        session.refresh(redemption)
+        raise DomainError("REDEMPTION_ALREADY_REVERSED", reversed_at=local_time(redemption.reversed_at, tz))
+    session.execute(update(Voucher).where(Voucher.id == redemption.voucher_id, Voucher.status == "redeemed")
+                    .values(status="issued"))
+    txn = session.execute(select(LedgerTransaction.id).where(
+        LedgerTransaction.key == rewards.redemption_key(redemption.id))).scalar_one()
+    already = session.execute(select(LedgerTransaction.id).where(LedgerTransaction.reverses_id == txn)).scalar()
+    if already is None:  # a fraud void may have reversed the money already
+        ledger.reverse(session, transaction_id=txn, key=reversal_key(redemption.id), now=now, event="redemption_reversal",
+                       details={"redemption_id": redemption.id})
+    session.add(AuditLog(at=now, actor_id=actor.user_id, action="redemption.reverse", object_type="redemption",
+                         object_id=redemption.id, details={"voucher_id": redemption.voucher_id}))
+    session.flush()
+    session.refresh(redemption)
+    return redemption
+
+
+def reversal_key(redemption_id: int) -> str:
+    return f"reversal:redemption:{redemption_id}"
+
+
+@dataclass(frozen=True)
+class Today:
+    count: int
+    value_fen: int
+    clerk_count: int
+    clerk_earned_fen: int
+
+
+def today(session: Session, *, store_id: int, clerk_id: int | None, now: datetime, tz: str) -> Today:
+    """Live redemptions at the store today (local day), and the clerk's own with their rewards."""
+    zone = ZoneInfo(tz)
+    local_day: date = now.astimezone(zone).date()
+    start = datetime.combine(local_day, time.min, zone)
+    live = (select(func.count(), func.coalesce(func.sum(Voucher.value_fen), 0)).select_from(Redemption)
+            .join(Voucher, Voucher.id == Redemption.voucher_id)
+            .where(Redemption.store_id == store_id, Redemption.reversed_at.is_(None), Redemption.redeemed_at >= start))
+    count, value = session.execute(live).one()
+    clerk_count = earned = 0
+    if clerk_id is not None:
+        clerk_count = session.execute(
+            select(func.count()).select_from(Redemption)
+            .where(Redemption.clerk_id == clerk_id, Redemption.reversed_at.is_(None), Redemption.redeemed_at >= start)
+        ).scalar_one()
+        from server.models import LedgerAccount, LedgerEntry
+
+        earned = session.execute(
+            select(func.coalesce(func.sum(LedgerEntry.amount), 0)).join(LedgerAccount)
+            .where(LedgerAccount.kind == "clerk", LedgerAccount.ref_id == clerk_id, LedgerAccount.unit == "fen",
+                   LedgerEntry.created_at >= start)
+        ).scalar_one()
+    return Today(count, int(value), clerk_count, int(earned))
+
+
+def recent(session: Session, *, store_ids: list[int] | None, limit: int = 50) -> list[tuple[Redemption, Voucher, Store, User | None]]:
+    """The latest redemptions (of the given stores, or all), newest first."""
+    q = (select(Redemption, Voucher, Store, User).join(Voucher, Voucher.id == Redemption.voucher_id)
+         .join(Store, Store.id == Redemption.store_id).outerjoin(User, User.id == Redemption.clerk_id)
+         .order_by(Redemption.id.desc()).limit(limit))
+    if store_ids is not None:
+        q = q.where(Redemption.store_id.in_(store_ids or [-1]))
+    return [tuple(r) for r in session.execute(q).all()]

@@ -1,0 +1,177 @@
+"""The brand manager's store-side pages under /admin: stores, clerks (promo cards), imports, holds, payouts."""
+from __future__ import annotations
+
+import io
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+
+from server.auth import principal, staff_page
+from server.errors import DomainError
+from server.models import Store, User, utcnow
+from server.services import holds, people, settlements
+from server.services.accounts import create_token
+from server.services.redemptions import yuan
+from server.web import db, language, runtime
+
+bp = Blueprint("admin_people", __name__, url_prefix="/admin")
+ADMIN = staff_page("admin")
+
+
+def _promo(n: int) -> str:
+    return runtime().ids.encode("promo", n)
+
+
+def _refused(exc: DomainError, back: str):
+    db().rollback()
+    flash(exc.message(language()), "error")
+    return redirect(url_for(back))
+
+
+@bp.get("/stores")
+@ADMIN
+def stores():
+    owners = db().query(User).filter(User.role == "owner").order_by(User.username).all()
+    return render_template("admin/people/stores.html", stores=people.stores(db()), owners=owners, lang=language(),
+                           report=None)
+
+
+@bp.post("/stores")
+@ADMIN
+def store_create():
+    try:
+        people.create_store(db(), values=request.form.to_dict(), now=utcnow(), actor_id=principal().user_id)
+    except DomainError as exc:
+        return _refused(exc, "admin_people.stores")
+    db().commit()
+    return redirect(url_for("admin_people.stores"))
+
+
+@bp.post("/stores/<int:store_id>/token")
+@ADMIN
+def store_token(store_id: int):
+    try:
+        plain, _ = create_token(db(), user=db().get(User, principal().user_id), store_id=store_id, now=utcnow(),
+                                name=(request.form.get("name") or "POS")[:120])
+    except DomainError as exc:
+        return _refused(exc, "admin_people.stores")
+    db().commit()
+    return render_template("admin/people/token.html", token=plain, store_id=store_id, lang=language())
+
+
+@bp.post("/<any(stores, clerks):kind>/import")
+@ADMIN
+def import_file(kind: str):
+    upload = request.files.get("file")
+    back = f"admin_people.{kind}"
+    try:
+        if upload is None or not upload.filename:
+            raise DomainError("VALIDATION_FAILED", reason="choose a .csv or .xlsx file", field="file")
+        rows = people.read_table(upload.filename, upload.read())
+        report = people.import_rows(db(), kind=kind, rows=rows, now=utcnow(), promo_for=_promo, actor_id=principal().user_id)
+    except DomainError as exc:
+        db().rollback()
+        if exc.code != "IMPORT_FAILED":
+            return _refused(exc, back)
+        return render_template("admin/people/import.html", kind=kind, message=exc.message(language()),
+                               errors=exc.details["errors"], created=0, lang=language()), 400
+    db().commit()
+    return render_template("admin/people/import.html", kind=kind, message=None, errors=[], created=len(report.created),
+                           lang=language())
+
+
+@bp.get("/clerks")
+@ADMIN
+def clerks():
+    stores = {s.id: s for s in people.stores(db())}
+    return render_template("admin/people/clerks.html", clerks=people.clerks(db()), stores=stores, lang=language())
+
+
+@bp.post("/clerks")
+@ADMIN
+def clerk_create():
+    try:
+        people.create_clerk(db(), values=request.form.to_dict(), now=utcnow(), promo_for=_promo, actor_id=principal().user_id)
+    except DomainError as exc:
+        return _refused(exc, "admin_people.clerks")
+    db().commit()
+    return redirect(url_for("admin_people.clerks"))
+
+
+@bp.post("/clerks/<int:user_id>/deactivate")
+@ADMIN
+def clerk_deactivate(user_id: int):
+    people.deactivate(db(), user_id=user_id, now=utcnow(), actor_id=principal().user_id)
+    db().commit()
+    return redirect(url_for("admin_people.clerks"))
+
+
+@bp.get("/clerks/<int:user_id>/card")
+@ADMIN
+def clerk_card(user_id: int):
+    """A printable promo card: the clerk's name, store and the QR of <public_url>/C/<promo>."""
+    clerk = db().get(User, user_id)
+    if clerk is None or clerk.role != "clerk" or not clerk.promo_code:
+        raise DomainError("NOT_FOUND", what="clerk", id=user_id)
+    url = f"{runtime().config.public_url.upper()}/C/{clerk.promo_code}"
+    return render_template("admin/people/card.html", clerk=clerk, store=db().get(Store, clerk.store_id),
+                           url=url, qr=_qr_svg(url), lang=language())
+
+
+def _qr_svg(data: str) -> str:
+    import qrcode
+    import qrcode.image.svg
+
+    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=4,
+                         error_correction=qrcode.constants.ERROR_CORRECT_M)
+    out = io.BytesIO()
+    image.save(out)
+    svg = out.getvalue().decode()
+    return svg[svg.index("<svg"):]  # inline: drop the XML declaration
+
+
+@bp.get("/settlements")
+@ADMIN
+def settlement_list():
+    return render_template("admin/people/settlements.html", statements=settlements.statements(db(), role="admin", user_id=0),
+                           holds=holds.held(db()), yuan=yuan, tz=runtime().config.tz, lang=language())
+
+
+@bp.post("/settlements/run")
+@ADMIN
+def settlement_run():
+    created = settlements.run(db(), period_end=utcnow(), now=utcnow(), actor_id=principal().user_id)
+    db().commit()
+    flash(f"{len(created)}", "info")
+    return redirect(url_for("admin_people.settlement_list"))
+
+
+@bp.post("/settlements/<int:settlement_id>/paid")
+@ADMIN
+def settlement_paid(settlement_id: int):
+    try:
+        settlements.mark_paid(db(), settlement_id=settlement_id, reference=request.form.get("reference", ""),
+                              actor_id=principal().user_id, now=utcnow())
+    except DomainError as exc:
+        return _refused(exc, "admin_people.settlement_list")
+    db().commit()
+    return redirect(url_for("admin_people.settlement_list"))
+
+
+@bp.post("/holds/<int:alert_id>/<any(release, void):decision>")
+@ADMIN
+def hold_decide(alert_id: int, decision: str):
+    try:
+        holds.decide(db(), alert_id=alert_id, outcome={"release": "released", "void": "voided"}[decision],
+                     actor_id=principal().user_id, now=utcnow())
+    except DomainError as exc:
+        return _refused(exc, "admin_people.settlement_list")
+    db().commit()
+    return redirect(url_for("admin_people.settlement_list"))
+
+
+@bp.get("/settlements.csv")
+@ADMIN
+def settlement_csv():
+    rows = settlements.export_rows(settlements.statements(db(), role="admin", user_id=0), runtime().config.tz)
+    return Response(settlements.to_csv(rows), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": "attachment; filename=settlements.csv"})

@@ -1,0 +1,254 @@
+"""Consumer pages (H5): scan, claim, voucher, referral, clerk promo.
+
+Identity: a signed long-lived cookie `cl_c` (the consumer token, see services/consumers.py) made on
+first visit, and a device cookie `cl_d`. Pages work without JavaScript and load nothing from other
+hosts; every response carries a strict CSP.
+"""
+from __future__ import annotations
+
+import math
+
+import qrcode
+import qrcode.image.svg
+from flask import Blueprint, g, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from server.errors import DomainError
+from server.extensions import limiter
+from server.models import Consumer, Scan, Store, utcnow
+from server.services import attribution, claims, consumers, referrals, voucher_tokens
+from server.services.scans import record_scan
+from server.web import db, language, runtime
+
+bp = Blueprint("consumer", __name__)
+
+COOKIE, DEVICE = "cl_c", "cl_d"
+COOKIE_AGE = 2 * 365 * 24 * 3600
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; object-src 'none'; "
+       "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+STATUS = {"invalid": 404, "inactive": 409, "blacklisted": 410}
+
+
+# ---- identity and limits (shared with the JSON API) ------------------------------------------------
+
+def presented_token() -> str | None:
+    auth = request.headers.get("Authorization", "")
+    if auth[:9].lower() == "consumer ":
+        return auth[9:].strip()
+    return request.headers.get("X-Consumer-Token") or request.cookies.get(COOKIE)
+
+
+def current_consumer(*, create: bool = True) -> Consumer | None:
+    """The requesting consumer (cookie or token); a new one on first visit when `create`."""
+    if "consumer" not in g:
+        secret = runtime().secret
+        public_id = consumers.read_token(secret, presented_token())
+        consumer = consumers.find(db(), public_id)
+        if consumer is None and create:
+            g.device_id = request.cookies.get(DEVICE) or request.headers.get("X-Device-Id") or consumers.new_device_id()
+            consumer = consumers.create(db(), now=utcnow(), device_id=g.device_id[:64])
+            g.new_consumer_token = consumers.make_token(secret, consumer.public_id)
+        g.consumer = consumer
+    return g.consumer
+
+
+def consumer_token(consumer: Consumer) -> str:
+    return consumers.make_token(runtime().secret, consumer.public_id)
+
+
+def client_ip() -> str | None:
+    return request.remote_addr
+
+
+def device_id() -> str | None:
+    return g.get("device_id") or request.cookies.get(DEVICE) or request.headers.get("X-Device-Id")
+
+
+def consumer_key() -> str:
+    """Rate-limit key per consumer: the token they present, else their address."""
+    token = presented_token()
+    return "c:" + token[-24:] if token else "ip:" + (request.remote_addr or "unknown")
+
+
+def scan_limit() -> str:
+    return runtime().config.rate_limit_scan
+
+
+def claim_limit() -> str:
+    return runtime().config.rate_limit_claim
+
+
+def limited(kind: str):
+    """Per-IP and per-consumer limits on one route (429 RATE_LIMITED with Retry-After)."""
+    value = scan_limit if kind == "scan" else claim_limit
+
+    def decorate(view):
+        view = limiter.limit(value, key_func=consumer_key, scope=f"{kind}-consumer")(view)
+        return limiter.limit(value, scope=f"{kind}-ip")(view)
+    return decorate
+
+
+def terms() -> claims.Terms:
+    config = runtime().config
+    return claims.Terms(secret=runtime().secret, tz=config.tz, hold_days=config.hold_days)
+
+
+def enqueue_enrichment(result) -> None:
+    runtime().queue.enqueue("workers.geo.enrich_scan", result.scan_id, result.outbox_id)
+
+
+@bp.after_app_request
+def _consumer_headers(response):
+    token = g.pop("new_consumer_token", None)
+    if token and not request.path.startswith("/api/"):
+        secure = runtime().config.public_url.startswith("https")
+        response.set_cookie(COOKIE, token, max_age=COOKIE_AGE, httponly=True, samesite="Lax", secure=secure)
+        if not request.cookies.get(DEVICE) and g.get("device_id"):
+            response.set_cookie(DEVICE, g.device_id, max_age=COOKIE_AGE, httponly=True, samesite="Lax", secure=secure)
+    if request.blueprint == "consumer" or g.get("consumer_page"):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+# ---- pages ----------------------------------------------------------------------------------------
+
+@bp.get("/s/<code>")
+@bp.get("/S/<code>")
+@limited("scan")
+def scan(code: str):
+    return _scan(code)
+
+
+@bp.get("/01/<gtin>/21/<code>")
+@limited("scan")
+def scan_gs1(gtin: str, code: str):
+    return _scan(code, gtin)
+
+
+def _scan(code: str, gtin: str | None = None):
+    consumer = current_consumer()
+    result = record_scan(db(), runtime().codec, code, secret=runtime().secret, consumer_id=consumer.id,
+                         ip=client_ip(), user_agent=request.headers.get("User-Agent", ""), now=utcnow(), gtin=gtin)
+    db().commit()
+    enqueue_enrichment(result)
+    if result.outcome != "ok":
+        return render_template("consumer/code_problem.html", result=result, lang=language(),
+                               message=DomainError(result.check.error_code).message(language())), STATUS[result.outcome]
+    mine = result.voucher if result.voucher and result.voucher.consumer_id == consumer.id else None
+    return render_template("consumer/scan.html", result=result, mine=mine, code=result.check.code.text,
+                           gtin=gtin, lang=language())
+
+
+@bp.post("/s/<code>/claim")
+@bp.post("/S/<code>/claim")
+@limited("claim")
+def claim(code: str):
+    consumer = current_consumer()
+    claimed = claims.claim(db(), runtime().codec, runtime().ids, code, consumer_id=consumer.id, terms=terms(),
+                           now=utcnow(), gtin=request.form.get("gtin") or None)
+    db().commit()
+    return redirect(url_for("consumer.voucher", code=claimed.voucher.code), 303)
+
+
+@bp.get("/V/<code>")
+@bp.get("/v/<code>")
+def voucher(code: str):
+    now = utcnow()
+    found = claims.find_voucher(db(), code)
+    state = claims.voucher_state(db(), found, now)
+    consumer = current_consumer(create=False)
+    mine = consumer is not None and consumer.id == found.consumer_id
+    share = friends = None
+    if mine and state.state == "issued":
+        share = referrals.share_for(db(), found, state.campaign, now)
+    if mine and found.kind == "pack":
+        share = share or referrals.existing_share(db(), found)
+        friends = [claims.voucher_state(db(), v, now) for v in referrals.friend_vouchers(db(), share)] if share else []
+    db().commit()
+    qr = refresh = None
+    if mine and state.state == "issued":
+        payload = found.code
+        if state.campaign.rotating_token:
+            payload = voucher_tokens.make_token(runtime().secret, found.code, now)
+            refresh = voucher_tokens.seconds_left(now) + 1
+        qr = qr_svg(payload)
+    share_url = runtime().config.public_url + url_for("consumer.referral", token=share.token) if share else None
+    return render_template("consumer/voucher.html", v=found, state=state, mine=mine, qr=qr, refresh=refresh,
+                           share=share, share_url=share_url, friends=friends,
+                           stores=nearby_stores(consumer) if state.state == "issued" else [], lang=language())
+
+
+@bp.get("/R/<token>")
+@bp.get("/r/<token>")
+def referral(token: str):
+    ref = referrals.find(db(), token)
+    campaign = referrals.campaign_of(db(), ref)
+    return render_template("consumer/referral.html", ref=ref, campaign=campaign, lang=language(),
+                           left=max(ref.share_limit - ref.used_count, 0))
+
+
+@bp.post("/R/<token>/claim")
+@bp.post("/r/<token>/claim")
+@limited("claim")
+def referral_claim(token: str):
+    who = referrals.Requester(current_consumer(), device_id(), client_ip())
+    voucher_, _ = referrals.claim_friend(db(), runtime().ids, token, who, terms=terms(), now=utcnow())
+    db().commit()
+    return redirect(url_for("consumer.voucher", code=voucher_.code), 303)
+
+
+@bp.get("/C/<promo>")
+@bp.get("/c/<promo>")
+@limited("scan")
+def promo(promo: str):
+    consumer = current_consumer()
+    clerk, store, attr = attribution.attach(db(), runtime().ids, promo, consumer_id=consumer.id, now=utcnow())
+    db().commit()
+    return render_template("consumer/promo.html", clerk=clerk, store=store, attr=attr, lang=language())
+
+
+# ---- helpers --------------------------------------------------------------------------------------
+
+def qr_svg(data: str) -> str:
+    """An inline SVG QR (qrcode's SvgPathImage), sized by CSS."""
+    img = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=4)
+    svg = img.to_string(encoding="unicode")
+    return svg.replace('width="', 'data-w="', 1).replace('height="', 'data-h="', 1).replace("<svg ", '<svg class="qr" role="img" ', 1)
+
+
+def _distance_km(lat1, lng1, lat2, lng2) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lng2 - lng1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 6371 * 2 * math.asin(math.sqrt(min(1.0, a)))
+
+
+def _coordinate(name: str, bound: float) -> float | None:
+    try:
+        value = float(request.args.get(name, ""))
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and -bound <= value <= bound else None
+
+
+def nearby_stores(consumer: Consumer | None, limit: int = 5) -> list[tuple[Store, float | None]]:
+    """Stores near the consumer: by distance when ?lat=&lng= are given, else same city, then province."""
+    lat, lng = _coordinate("lat", 90), _coordinate("lng", 180)
+    stores = db().execute(select(Store).where(Store.active.is_(True)).order_by(Store.id).limit(2000)).scalars().all()
+    if lat is not None and lng is not None:
+        located = [(s, _distance_km(lat, lng, s.lat, s.lng)) for s in stores if s.lat is not None and s.lng is not None]
+        return sorted(located, key=lambda pair: pair[1])[:limit]
+    place = None
+    if consumer is not None:
+        place = db().execute(select(Scan.city, Scan.province).where(Scan.consumer_id == consumer.id,
+                                                                    Scan.geo_status == "done")
+                             .order_by(Scan.id.desc()).limit(1)).first()
+    if place is None:
+        return []
+    city, province = place
+    same_city = [(s, None) for s in stores if city and s.city == city]
+    same_province = [(s, None) for s in stores if province and s.province == province and s.city != city]
+    return (same_city + same_province)[:limit]
