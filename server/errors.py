@@ -83,5 +83,6 @@ def _localise(value: Any, language: str) -> Any:
     return value
 
 
-def validation(reason: str, **details: Any) -> DomainError:
-    return DomainError("VALIDATION_FAILED", reason=reason, **details)
+def validation(reason: str, zh: str | None = None, **details: Any) -> DomainError:
+    """VALIDATION_FAILED with its reason in English and, when given, Chinese."""
+    return DomainError("VALIDATION_FAILED", reason=Localised(zh_CN=zh, en=reason) if zh else reason, **details)

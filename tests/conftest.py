@@ -25,7 +25,6 @@ PG_ADMIN_URL = os.environ.get("CODELOOP_TEST_PG_URL", "postgresql+psycopg://post
 REDIS_URL = os.environ.get("CODELOOP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 PG_TEST_DB = f"codeloop_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
 SECRET = "test-secret-0123456789-0123456789-abcdef"
-TABLES = ", ".join(t.name for t in Base.metadata.sorted_tables)
 
 if MAIN not in ("sqlite", "postgresql"):
     raise pytest.UsageError("CODELOOP_TEST_DATABASE must be sqlite or postgresql")
@@ -72,8 +71,12 @@ def _sqlite_template(tmp_path_factory):
 
 
 def _truncate(engine) -> None:
+    """Empty every table and restart ids. DELETE with triggers off: TRUNCATE costs ~0.6 s a test."""
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+        conn.execute(text("SET LOCAL session_replication_role = replica"))  # skips append-only triggers and FKs
+        for table in reversed(Base.metadata.sorted_tables):
+            if conn.execute(table.delete()).rowcount:
+                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), 1, false)"))
 
 
 @pytest.fixture

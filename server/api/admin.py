@@ -82,7 +82,7 @@ def _range(kind: str, batch_id: int):
     body = json_body()
     regions = body.get("regions", [])
     if not isinstance(regions, list):
-        raise validation("regions must be a list of province names", field="regions")
+        raise validation("regions must be a list of province names", zh="销售区域须为省份名称列表", field="regions")
     request_ = batches.RangeRequest(int_field(body, "first_serial"), int_field(body, "last_serial"),
                                     str_field(body, "distributor"), tuple(regions), str_field(body, "reason"))
     row = batches.add_range(db(), batch_id=batch_id, kind=kind, request=request_, actor_id=principal().user_id, now=utcnow())
@@ -112,7 +112,8 @@ def codes_csv(batch_id: int):
     spec = batches.batch_spec(batches.get_batch(db(), batch_id), runtime().config.public_url)
     first, stop = query_int("from", 0), query_int("to", spec.quantity)
     if not 0 <= first <= stop <= spec.quantity:
-        raise validation(f"from/to must satisfy 0 ≤ from ≤ to ≤ {spec.quantity}", field="from")
+        raise validation(f"from/to must satisfy 0 ≤ from ≤ to ≤ {spec.quantity}",
+                         zh=f"from/to 须满足 0 ≤ from ≤ to ≤ {spec.quantity}", field="from")
     return _download(iter_codes_csv(runtime().secret, spec, first, stop), f"batch-{batch_id}-codes.csv", "text/csv")
 
 

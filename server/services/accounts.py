@@ -22,15 +22,16 @@ def create_user(session: Session, *, username: str, password: str, role: str, no
                 store_id: int | None = None, display_name: str = "") -> User:
     """A new admin, store owner or clerk (clerks belong to a store)."""
     if not USERNAME.match(username or ""):
-        raise validation("username must be 3-80 letters, digits or ._@-", field="username")
+        raise validation("username must be 3-80 letters, digits or ._@-", zh="用户名须为 3-80 个字母、数字或 ._@-", field="username")
     if len(password or "") < MIN_PASSWORD:
-        raise validation(f"password must be at least {MIN_PASSWORD} characters", field="password")
+        raise validation(f"password must be at least {MIN_PASSWORD} characters", zh=f"密码至少 {MIN_PASSWORD} 个字符",
+                         field="password")
     if role not in ROLES:
-        raise validation(f"role must be one of {', '.join(ROLES)}", field="role")
+        raise validation(f"role must be one of {', '.join(ROLES)}", zh="角色须为 admin、owner 或 clerk", field="role")
     if role == "clerk" and store_id is None:
-        raise validation("a clerk needs a store", field="store")
+        raise validation("a clerk needs a store", zh="导购必须属于一个门店", field="store")
     if store_id is not None and session.get(Store, store_id) is None:
-        raise validation(f"no store {store_id}", field="store")
+        raise validation(f"no store {store_id}", zh=f"门店 {store_id} 不存在", field="store")
     user = User(username=username, password_hash=generate_password_hash(password), role=role,
                 store_id=store_id if role == "clerk" else None, display_name=display_name or username,
                 created_at=now)
@@ -39,7 +40,7 @@ def create_user(session: Session, *, username: str, password: str, role: str, no
             session.add(user)
             session.flush()
     except IntegrityError:
-        raise validation(f"username {username!r} is taken", field="username") from None
+        raise validation(f"username {username!r} is taken", zh=f"用户名 {username} 已被占用", field="username") from None
     return user
 
 
@@ -58,7 +59,7 @@ def create_token(session: Session, *, user: User, now: datetime, store_id: int |
                  name: str = "") -> tuple[str, ApiToken]:
     """A bearer token for `user` (bound to a store for POS use); the plain token is returned once."""
     if store_id is not None and session.get(Store, store_id) is None:
-        raise validation(f"no store {store_id}", field="store")
+        raise validation(f"no store {store_id}", zh=f"门店 {store_id} 不存在", field="store")
     if user.role == "clerk" and store_id not in (None, user.store_id):
         raise DomainError("FORBIDDEN", reason="a clerk's token is bound to the clerk's own store")
     plain = "cl_" + secrets.token_urlsafe(32)

@@ -17,7 +17,8 @@ MIN_ROLL, MAX_ROLL = 100, 1_000_000
 
 def check_roll_size(roll_size: int) -> int:
     if type(roll_size) is not int or not MIN_ROLL <= roll_size <= MAX_ROLL:
-        raise validation(f"roll_size must be a whole number from {MIN_ROLL} to {MAX_ROLL}", field="roll_size")
+        raise validation(f"roll_size must be a whole number from {MIN_ROLL} to {MAX_ROLL}",
+                         zh=f"每卷码数须为 {MIN_ROLL} 到 {MAX_ROLL} 之间的整数", field="roll_size")
     return roll_size
 
 

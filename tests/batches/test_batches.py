@@ -28,6 +28,14 @@ def test_create_batch_is_one_row_however_many_codes(client, auth, catalogue, ses
         assert s.scalar(select(AuditLog.action).where(AuditLog.object_type == "batch")) == "batch.create"
 
 
+def test_refusals_are_worded_in_both_languages(client, auth, catalogue):
+    body = {"product_id": catalogue["product"], "campaign_id": catalogue["campaign"], "quantity": 10**9}
+    zh = client.post("/api/v1/batches", json=body, headers=auth).get_json()["error"]
+    en = client.post("/api/v1/batches", json=body, headers={**auth, "Accept-Language": "en"}).get_json()["error"]
+    assert zh["message"] == "输入有误：数量须为 1 到 100,000,000 之间的整数"
+    assert en["message"] == "Invalid input: quantity must be a whole number from 1 to 100,000,000"
+
+
 def test_gs1_product_prints_digital_link_urls(client, auth, catalogue):
     made = _batch(client, auth, catalogue, product_id=catalogue["gs1_product"])
     assert made["url_template"] == "HTTPS://Q.EXAMPLE.CN/01/06901234567892/21/{code}"
