@@ -67,3 +67,16 @@ def insert_ignoring_conflicts(session: Session, table, *, index_elements: list[s
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert(table).on_conflict_do_nothing(index_elements=index_elements)
+
+
+def add_unique(session: Session, row) -> bool:
+    """Add and flush `row` in a savepoint; False (and nothing added) when a unique constraint refuses it."""
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        return False
+    return True

@@ -7,10 +7,10 @@ import secrets
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
+from server.db import add_unique
 from server.errors import DomainError, validation
 from server.models import ROLES, ApiToken, Store, User
 
@@ -35,12 +35,8 @@ def create_user(session: Session, *, username: str, password: str, role: str, no
     user = User(username=username, password_hash=generate_password_hash(password), role=role,
                 store_id=store_id if role == "clerk" else None, display_name=display_name or username,
                 created_at=now)
-    try:
-        with session.begin_nested():
-            session.add(user)
-            session.flush()
-    except IntegrityError:
-        raise validation(f"username {username!r} is taken", zh=f"用户名 {username} 已被占用", field="username") from None
+    if not add_unique(session, user):
+        raise validation(f"username {username!r} is taken", zh=f"用户名 {username} 已被占用", field="username")
     return user
 
 

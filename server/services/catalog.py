@@ -4,8 +4,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+
+from server.db import add_unique
 
 from codegen.gs1 import GtinInvalid, normalize_gtin
 from server.errors import validation
@@ -33,12 +34,8 @@ def create_product(session: Session, *, name: str, gtin: str | None = None, url_
     if url_form == "gs1" and gtin14 is None:
         raise validation("the GS1 Digital Link form needs a GTIN", zh="GS1 数字链接网址需要 GTIN", field="gtin")
     product = Product(name=name, gtin=gtin14, url_form=url_form, description=description[:2000], created_at=now)
-    try:
-        with session.begin_nested():
-            session.add(product)
-            session.flush()
-    except IntegrityError:
-        raise validation(f"GTIN {gtin14} belongs to another product", zh=f"GTIN {gtin14} 已属于另一个商品", field="gtin") from None
+    if not add_unique(session, product):
+        raise validation(f"GTIN {gtin14} belongs to another product", zh=f"GTIN {gtin14} 已属于另一个商品", field="gtin")
     session.add(AuditLog(at=now, actor_id=actor_id, action="product.create", object_type="product",
                          object_id=product.id, details={"name": name, "gtin": gtin14}))
     return product
