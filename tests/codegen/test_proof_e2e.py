@@ -34,8 +34,7 @@ def rasterize() -> Iterator[Callable[[Path], Image.Image]]:
     except (ImportError, OSError):
         pass
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("needs chromium (apt-get install -y chromium) or cairosvg")
+    assert chromium is not None, "needs Debian's chromium (apt-get install -y chromium; .ci/run installs it)"
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
