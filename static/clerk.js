@@ -12,7 +12,14 @@
   var script = document.currentScript || document.querySelector("script[data-jsqr]");
   var msg = form.dataset;
   var last = { value: "", at: 0 };
+  var failed = null; /* the submission whose answer never arrived: a retry reuses its Idempotency-Key */
   var busy = false;
+
+  function newKey() {
+    var bytes = new Uint8Array(16);
+    (window.crypto || window.msCrypto).getRandomValues(bytes);
+    return "till-" + Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
 
   /* Full-width or IME-mangled input: NFKC, strip spaces and dashes, uppercase (signed tokens keep case). */
   function normalise(raw) {
@@ -20,7 +27,7 @@
     text = text.trim();
     if (text.indexOf("/") >= 0) text = text.replace(/\/+$/, "").split("/").pop();
     text = text.replace(/[\s\-\u2010-\u2015\u2212\u30fc_]+/g, "");
-    return text.indexOf(".") >= 0 ? text : text.toUpperCase();
+    return text.indexOf(".") >= 0 ? text : text.toUpperCase().replace(/O/g, "0").replace(/[IL]/g, "1");
   }
 
   function focusInput() { if (document.activeElement !== purchase) input.focus(); }
@@ -53,19 +60,35 @@
       document.getElementById("mine-count").textContent = data.today.mine;
       document.getElementById("mine-earned").textContent = data.today.earned;
     }
-    if (data.idem) form.elements.idem.value = data.idem;
+    if (data.balance) {
+      document.getElementById("bal-held").textContent = data.balance.held;
+      document.getElementById("bal-available").textContent = data.balance.available;
+      document.getElementById("bal-settled").textContent = data.balance.settled;
+    }
+    if (data.idem) form.elements.idem.value = data.idem; /* for a plain (no-JS) resubmission */
     if (r.ok || r.code !== "MIN_SPEND_NOT_MET") { input.value = ""; purchase.value = ""; input.focus(); }
     else { purchase.focus(); }
   }
 
+  var pending = null;
   function post(url, body) {
     body.append("csrf_token", form.elements.csrf_token.value);
     busy = true;
     return fetch(url, { method: "POST", body: body, credentials: "same-origin",
                         headers: { "Accept": "application/json", "X-CSRFToken": form.elements.csrf_token.value } })
-      .then(function (resp) { if (resp.redirected || !resp.headers.get("content-type").match(/json/)) { window.location = "/login?next=/clerk"; return; } return resp.json(); })
-      .then(function (data) { if (data) show(data); })
-      .catch(function () { show({ result: { ok: false, code: "NETWORK", message: msg.msgNetwork, voucher: input.value } }); })
+      .then(function (resp) {
+        if (resp.redirected || !/json/.test(resp.headers.get("content-type") || "")) { window.location = "/login?next=/clerk"; return null; }
+        return resp.json();
+      })
+      .then(function (data) {
+        if (data && data.error) data = { result: { ok: false, code: data.error.code, message: data.error.message, voucher: input.value } };
+        if (data) show(data);
+      })
+      .catch(function () {
+        if (pending) failed = pending;
+        show({ result: { ok: false, code: "NETWORK", message: msg.msgNetwork, voucher: pending ? pending.voucher : "" } });
+        if (pending) input.value = pending.voucher;
+      })
       .then(function () { busy = false; });
   }
 
@@ -73,13 +96,17 @@
     var value = normalise(raw);
     if (!value || busy) return;
     var now = Date.now(), dedupe = value + "|" + purchase.value;
-    if (dedupe === last.value && now - last.at < 2000) { input.value = ""; return; } /* a scanner's repeat */
+    var retry = failed && failed.dedupe === dedupe;
+    if (!retry && dedupe === last.value && now - last.at < 2000) { input.value = ""; return; } /* a scanner's repeat */
     last = { value: dedupe, at: now };
+    var key = retry ? failed.key : newKey();
+    failed = null;
+    pending = { dedupe: dedupe, key: key, voucher: value };
     var body = new FormData();
     body.append("voucher", value);
     body.append("purchase", purchase.value);
-    body.append("idem", form.elements.idem.value);
-    post(form.action, body);
+    body.append("idem", key);
+    post(form.action, body).then(function () { pending = null; });
   }
 
   form.addEventListener("submit", function (ev) { ev.preventDefault(); submit(input.value); });

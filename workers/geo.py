@@ -46,3 +46,17 @@ def _mark_done(session, scan_id: int, outbox_id: int | None) -> None:
         (Outbox.job == JOB) & (cast(Outbox.args, String) == json.dumps([scan_id])))
     session.execute(update(Outbox).where(where, Outbox.done_at.is_(None)).values(done_at=utcnow())
                     .execution_options(synchronize_session=False))
+
+
+def enrich_pending(limit: int = 500) -> int:
+    """The sweeper's half of the outbox: enrich scans whose job was lost (pending for over a minute)."""
+    from datetime import timedelta
+
+    runtime = current()
+    with runtime.sessions() as session:
+        ids = session.execute(select(Scan.id).where(Scan.geo_status == "pending",
+                                                    Scan.scanned_at < utcnow() - timedelta(minutes=1))
+                              .order_by(Scan.id).limit(limit)).scalars().all()
+    for scan_id in ids:
+        enrich_scan(scan_id)
+    return len(ids)

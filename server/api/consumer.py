@@ -15,7 +15,7 @@ from server.errors import DomainError
 from server.models import utcnow
 from server.services import attribution, claims, phones, referrals, voucher_tokens
 from server.services.scans import record_scan
-from server.views.consumer import (client_ip, consumer_token, current_consumer, device_id, enqueue_enrichment, limited,
+from server.views.consumer import (batch_cache, client_ip, consumer_token, current_consumer, device_id, enqueue_enrichment, limited,
                                    terms)
 from server.web import db, runtime
 
@@ -73,7 +73,8 @@ path("/consumers", "post", _op("Create an anonymous consumer and return its toke
 def scan(code: str):
     consumer = current_consumer()
     result = record_scan(db(), runtime().codec, code, secret=runtime().secret, consumer_id=consumer.id, ip=client_ip(),
-                         user_agent=request.headers.get("User-Agent", ""), now=utcnow(), gtin=request.args.get("gtin"))
+                         user_agent=request.headers.get("User-Agent", ""), now=utcnow(), gtin=request.args.get("gtin"),
+                         cache=batch_cache())
     db().commit()
     enqueue_enrichment(result)
     body = {"outcome": result.outcome, "consumer_token": consumer_token(consumer)}

@@ -12,7 +12,6 @@ from server.auth import Principal, principal, require_staff
 from server.errors import DomainError, validation
 from server.models import utcnow
 from server.services import holds, idempotency, people, redemptions, settlements
-from server.services.accounts import create_token
 from server.web import db, language, runtime
 
 ADMIN = require_staff("admin")
@@ -52,8 +51,17 @@ def idempotent(work):
         db().rollback()
         body, status = exc.to_json(language()), exc.status
         if row_id is not None:
-            idempotency.finish(db(), row_id=row_id, status=status, body=body)
+            if exc.code in idempotency.TRANSIENT:
+                idempotency.release(db(), row_id=row_id)
+            else:
+                idempotency.finish(db(), row_id=row_id, status=status, body=body)
             db().commit()
+    except Exception:
+        db().rollback()
+        if row_id is not None:  # a crash is not an answer: let the retry run
+            idempotency.release(db(), row_id=row_id)
+            db().commit()
+        raise
     return body, status
 
 
@@ -137,12 +145,10 @@ def deactivate_clerk(user_id: int):
 @api.post("/stores/<int:store_id>/tokens")
 @ADMIN
 def issue_store_token(store_id: int):
-    """A POS token bound to one store, issued to the calling admin's account (shown once)."""
+    """A POS token bound to one store (shown once); it can redeem and reverse for that store only."""
     body = request.get_json(silent=True) or {}
-    from server.models import User
-
-    plain, token = create_token(db(), user=db().get(User, principal().user_id), store_id=store_id, now=utcnow(),
-                                name=str_field(body, "name", max_len=120) or "POS")
+    plain, token = people.pos_token(db(), store_id=store_id, now=utcnow(), actor_id=principal().user_id,
+                                    name=str_field(body, "name", max_len=120) or "POS")
     db().commit()
     return {"id": token.id, "store_id": token.store_id, "token": plain, "prefix": token.prefix}, 201
 

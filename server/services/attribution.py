@@ -36,8 +36,9 @@ def find_clerk(session: Session, ids: PublicIds, text: str) -> User:
     except IdInvalid:
         user_id = None
     clerk = session.get(User, user_id) if user_id is not None else None
-    if clerk is None and isinstance(text, str) and 0 < len(text) <= 32:  # a code assigned some other way
-        clerk = session.execute(select(User).where(User.promo_code == text.strip().upper())).scalar_one_or_none()
+    canon = text.strip().upper() if isinstance(text, str) else ""
+    if clerk is None and 0 < len(canon) <= 32 and canon.isascii() and canon.isalnum():  # a code assigned some other way
+        clerk = session.execute(select(User).where(User.promo_code == canon)).scalar_one_or_none()
     if clerk is None or clerk.role != "clerk" or not clerk.active:
         raise DomainError("NOT_FOUND")
     if clerk.promo_code is None:

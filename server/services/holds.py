@@ -26,7 +26,7 @@ def hold_redemption(session: Session, *, alert_id: int, redemption_id: int, now:
 
 
 def _open_alert(session: Session, alert_id: int) -> Alert:
-    alert = session.get(Alert, alert_id) if type(alert_id) is int else None
+    alert = session.get(Alert, alert_id) if type(alert_id) is int and 0 < alert_id < 2**63 else None
     if alert is None:
         raise DomainError("NOT_FOUND", what="alert", id=alert_id)
     return alert

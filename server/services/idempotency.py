@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from server.db import insert_ignoring_conflicts
@@ -23,6 +23,7 @@ from server.errors import DomainError, validation
 from server.models import IdempotencyKey
 
 LEASE = timedelta(seconds=60)
+KEYS = IdempotencyKey.__table__
 MAX_KEY = 255
 
 
@@ -42,16 +43,16 @@ def check_key(key: str | None) -> str | None:
     if key is None:
         return None
     key = key.strip()
-    if not key or len(key) > MAX_KEY:
-        raise validation(f"Idempotency-Key must be 1-{MAX_KEY} characters", field="Idempotency-Key")
+    if not key or len(key) > MAX_KEY or not key.isprintable():
+        raise validation(f"Idempotency-Key must be 1-{MAX_KEY} printable characters", field="Idempotency-Key")
     return key
 
 
 def claim(session: Session, *, principal: str, key: str, fingerprint: str, now: datetime) -> tuple[int, Replay | None]:
     """(row id, None) when this request should do the work; (row id, Replay) to answer from the store."""
-    stmt = insert_ignoring_conflicts(session, IdempotencyKey, index_elements=["principal", "key"])
+    stmt = insert_ignoring_conflicts(session, KEYS, index_elements=["principal", "key"])  # Core: no ORM bulk path
     row_id = session.execute(stmt.values(principal=principal, key=key, request_hash=fingerprint, status="started",
-                                         created_at=now).returning(IdempotencyKey.id)).scalar()
+                                         created_at=now).returning(KEYS.c.id)).scalar()
     if row_id is not None:
         return row_id, None
     row = session.execute(select(IdempotencyKey).where(IdempotencyKey.principal == principal,
@@ -69,7 +70,15 @@ def claim(session: Session, *, principal: str, key: str, fingerprint: str, now: 
     raise DomainError("REQUEST_IN_PROGRESS", key=key)
 
 
+TRANSIENT = frozenset({"REQUEST_IN_PROGRESS", "INTERNAL_ERROR"})  # answers a retry should not get replayed
+
+
+def release(session: Session, *, row_id: int) -> None:
+    """Forget a key whose request failed for a passing reason, so that a retry does the work afresh."""
+    session.execute(delete(KEYS).where(KEYS.c.id == row_id, KEYS.c.status == "started"))
+
+
 def finish(session: Session, *, row_id: int, status: int, body: dict) -> None:
     """Store the response for replay (only while the row is still 'started')."""
-    session.execute(update(IdempotencyKey).where(IdempotencyKey.id == row_id, IdempotencyKey.status == "started")
+    session.execute(update(KEYS).where(KEYS.c.id == row_id, KEYS.c.status == "started")
                     .values(status="done", response_status=status, response_body=body))

@@ -77,6 +77,31 @@ def _clerk_redeems_for_own_store():
             .where(and_(clerk.role == "clerk", clerk.store_id != Redemption.store_id)))
 
 
+def _redemption_key():
+    from sqlalchemy import String, cast, literal
+
+    return literal("redemption:") + cast(Redemption.id, String)
+
+
+def _redemptions_have_money():
+    posted = select(LedgerTransaction.id).where(LedgerTransaction.key == _redemption_key()).exists()
+    return select(Redemption.id).where(~posted)
+
+
+def _reversed_redemptions_are_reversed_in_the_ledger():
+    original = aliased(LedgerTransaction)
+    reversal = aliased(LedgerTransaction)
+    undone = select(reversal.id).where(reversal.reverses_id == original.id).exists()
+    return (select(Redemption.id).join(original, original.key == _redemption_key())
+            .where(Redemption.reversed_at.is_not(None), ~undone))
+
+
+def _finished_idempotency_keys_store_a_response():
+    from server.models import IdempotencyKey
+
+    return select(IdempotencyKey.id).where(IdempotencyKey.status == "done", IdempotencyKey.response_status.is_(None))
+
+
 CHECKS = [
     ("1", "a pack yields at most one voucher", _one_voucher_per_pack),
     ("1", "a voucher has at most one live redemption", _one_live_redemption),
@@ -88,6 +113,9 @@ CHECKS = [
     ("4", "a statement's total equals the entries it settled", _settlement_totals),
     ("4", "a statement settles only its own account's entries", _settled_entries_belong),
     ("7", "a clerk redeems only for their own store", _clerk_redeems_for_own_store),
+    ("3", "every redemption has its ledger transaction", _redemptions_have_money),
+    ("3", "a reversed redemption's money is reversed", _reversed_redemptions_are_reversed_in_the_ledger),
+    ("6", "a finished idempotency key stores its response", _finished_idempotency_keys_store_a_response),
 ]
 
 

@@ -26,6 +26,8 @@ def _text(values: dict, name: str, limit: int, required: bool = False) -> str:
         raise validation(f"{name} is required", field=name)
     if len(value) > limit:
         raise validation(f"{name} is longer than {limit} characters", field=name)
+    if not value.isprintable():
+        raise validation(f"{name} contains control characters", field=name)
     return value
 
 
@@ -45,7 +47,10 @@ def _coordinate(values: dict, name: str, bound: float) -> float | None:
 def _owner_id(session: Session, owner) -> int | None:
     if owner in (None, ""):
         return None
-    q = select(User).where(User.id == owner) if isinstance(owner, int) else select(User).where(User.username == str(owner).strip())
+    if isinstance(owner, int) and not 0 < owner < 2**63:
+        raise validation(f"owner {owner!r} is not a store owner's username", field="owner")
+    q = (select(User).where(User.id == owner) if isinstance(owner, int)
+         else select(User).where(User.username == _text({"owner": owner}, "owner", 80)))
     user = session.execute(q).scalar()
     if user is None or user.role != "owner":
         raise validation(f"owner {owner!r} is not a store owner's username", field="owner")
@@ -69,9 +74,10 @@ def create_store(session: Session, *, values: dict, now: datetime, actor_id: int
 def _store_ref(session: Session, ref) -> int:
     """A store named by id (number) or exact name."""
     if isinstance(ref, int) or (isinstance(ref, str) and ref.strip().isdigit()):
-        store = session.get(Store, int(ref))
+        store = session.get(Store, int(ref)) if 0 < int(ref) < 2**63 else None
     else:
-        store = session.execute(select(Store).where(Store.name == str(ref or "").strip())).scalars().first()
+        name = _text({"store": ref}, "store", 200, required=True)
+        store = session.execute(select(Store).where(Store.name == name)).scalars().first()
     if store is None:
         raise validation(f"no store {ref!r}", field="store")
     return store.id
@@ -92,10 +98,11 @@ def create_clerk(session: Session, *, values: dict, now: datetime, promo_for: Ca
 
 
 def deactivate(session: Session, *, user_id: int, now: datetime, actor_id: int | None = None) -> User:
-    """End a person's access at once: inactive, every session refused (session_version bumped), tokens revoked."""
-    user = session.get(User, user_id) if type(user_id) is int else None
-    if user is None:
-        raise DomainError("NOT_FOUND", what="user", id=user_id)
+    """End a clerk's or owner's access at once: inactive, every session refused (session_version bumped),
+    tokens revoked. Admins are not deactivated here (no one locks the brand out by a mis-click)."""
+    user = session.get(User, user_id) if type(user_id) is int and 0 < user_id < 2**63 else None
+    if user is None or user.role == "admin":
+        raise DomainError("NOT_FOUND", what="clerk", id=user_id)
     session.execute(update(User).where(User.id == user_id)
                     .values(active=False, session_version=User.session_version + 1))
     revoked = session.execute(update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
@@ -105,6 +112,33 @@ def deactivate(session: Session, *, user_id: int, now: datetime, actor_id: int |
     session.flush()
     session.refresh(user)
     return user
+
+
+def pos_token(session: Session, *, store_id: int, now: datetime, name: str = "POS",
+              actor_id: int | None = None) -> tuple[str, ApiToken]:
+    """A bearer token for a till system, bound to one store. It belongs to the store's POS service user
+    (role owner, owning no store, no usable password): it can redeem and reverse for that store and
+    nothing else — never an admin's powers on a till PC. The plain token is returned once."""
+    import secrets
+
+    from werkzeug.security import generate_password_hash
+
+    from server.services.accounts import create_token
+
+    if type(store_id) is not int or not 0 < store_id < 2**63 or session.get(Store, store_id) is None:
+        raise DomainError("NOT_FOUND", what="store", id=store_id)
+    username = f"pos.store{store_id}"
+    user = session.execute(select(User).where(User.username == username)).scalar()
+    if user is None:
+        user = User(username=username, display_name=f"POS {store_id}", role="owner", created_at=now,
+                    password_hash=generate_password_hash(secrets.token_urlsafe(32)))
+        session.add(user)
+        session.flush()
+    plain, token = create_token(session, user=user, store_id=store_id, now=now, name=_text({"name": name}, "name", 120) or "POS")
+    session.add(AuditLog(at=now, actor_id=actor_id, action="token.create", object_type="store", object_id=store_id,
+                         details={"token_id": token.id, "prefix": token.prefix}))
+    session.flush()
+    return plain, token
 
 
 def stores(session: Session) -> list[Store]:
@@ -160,8 +194,8 @@ def read_table(filename: str, data: bytes) -> list[dict]:
     else:
         raise validation("upload a .csv or .xlsx file", field="file")
     rows = [r for r in rows if any(str(v).strip() for v in r)]
-    if not rows:
-        raise validation("the file is empty", field="file")
+    if len(rows) < 2:
+        raise validation("the file needs a header row and at least one data row", field="file")
     if len(rows) > MAX_IMPORT_ROWS + 1:
         raise validation(f"at most {MAX_IMPORT_ROWS} rows per import", field="file")
     header = [str(h).strip().lower() for h in rows[0]]
@@ -187,6 +221,11 @@ def import_rows(session: Session, *, kind: str, rows: list[dict], now: datetime,
     missing = [h for h in needed if rows and h not in rows[0]]
     if missing:
         raise validation(f"missing columns: {', '.join(missing)}", field="file")
+    # a write first: SQLite's driver only opens its transaction at the first write, and a SAVEPOINT
+    # taken outside one would be committed by its RELEASE — the import must stay all or nothing
+    session.add(AuditLog(at=now, actor_id=actor_id, action=f"import.{kind}", object_type=kind[:-1], object_id=None,
+                         details={"rows": len(rows)}))
+    session.flush()
     for number, values in enumerate(rows, start=2):
         try:
             with session.begin_nested():

@@ -15,7 +15,7 @@ from typing import Protocol
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from server.errors import DomainError, validation
+from server.errors import validation
 from server.models import Consumer, PhoneChallenge
 from server.services.consumers import keyed_hash
 
@@ -41,7 +41,7 @@ def normalize_phone(text: str) -> str:
     if digits.startswith("+86"):
         digits = digits[3:]
     if not _MOBILE.fullmatch(digits):
-        raise validation("phone number", field="phone")
+        raise validation("not a mainland China mobile number", "手机号码格式不正确", field="phone")
     return digits
 
 
@@ -76,19 +76,19 @@ def verify(session: Session, *, secret: bytes | str, consumer: Consumer, phone: 
         .order_by(PhoneChallenge.id.desc()).limit(1)
     ).scalar_one_or_none()
     if challenge is None:
-        raise validation("code expired", field="code")
+        raise validation("the code has expired; ask for a new one", "验证码已过期，请重新获取", field="code")
     # count the attempt first, conditionally: the cap holds under concurrent guesses
     counted = session.execute(update(PhoneChallenge).where(PhoneChallenge.id == challenge.id,
                                                            PhoneChallenge.attempts < MAX_ATTEMPTS)
                               .values(attempts=PhoneChallenge.attempts + 1)).rowcount
     if not counted:
-        raise validation("too many attempts", field="code")
+        raise validation("too many attempts; ask for a new code", "尝试次数过多，请重新获取验证码", field="code")
     if not hmac.compare_digest(challenge.code_hash, keyed_hash(secret, "otp", (code or "").strip()[:12])):
-        raise validation("wrong code", field="code")  # the caller commits: the failed attempt still counts
+        raise validation("wrong code", "验证码不正确", field="code")  # the caller commits: the failed attempt still counts
     used = session.execute(update(PhoneChallenge).where(PhoneChallenge.id == challenge.id, PhoneChallenge.used_at.is_(None))
                            .values(used_at=now)).rowcount
     if not used:
-        raise validation("code already used", field="code")
+        raise validation("the code has already been used", "验证码已使用", field="code")
     consumer.phone_hash = challenge.phone_hash
     consumer.phone_masked = mask(phone)
     session.flush()

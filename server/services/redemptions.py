@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from server.errors import DomainError, Localised, validation
 from server.models import (
@@ -25,6 +26,7 @@ from server.services import ledger, rewards
 MAX_INPUT = 400
 MAX_PURCHASE_FEN = 10**10
 _STRIP = re.compile(r"[\s\-\u2010-\u2015\u2212\u30fc\u200b\ufeff_]+")
+_LOOKALIKES = str.maketrans("OIL", "011")  # voucher codes are Crockford base32: a typed O is a 0, I and L are 1
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ class Redeemed:
 
 def normalise(raw: str) -> tuple[str, bool]:
     """(voucher code or token, is_token): NFKC (full-width → ASCII), a scanned URL's last segment,
-    spaces and dashes stripped, codes uppercased. Tokens keep their case (they are signed)."""
+    spaces and dashes stripped, codes uppercased with O→0 and I/L→1. Tokens keep their case (signed)."""
     if not isinstance(raw, str) or not raw.strip() or len(raw) > MAX_INPUT:
         raise validation("enter or scan a voucher code", field="voucher")
     text = unicodedata.normalize("NFKC", raw).strip()
@@ -56,7 +58,7 @@ def normalise(raw: str) -> tuple[str, bool]:
     text = _STRIP.sub("", text)
     if "." in text:
         return text, True
-    text = text.upper()
+    text = text.upper().translate(_LOOKALIKES)
     if not text or not text.isascii() or not text.isalnum() or len(text) > 24:
         raise DomainError("VOUCHER_NOT_FOUND", voucher=text[:40])
     return text, False
@@ -81,7 +83,7 @@ def resolve_store(session: Session, actor: Actor, store_id: int | None) -> Store
             raise validation("name the store to redeem for", field="store_id")
     else:
         raise DomainError("FORBIDDEN")
-    store = session.get(Store, store_id) if type(store_id) is int else None
+    store = session.get(Store, store_id) if is_id(store_id) else None
     if store is None or not store.active:
         raise DomainError("STORE_NOT_ALLOWED", store_id=store_id)
     if actor.role == "owner" and actor.store_id is None and store.owner_id != actor.user_id:
@@ -89,12 +91,20 @@ def resolve_store(session: Session, actor: Actor, store_id: int | None) -> Store
     return store
 
 
+def is_id(value) -> bool:
+    """A plausible row id: a positive integer that fits a BIGINT (larger ones would make PostgreSQL raise)."""
+    return type(value) is int and 0 < value < 2**63
+
+
 def local_time(moment: datetime, tz: str) -> str:
     return moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
 
 
 def yuan(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d}"
+    """Integer fen as yuan text, exactly: -650 → '-6.50'."""
+    fen = int(fen)  # PostgreSQL's sum() of BIGINT arrives as a Decimal
+    sign, fen = ("-" if fen < 0 else ""), abs(fen)
+    return f"{sign}{fen // 100}.{fen % 100:02d}"
 
 
 def redeem(session: Session, *, voucher_input: str, actor: Actor, now: datetime, hold_days: int, secret: bytes,
@@ -103,35 +113,37 @@ def redeem(session: Session, *, voucher_input: str, actor: Actor, now: datetime,
     """Redeem one voucher for one store, or raise the typed reason it cannot be (nothing changes then)."""
     if purchase_fen is not None and (type(purchase_fen) is not int or not 0 <= purchase_fen <= MAX_PURCHASE_FEN):
         raise validation("purchase_fen must be a whole number of fen", field="purchase_fen")
-    if receipt_ref is not None and (not isinstance(receipt_ref, str) or len(receipt_ref) > 100):
+    if receipt_ref is not None and (not isinstance(receipt_ref, str) or len(receipt_ref) > 100 or not receipt_ref.isprintable()):
         raise validation("receipt_ref must be text of at most 100 characters", field="receipt_ref")
     store = resolve_store(session, actor, store_id)
     code, is_token = normalise(voucher_input)
     if is_token:
         code = _token_to_code(secret, code, now)
-    voucher = session.execute(select(Voucher).where(Voucher.code == code)).scalar()
-    if voucher is None:
+    found = session.execute(select(Voucher, Campaign).join(Campaign, Campaign.id == Voucher.campaign_id)
+                            .where(Voucher.code == code)).first()
+    if found is None:
         raise DomainError("VOUCHER_NOT_FOUND", voucher=code)
-    campaign = session.get(Campaign, voucher.campaign_id)
+    voucher, campaign = found
     if campaign.rotating_token and not is_token:  # a typed or forwarded code of a rotating-token voucher
         raise DomainError("VOUCHER_TOKEN_EXPIRED", voucher=code, reason="scan the live QR on the voucher page")
     if voucher.min_spend_fen and (purchase_fen is None or purchase_fen < voucher.min_spend_fen):
         raise DomainError("MIN_SPEND_NOT_MET", min_spend=yuan(voucher.min_spend_fen),
                           min_spend_fen=voucher.min_spend_fen, purchase_fen=purchase_fen)
+    vouchers = Voucher.__table__  # Core statements: the hot path skips the ORM's bulk-update machinery
     won = session.execute(
-        update(Voucher).where(Voucher.id == voucher.id, Voucher.status == "issued", Voucher.expires_at > now)
-        .values(status="redeemed").returning(Voucher.id)
+        update(vouchers).where(vouchers.c.id == voucher.id, vouchers.c.status == "issued", vouchers.c.expires_at > now)
+        .values(status="redeemed").returning(vouchers.c.id)
     ).scalar()
     if won is None:
         _why_not(session, voucher.id, store, now, tz)
+    set_committed_value(voucher, "status", "redeemed")
     clerk_id = actor.user_id if actor.role == "clerk" else None
-    redemption = Redemption(voucher_id=voucher.id, store_id=store.id, clerk_id=clerk_id, api_token_id=actor.token_id,
-                            purchase_fen=purchase_fen, receipt_ref=receipt_ref or None, redeemed_at=now)
-    session.add(redemption)
-    session.flush()
+    row = dict(voucher_id=voucher.id, store_id=store.id, clerk_id=clerk_id, api_token_id=actor.token_id,
+               purchase_fen=purchase_fen, receipt_ref=receipt_ref or None, redeemed_at=now)
+    redemption = Redemption(**row)  # for the caller's response; the row itself is inserted below
+    redemption.id = session.execute(insert(Redemption.__table__).values(**row).returning(Redemption.__table__.c.id)).scalar_one()
     rewards.post_redemption(session, redemption_id=redemption.id, voucher=voucher, campaign=campaign,
                             store_id=store.id, clerk_id=clerk_id, now=now, hold_days=hold_days)
-    session.refresh(voucher)
     return Redeemed(redemption, voucher, store, campaign)
 
 
@@ -163,7 +175,7 @@ def _why_not(session: Session, voucher_id: int, store: Store, now: datetime, tz:
 def reverse(session: Session, *, redemption_id: int, actor: Actor, now: datetime, grace_minutes: int,
             tz: str) -> Redemption:
     """Undo a redemption within the grace window: voucher back to issued, ledger reversed (clawback if settled)."""
-    redemption = session.get(Redemption, redemption_id) if type(redemption_id) is int else None
+    redemption = session.get(Redemption, redemption_id) if is_id(redemption_id) else None
     if redemption is None:
         raise DomainError("NOT_FOUND", what="redemption", id=redemption_id)
     if actor.role != "admin" and not (actor.store_id is not None and actor.store_id == redemption.store_id

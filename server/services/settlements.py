@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from server.db import insert_ignoring_conflicts, is_postgres
 from server.errors import DomainError, validation
+from server.services.redemptions import is_id
 from server.models import (
     AuditLog, LedgerAccount, LedgerEntry, LedgerHold, Settlement, SettlementItem, Store, User,
 )
@@ -88,13 +89,15 @@ def run(session: Session, *, period_end: datetime, now: datetime, actor_id: int 
 def mark_paid(session: Session, *, settlement_id: int, reference: str, actor_id: int, now: datetime) -> Settlement:
     """Record payment once: the conditional update means no statement is ever paid twice."""
     reference = (reference or "").strip()
-    if not reference or len(reference) > 120:
+    if not reference or len(reference) > 120 or not reference.isprintable():
         raise validation("a payment reference of 1-120 characters is required", field="reference")
+    if not is_id(settlement_id):
+        raise DomainError("NOT_FOUND", what="settlement", id=settlement_id)
     paid = session.execute(
         update(Settlement).where(Settlement.id == settlement_id, Settlement.status == "open")
         .values(status="paid", paid_at=now, paid_reference=reference).returning(Settlement.id)
     ).scalar()
-    settlement = session.get(Settlement, settlement_id) if type(settlement_id) is int else None
+    settlement = session.get(Settlement, settlement_id)
     if settlement is None:
         raise DomainError("NOT_FOUND", what="settlement", id=settlement_id)
     session.refresh(settlement)

@@ -9,7 +9,6 @@ from server.auth import principal, staff_page
 from server.errors import DomainError
 from server.models import Store, User, utcnow
 from server.services import holds, people, settlements
-from server.services.accounts import create_token
 from server.services.redemptions import yuan
 from server.web import db, language, runtime
 
@@ -50,8 +49,8 @@ def store_create():
 @ADMIN
 def store_token(store_id: int):
     try:
-        plain, _ = create_token(db(), user=db().get(User, principal().user_id), store_id=store_id, now=utcnow(),
-                                name=(request.form.get("name") or "POS")[:120])
+        plain, _ = people.pos_token(db(), store_id=store_id, now=utcnow(), actor_id=principal().user_id,
+                                    name=(request.form.get("name") or "POS")[:120])
     except DomainError as exc:
         return _refused(exc, "admin_people.stores")
     db().commit()
@@ -100,7 +99,10 @@ def clerk_create():
 @bp.post("/clerks/<int:user_id>/deactivate")
 @ADMIN
 def clerk_deactivate(user_id: int):
-    people.deactivate(db(), user_id=user_id, now=utcnow(), actor_id=principal().user_id)
+    try:
+        people.deactivate(db(), user_id=user_id, now=utcnow(), actor_id=principal().user_id)
+    except DomainError as exc:
+        return _refused(exc, "admin_people.clerks")
     db().commit()
     return redirect(url_for("admin_people.clerks"))
 
@@ -139,9 +141,8 @@ def settlement_list():
 @bp.post("/settlements/run")
 @ADMIN
 def settlement_run():
-    created = settlements.run(db(), period_end=utcnow(), now=utcnow(), actor_id=principal().user_id)
+    settlements.run(db(), period_end=utcnow(), now=utcnow(), actor_id=principal().user_id)
     db().commit()
-    flash(f"{len(created)}", "info")
     return redirect(url_for("admin_people.settlement_list"))
 
 

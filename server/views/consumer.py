@@ -7,17 +7,18 @@ hosts; every response carries a strict CSP.
 from __future__ import annotations
 
 import math
+import re
 
 import qrcode
 import qrcode.image.svg
-from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from server.errors import DomainError
 from server.extensions import limiter
 from server.models import Consumer, Scan, Store, utcnow
 from server.services import attribution, claims, consumers, referrals, voucher_tokens
-from server.services.scans import record_scan
+from server.services.scans import BatchCache, consumer_and_clerk, record_scan
 from server.web import db, language, runtime
 
 bp = Blueprint("consumer", __name__)
@@ -45,7 +46,8 @@ def current_consumer(*, create: bool = True) -> Consumer | None:
         public_id = consumers.read_token(secret, presented_token())
         consumer = consumers.find(db(), public_id)
         if consumer is None and create:
-            g.device_id = request.cookies.get(DEVICE) or request.headers.get("X-Device-Id") or consumers.new_device_id()
+            g.device_id = (_clean_device(request.cookies.get(DEVICE)) or _clean_device(request.headers.get("X-Device-Id"))
+                           or consumers.new_device_id())
             consumer = consumers.create(db(), now=utcnow(), device_id=g.device_id[:64])
             g.new_consumer_token = consumers.make_token(secret, consumer.public_id)
         g.consumer = consumer
@@ -61,7 +63,12 @@ def client_ip() -> str | None:
 
 
 def device_id() -> str | None:
-    return g.get("device_id") or request.cookies.get(DEVICE) or request.headers.get("X-Device-Id")
+    return g.get("device_id") or _clean_device(request.cookies.get(DEVICE) or request.headers.get("X-Device-Id"))
+
+
+def _clean_device(value: str | None) -> str | None:
+    """A device id as we issue them (URL-safe base64); anything else is ignored."""
+    return value if value and len(value) <= 64 and re.fullmatch(r"[A-Za-z0-9_-]+", value) else None
 
 
 def consumer_key() -> str:
@@ -128,16 +135,33 @@ def scan_gs1(gtin: str, code: str):
     return _scan(code, gtin)
 
 
+def batch_cache() -> BatchCache:
+    cache = current_app.extensions.get("codeloop_batch_cache")
+    if cache is None:
+        cache = current_app.extensions.setdefault("codeloop_batch_cache", BatchCache())
+    return cache
+
+
+def scanning_consumer(now) -> tuple[int, int | None]:
+    """(consumer id, attributed clerk id) for a scan: one query for a known consumer, a new consumer otherwise."""
+    known = consumer_and_clerk(db(), consumers.read_token(runtime().secret, presented_token()), now)
+    if known is not None:
+        return known
+    return current_consumer().id, None
+
+
 def _scan(code: str, gtin: str | None = None):
-    consumer = current_consumer()
-    result = record_scan(db(), runtime().codec, code, secret=runtime().secret, consumer_id=consumer.id,
-                         ip=client_ip(), user_agent=request.headers.get("User-Agent", ""), now=utcnow(), gtin=gtin)
+    now = utcnow()
+    consumer_id, clerk_id = scanning_consumer(now)
+    result = record_scan(db(), runtime().codec, code, secret=runtime().secret, consumer_id=consumer_id, ip=client_ip(),
+                         user_agent=request.headers.get("User-Agent", ""), now=now, gtin=gtin, clerk_id=clerk_id,
+                         cache=batch_cache())
     db().commit()
     enqueue_enrichment(result)
     if result.outcome != "ok":
         return render_template("consumer/code_problem.html", result=result, lang=language(),
                                message=DomainError(result.check.error_code).message(language())), STATUS[result.outcome]
-    mine = result.voucher if result.voucher and result.voucher.consumer_id == consumer.id else None
+    mine = result.voucher if result.voucher and result.voucher.consumer_id == consumer_id else None
     return render_template("consumer/scan.html", result=result, mine=mine, code=result.check.code.text,
                            gtin=gtin, lang=language())
 
@@ -252,3 +276,29 @@ def nearby_stores(consumer: Consumer | None, limit: int = 5) -> list[tuple[Store
     same_city = [(s, None) for s in stores if city and s.city == city]
     same_province = [(s, None) for s in stores if province and s.province == province and s.city != city]
     return (same_city + same_province)[:limit]
+
+
+@bp.route("/me/phone", methods=["GET", "POST"])
+@limited("claim")
+def phone():
+    """Bind a phone to this browser's consumer with a one-time code (optional; two steps, no JavaScript)."""
+    from server.services import phones
+
+    consumer = current_consumer()
+    number, sent, error = request.form.get("phone", "")[:20], False, None
+    if request.method == "POST":
+        try:
+            if request.form.get("code"):
+                phones.verify(db(), secret=runtime().secret, consumer=consumer, phone=number,
+                              code=request.form["code"][:12], now=utcnow())
+            else:
+                sender = current_app.extensions.get("codeloop_sms") or phones.ConsoleSender()
+                phones.start(db(), secret=runtime().secret, consumer=consumer, phone=number, sender=sender, now=utcnow())
+                sent = True
+        except DomainError as exc:
+            error, sent = exc.message(language()), bool(request.form.get("code"))
+        db().commit()  # a failed attempt still counts
+    else:
+        db().commit()
+    return render_template("consumer/phone.html", consumer=consumer, number=number, sent=sent, error=error,
+                           lang=language()), 400 if error else 200

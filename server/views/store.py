@@ -10,7 +10,6 @@ from decimal import Decimal, InvalidOperation
 from datetime import timedelta
 
 from flask import Blueprint, render_template, request
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from server.auth import principal, staff_page
@@ -61,6 +60,16 @@ def _till_result(form) -> dict:
     except DomainError as exc:
         db().rollback()
         result = {"ok": False, "code": exc.code, "voucher": fields["voucher"][:40], "message": exc.message(language())}
+        if row_id is not None and exc.code in idempotency.TRANSIENT:
+            idempotency.release(db(), row_id=row_id)
+            db().commit()
+            return result
+    except Exception:
+        db().rollback()
+        if row_id is not None:
+            idempotency.release(db(), row_id=row_id)
+            db().commit()
+        raise
     if row_id is not None:
         idempotency.finish(db(), row_id=row_id, status=200, body=result)
     db().commit()
@@ -83,9 +92,11 @@ def idempotency_key() -> str:
 
 
 def _json(result: dict | None, context: dict) -> dict:
-    t = context["today"]
-    return {"result": result, "today": {"count": t.count, "value": redemptions.yuan(t.value_fen), "mine": t.clerk_count,
-                                        "earned": redemptions.yuan(t.clerk_earned_fen)}, "idem": context["idem"]}
+    t, b, yuan = context["today"], context["balance"], redemptions.yuan
+    return {"result": result, "today": {"count": t.count, "value": yuan(t.value_fen), "mine": t.clerk_count,
+                                        "earned": yuan(t.clerk_earned_fen)},
+            "balance": {"held": yuan(b.held), "available": yuan(b.available), "settled": yuan(b.settled)},
+            "idem": context["idem"]}
 
 
 @bp.route("/clerk", methods=["GET", "POST"])

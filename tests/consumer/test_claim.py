@@ -11,6 +11,7 @@ from server.models import Campaign, LedgerEntry, LedgerTransaction, Redemption, 
 from server.services import claims
 from server.services.attribution import promo_code_for
 from server.services.invariants import run_checks
+from tests.conftest import make_config
 from tests.consumer.conftest import build_world, csrf_of, make_clerk
 from tests.factories import make_store
 
@@ -168,12 +169,16 @@ def test_expired_voucher_page(app, client):
 
 
 def test_rotating_token_qr_and_refresh(app, client):
-    from server.services import voucher_tokens
+    from server.services.voucher_tokens import verify_token
 
     world = build_world(app, rotating_token=True)
     loc = scan_and_claim(client, world.code(1)).headers["Location"]
     page = client.get(loc).get_data(as_text=True)
     assert 'http-equiv="refresh"' in page and "<svg" in page
+    [v] = vouchers(world)
+    qr = client.get(f"/api/v1/vouchers/{v.code}").get_json()["voucher"]["qr"]  # the cookie is the consumer token
+    assert qr != v.code and verify_token(app.extensions["codeloop"].secret, qr, utcnow()) == v.code
+    assert client.get(f"/api/v1/vouchers/{qr}").get_json()["voucher"]["code"] == v.code
 
 
 def test_voucher_tokens_rotate_and_expire():
@@ -200,3 +205,28 @@ def test_voucher_codes_are_normalised_for_typing(app, client):
     [v] = vouchers(world)
     typed = " ".join([v.code[:4].lower(), v.code[4:]])
     assert client.get(f"/v/{typed}").status_code == 200
+
+
+def test_nearby_stores_by_city_then_province_or_by_distance(database_url, tmp_path):
+    from server.app import create_app
+    from server.models import Store
+
+    app = create_app(make_config(database_url, tmp_path, trusted_proxies=1))
+    world = build_world(app)
+    client = app.test_client()
+    client.get(f"/S/{world.code(1)}", headers={"X-Forwarded-For": "114.114.114.114"})
+    with world.session() as s:
+        from server.models import Scan
+        city, province = s.execute(select(Scan.city, Scan.province)).one()
+        s.add_all([Store(name="同城店", province=province, city=city, lat=32.06, lng=118.78),
+                   Store(name="同省店", province=province, city="别的城市", lat=31.3, lng=120.6),
+                   Store(name="外省店", province="别的省", city="远方", lat=39.9, lng=116.4)])
+        s.commit()
+    page = client.post(f"/S/{world.code(1)}/claim", data={"csrf_token": csrf_of(
+        client.get(f"/S/{world.code(2)}", headers={"X-Forwarded-For": "114.114.114.114"}).get_data(as_text=True))},
+        headers={"X-Forwarded-For": "114.114.114.114"})
+    loc = page.headers["Location"]
+    html = client.get(loc).get_data(as_text=True)
+    assert html.index("同城店") < html.index("同省店") and "外省店" not in html
+    near_beijing = client.get(loc + "?lat=39.95&lng=116.3").get_data(as_text=True)
+    assert near_beijing.index("外省店") < near_beijing.index("同城店") and "km" in near_beijing

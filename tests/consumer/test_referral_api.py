@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from server.models import Campaign, Consumer, PhoneChallenge, Referral, Voucher, utcnow
+from server.models import Campaign, Consumer, PhoneChallenge, Referral, Voucher
 from server.services import rewards
 from server.services.invariants import run_checks
 from server.services.ledger import Account
@@ -184,7 +184,7 @@ def test_phone_attempts_are_capped(app, client):
     for _ in range(5):
         client.post("/api/v1/consumers/me/phone/verify", json={"phone": "13900001111", "code": wrong}, headers=headers)
     r = client.post("/api/v1/consumers/me/phone/verify", json={"phone": "13900001111", "code": otp}, headers=headers)
-    assert r.status_code == 400 and "attempts" in r.get_json()["error"]["message"]
+    assert r.status_code == 400 and "尝试次数过多" in r.get_json()["error"]["message"]
 
 
 @pytest.mark.parametrize("storage", ["memory", "redis"])
@@ -201,3 +201,20 @@ def test_rate_limits_answer_429_with_retry_after(request, database_url, tmp_path
     assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0 and "Too many requests" in r.get_data(as_text=True)
     api = client.get(f"/api/v1/scan/{world.code(1)}")
     assert api.status_code == 200  # its own endpoint, its own budget
+
+
+def test_phone_binding_page_without_javascript(app, client):
+    sent = []
+    app.extensions["codeloop_sms"] = type("S", (), {"send": lambda self, p, t: sent.append(t)})()
+    page = client.get("/me/phone", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "绑定手机号" in page and "发送验证码" in page
+    token = csrf_of(page)
+    bad = client.post("/me/phone", data={"csrf_token": token, "phone": "123"}, headers={"Accept-Language": "zh-CN"})
+    assert bad.status_code == 400 and "手机号码格式不正确" in bad.get_data(as_text=True)
+    step = client.post("/me/phone", data={"csrf_token": token, "phone": "13700001234"})
+    assert step.status_code == 200 and 'name="code"' in step.get_data(as_text=True)
+    otp = re.search(r"\d{6}", sent[-1]).group()
+    done = client.post("/me/phone", data={"csrf_token": token, "phone": "13700001234", "code": otp},
+                       headers={"Accept-Language": "en"})
+    assert done.status_code == 200 and "Bound to 137****1234" in done.get_data(as_text=True)
+    assert client.post("/me/phone", data={"phone": "13700001234"}).status_code == 400  # no CSRF

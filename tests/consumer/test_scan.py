@@ -138,3 +138,25 @@ def test_scan_time_and_first_scan_shown_in_deployment_timezone(client, world):
         first = s.execute(select(Code.first_scan_at)).scalar_one()
     local = (first + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")  # Asia/Shanghai is UTC+8
     assert local in client.get(f"/S/{code}", headers=ZH).get_data(as_text=True)
+
+
+def test_batch_state_cache_expires_and_can_be_invalidated(app, client):
+    from server.views.consumer import batch_cache
+
+    world = build_world(app)
+    code = world.code(20)
+    assert client.get(f"/S/{code}").status_code == 200
+    with world.session() as s:
+        s.add(BatchRange(batch_id=world.batch_id, kind="blacklist", first_serial=20, last_serial=20, reason="leak"))
+        s.commit()
+    with app.app_context():
+        batch_cache().invalidate(world.batch_id)
+    assert client.get(f"/S/{code}").status_code == 410
+    csrf = csrf_of(client.get(f"/S/{world.code(21)}").get_data(as_text=True))
+    with app.app_context():
+        cache = batch_cache()
+    cache.ttl = 3600  # a stale cache never lets a withdrawn code claim: claims always read the database
+    with world.session() as s:
+        s.add(BatchRange(batch_id=world.batch_id, kind="blacklist", first_serial=21, last_serial=21, reason="leak"))
+        s.commit()
+    assert client.post(f"/S/{world.code(21)}/claim", data={"csrf_token": csrf}).status_code == 410

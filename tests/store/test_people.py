@@ -174,3 +174,11 @@ def test_admin_pages_create_store_clerk_and_token(app, world, sessions):
     clerk = app.test_client()
     login(clerk, "clerk0")
     assert clerk.get("/admin/stores").status_code == 403
+
+
+def test_admins_are_not_deactivated_by_the_clerk_route(client, world, sessions):
+    response = client.post(f"/api/v1/clerks/{world.admin}/deactivate", headers=world.auth("admin"))
+    assert response.status_code == 404
+    with sessions() as s:
+        admin = s.get(User, world.admin)
+        assert admin.active and admin.session_version == 1

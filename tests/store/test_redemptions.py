@@ -271,3 +271,55 @@ def test_openapi_documents_the_store_routes(client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     assert {"/redemptions", "/redemptions/{redemption_id}/reverse", "/settlements/run", "/settlements",
             "/settlements/{settlement_id}/paid", "/stores", "/clerks"} <= set(paths)
+
+
+def test_pos_token_issued_by_the_api_redeems_and_reverses_for_its_store_only(client, world, sessions):
+    issued = client.post(f"/api/v1/stores/{world.stores[1]}/tokens", json={"name": "till 1"}, headers=world.auth("admin"))
+    assert issued.status_code == 201 and issued.get_json()["store_id"] == world.stores[1]
+    pos = {"Authorization": f"Bearer {issued.get_json()['token']}"}
+    ok = client.post("/api/v1/redemptions", json={"voucher": world.vouchers[0]}, headers=pos)
+    assert ok.status_code == 201 and ok.get_json()["redemption"]["clerk_id"] is None
+    rid = ok.get_json()["redemption"]["id"]
+    other = client.post("/api/v1/redemptions", json={"voucher": world.vouchers[1]}, headers=world.auth("clerk0")).get_json()
+    before = counts(sessions)
+    for method, path in [("post", "/api/v1/stores"), ("get", "/api/v1/clerks"), ("post", "/api/v1/settlements/run"),
+                         ("post", f"/api/v1/redemptions/{other['redemption']['id']}/reverse")]:
+        response = getattr(client, method)(path, json={}, headers=pos)
+        assert response.status_code == 403, path  # a till's token has no admin powers, nor other stores
+    assert counts(sessions) == before
+    assert client.post(f"/api/v1/redemptions/{rid}/reverse", headers=pos).status_code == 200
+    assert client.post("/api/v1/stores/999/tokens", json={}, headers=world.auth("admin")).status_code == 404
+
+
+def test_an_inactive_store_cannot_redeem(client, world, sessions):
+    from server.models import Store
+
+    with sessions.begin() as s:
+        s.get(Store, world.stores[0]).active = False
+    before = counts(sessions)
+    assert_refused(redeem(client, world), "STORE_NOT_ALLOWED", before, sessions, 403)
+
+
+def test_a_crashed_request_releases_its_key_for_the_retry(client, world, sessions, monkeypatch):
+    from server.services import redemptions
+
+    real = redemptions.rewards.post_redemption
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("database went away mid-request")
+
+    monkeypatch.setattr(redemptions.rewards, "post_redemption", boom)
+    client.application.config["PROPAGATE_EXCEPTIONS"] = False
+    before = counts(sessions)
+    assert redeem(client, world, key="crash").status_code == 500
+    assert counts(sessions) == before and idempotency_rows(sessions) == 0  # nothing half-done, key forgotten
+    monkeypatch.setattr(redemptions.rewards, "post_redemption", real)
+    assert redeem(client, world, key="crash").status_code == 201  # the retry does the work
+
+
+def test_crockford_lookalikes_are_read_as_digits(client, world, sessions):
+    from server.models import Voucher
+
+    with sessions.begin() as s:
+        s.get(Voucher, 1).code = "AB01"
+    assert redeem(client, world, voucher="a b o l").get_json()["redemption"]["voucher"] == "AB01"

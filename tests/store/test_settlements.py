@@ -190,3 +190,41 @@ def test_concurrent_style_double_run_never_settles_an_entry_twice(client, world,
     assert len(first) == 2 and second == []
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(SettlementItem)) == 3 - 1  # campaign account is not payable
+
+
+def test_the_settlement_job_closes_a_period_once(app, client, world, sessions):
+    from workers.settlement import run_settlement
+
+    redeem(client, world, 0)
+    period_end = utcnow().isoformat()
+    created = run_settlement(period_end)
+    assert len(created) == 2
+    before = counts(sessions)
+    assert run_settlement(period_end) == [] and counts(sessions) == before  # crash-and-rerun leaves the same state
+    assert {s["total"] for s in statements(client, world)} == {600, 50}
+
+
+def test_admin_payout_page_runs_pays_and_decides_holds(app, client, world, sessions):
+    import re
+
+    from tests.store.test_people import login
+
+    rid = redeem(client, world, 0)
+    redeem(client, world, 1)
+    alert_id = _alert(sessions, rid)
+    admin = app.test_client()
+    login(admin, "admin0")
+    page = admin.get("/admin/settlements").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    assert 'id="holds"' in page and "store_spike" in page
+    assert admin.post("/admin/settlements/run", data={"csrf_token": token}).status_code == 302
+    with sessions() as s:
+        sid = s.scalar(select(Settlement.id).order_by(Settlement.id).limit(1))
+    assert admin.post(f"/admin/settlements/{sid}/paid", data={"csrf_token": token, "reference": "BANK-9"}).status_code == 302
+    twice = admin.post(f"/admin/settlements/{sid}/paid", data={"csrf_token": token, "reference": "BANK-10"}, follow_redirects=True)
+    assert "BANK-9" in twice.get_data(as_text=True) and "已于" in twice.get_data(as_text=True)
+    assert admin.post(f"/admin/holds/{alert_id}/void", data={"csrf_token": token}).status_code == 302
+    with sessions() as s:
+        assert s.get(Alert, alert_id).status == "voided" and s.get(Settlement, sid).paid_reference == "BANK-9"
+    csv_export = admin.get("/admin/settlements.csv")
+    assert csv_export.data.startswith(b"\xef\xbb\xbf") and b"BANK-9" in csv_export.data

@@ -1,0 +1,303 @@
+"""Benchmark: redemptions through POST /api/v1/redemptions on PostgreSQL under concurrency.
+
+    .venv/bin/python bench/redeem.py            # N = 10,000 redemptions per phase
+    .venv/bin/python bench/redeem.py --quick    # N = 1,000, under a minute
+
+Creates a fresh PostgreSQL database, migrates and seeds it with vouchers, then, with the same gunicorn
+settings and the same client concurrency, drives (1) the real API — bearer token, Idempotency-Key,
+conditional update, redemption row and ledger postings in one transaction — and (2) a bare Flask endpoint
+that only runs the conditional `UPDATE vouchers … RETURNING`. A share of the vouchers is sent twice by
+different clients at once, so double redemptions have a chance to happen; the database is checked for
+them afterwards. Ends with one JSON line.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+ADMIN_URL = os.environ.get("CODELOOP_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+SECRET = "bench-secret-0123456789-0123456789-abcdef"
+TARGET_RATIO = 0.40
+TARGET_P99_MS = 50.0
+BARE_SQL = ("UPDATE vouchers SET status = 'redeemed' WHERE code = %s AND status = 'issued' AND expires_at > now() "
+            "RETURNING id")
+
+
+def bare_app():
+    """The comparison: a Flask endpoint doing only the conditional UPDATE … RETURNING (gunicorn entry point)."""
+    from flask import Flask
+    from sqlalchemy import text
+
+    from server.db import make_engine
+
+    engine = make_engine(os.environ["CODELOOP_DATABASE_URL"])
+    app = Flask("bare")
+    statement = text(BARE_SQL.replace("%s", ":code"))
+
+    @app.post("/bare/<code>")
+    def bare(code: str):
+        with engine.begin() as conn:
+            won = conn.execute(statement, {"code": code}).scalar()
+        return ({"id": won}, 201) if won else ({"error": {"code": "VOUCHER_ALREADY_REDEEMED"}}, 409)
+
+    return app
+
+
+# ---- database ------------------------------------------------------------------------------------------
+
+def create_database(name: str) -> str:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(name: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def seed(url: str, n: int) -> tuple[str, list[str], list[str]]:
+    """Migrate; one campaign, store, clerk and POS token; n vouchers for the API and n for the bare endpoint."""
+    from sqlalchemy import text
+
+    from server.db import make_engine, make_sessionmaker
+    from server.migrate import upgrade
+    from server.models import Campaign, Consumer, Product, Batch, Store, utcnow
+    from server.services.accounts import create_token, create_user
+
+    engine = make_engine(url)
+    upgrade(engine)
+    now = utcnow()
+    from datetime import timedelta
+
+    with make_sessionmaker(engine).begin() as s:
+        total = 2 * n + 400
+        campaign = Campaign(name="bench", starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=60),
+                            voucher_value_fen=500, voucher_min_spend_fen=0, voucher_valid_days=30, cap=total,
+                            budget_fen=total * 500, issued_count=total, spent_fen=total * 500, store_fee_fen=100,
+                            clerk_redeem_reward_fen=50)
+        product = Product(name="bench")
+        s.add_all([campaign, product])
+        s.flush()
+        batch = Batch(product_id=product.id, campaign_id=campaign.id, quantity=total)
+        store = Store(name="压测门店", created_at=now)
+        consumer = Consumer(public_id="bench")
+        s.add_all([batch, store, consumer])
+        s.flush()
+        clerk = create_user(s, username="bench.clerk", password="bench-password", role="clerk", now=now, store_id=store.id)
+        token, _ = create_token(s, user=clerk, now=now)
+        s.execute(text("INSERT INTO codes (batch_id, serial, kind, scan_count, first_scan_at, last_scan_at) "
+                       "SELECT :b, g, 0, 1, now(), now() FROM generate_series(1, :n) g"), {"b": batch.id, "n": total})
+        s.execute(text("INSERT INTO vouchers (code, kind, campaign_id, code_id, consumer_id, value_fen, min_spend_fen, status, "
+                       "issued_at, expires_at) SELECT 'B' || lpad(c.serial::text, 8, '0'), 'pack', :camp, c.id, :cons, 500, 0, "
+                       "'issued', now(), now() + interval '30 days' FROM codes c WHERE c.batch_id = :b"),
+                  {"camp": campaign.id, "cons": consumer.id, "b": batch.id})
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE"))
+    engine.dispose()
+    codes = [f"B{i:08d}" for i in range(1, 2 * n + 401)]
+    return token, codes[:n + 200], codes[n + 200:]
+
+
+def verify(url: str) -> dict:
+    """Double redemptions, ledger and invariants, read from the database after the run."""
+    from sqlalchemy import text
+
+    from server.db import make_engine, make_sessionmaker
+    from server.services.invariants import run_checks
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        doubles = conn.execute(text("SELECT count(*) FROM (SELECT voucher_id FROM redemptions WHERE reversed_at IS NULL "
+                                    "GROUP BY voucher_id HAVING count(*) > 1) d")).scalar()
+        redemptions = conn.execute(text("SELECT count(*) FROM redemptions")).scalar()
+        redemption_txns = conn.execute(text("SELECT count(*) FROM ledger_transactions WHERE key LIKE 'redemption:%'")).scalar()
+        api_redeemed = conn.execute(text("SELECT count(*) FROM vouchers v WHERE status = 'redeemed' AND EXISTS "
+                                         "(SELECT 1 FROM redemptions r WHERE r.voucher_id = v.id)")).scalar()
+    with engine.begin() as conn:  # the bare endpoint redeems without Redemption rows: count, then put them back
+        bare_redeemed = conn.execute(text(
+            "UPDATE vouchers v SET status = 'issued' WHERE status = 'redeemed' AND NOT EXISTS "
+            "(SELECT 1 FROM redemptions r WHERE r.voucher_id = v.id AND r.reversed_at IS NULL)")).rowcount
+    with make_sessionmaker(engine)() as s:
+        violations = [f"{v.invariant}: {v.description}" for v in run_checks(s)]
+    engine.dispose()
+    return {"double_redemptions": doubles, "redemptions": redemptions, "ledger_transactions": redemption_txns,
+            "vouchers_redeemed_via_api": api_redeemed, "vouchers_redeemed_bare": bare_redeemed,
+            "invariant_violations": violations}
+
+
+# ---- servers and load --------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(target: str, url: str, port: int, workers: int, threads: int) -> subprocess.Popen:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CODELOOP_")},
+           "CODELOOP_DATABASE_URL": url, "CODELOOP_SECRET_KEY": SECRET, "CODELOOP_ENV": "production",
+           "CODELOOP_PUBLIC_URL": "https://q.bench.cn", "CODELOOP_INSTANCE_DIR": str(ROOT / "bench" / "out" / "instance"),
+           "CODELOOP_HOLD_DAYS": "7", "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'bench'}"}
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    proc = subprocess.Popen([gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", "gthread",
+                             "--threads", str(threads), "--keep-alive", "30", "--log-level", "warning", target],
+                            env=env, cwd=ROOT, start_new_session=True)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"gunicorn {target} exited with {proc.returncode}")
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"gunicorn {target} did not start")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _client(args) -> list[tuple[float, int]]:
+    """One client connection (keep-alive) sending its requests back to back: [(seconds, status)]."""
+    port, kind, token, codes, start_at = args
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    out = []
+    while time.time() < start_at:
+        time.sleep(0.001)
+    for code in codes:
+        if kind == "api":
+            body = json.dumps({"voucher": code})
+            headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}",
+                       "Idempotency-Key": str(uuid.uuid4())}
+            path = "/api/v1/redemptions"
+        else:
+            body, headers, path = "", {}, f"/bare/{code}"
+        started = time.perf_counter()
+        conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        out.append((time.perf_counter() - started, response.status))
+    conn.close()
+    return out
+
+
+def drive(port: int, kind: str, token: str, codes: list[str], concurrency: int, dupes: float, pool) -> dict:
+    """Send every code once (and a share of them twice, from another client at about the same time)."""
+    rng = random.Random(7)
+    plan = [[] for _ in range(concurrency)]
+    for i, code in enumerate(codes):
+        plan[i % concurrency].append(code)
+        if rng.random() < dupes:
+            plan[(i + 1) % concurrency].append(code)
+    start_at = time.time() + 0.5
+    began = time.perf_counter()
+    results = pool.map(_client, [(port, kind, token, p, start_at) for p in plan])
+    elapsed = time.perf_counter() - began - 0.5
+    latencies = sorted(s for r in results for s, _ in r)
+    statuses: dict[int, int] = {}
+    for r in results:
+        for _, status in r:
+            statuses[status] = statuses.get(status, 0) + 1
+    n = len(latencies)
+    return {"requests": n, "seconds": round(elapsed, 3), "requests_per_s": round(n / elapsed, 1),
+            "redemptions_per_s": round(statuses.get(201, 0) / elapsed, 1), "statuses": statuses,
+            "p50_ms": round(latencies[n // 2] * 1000, 2), "p99_ms": round(latencies[min(n - 1, int(n * 0.99))] * 1000, 2)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="N = 1,000 per phase (under a minute)")
+    parser.add_argument("-n", type=int, default=None, help="vouchers per phase (default 10,000)")
+    parser.add_argument("--concurrency", type=int, default=4, help="client connections at once")
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=2, help="gunicorn threads per worker")
+    parser.add_argument("--dupes", type=float, default=0.1, help="share of vouchers also sent by a second client")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    args = parser.parse_args()
+    n = args.n or (1_000 if args.quick else 10_000)
+    name = f"codeloop_bench_{os.getpid()}"
+    load_before = os.getloadavg()[0]
+    (ROOT / "bench" / "out").mkdir(exist_ok=True)
+    url = create_database(name)
+    try:
+        token, api_codes, bare_codes = seed(url, n)
+        port_api, port_bare = free_port(), free_port()
+        with mp.get_context("fork").Pool(args.concurrency) as pool:
+            server = start_gunicorn("server.app:create_app()", url, port_api, args.workers, args.threads)
+            try:
+                drive(port_api, "api", token, api_codes[:200], args.concurrency, 0, pool)  # warm-up
+                api = drive(port_api, "api", token, api_codes[200:], args.concurrency, args.dupes, pool)
+            finally:
+                stop(server)
+            server = start_gunicorn("redeem:bare_app()", url, port_bare, args.workers, args.threads)
+            try:
+                drive(port_bare, "bare", token, bare_codes[:200], args.concurrency, 0, pool)
+                bare = drive(port_bare, "bare", token, bare_codes[200:], args.concurrency, args.dupes, pool)
+            finally:
+                stop(server)
+        checked = verify(url)
+    finally:
+        if not args.keep:
+            drop_database(name)
+    ratio = api["requests_per_s"] / bare["requests_per_s"]
+    unexpected = {k: v for k, v in api["statuses"].items() if k not in (201, 409)}
+    print(f"N = {n:,} vouchers per phase (+{args.dupes:.0%} sent twice), concurrency {args.concurrency}, "
+          f"gunicorn {args.workers} workers x {args.threads} threads (gthread), {os.cpu_count()} cores, PostgreSQL, "
+          f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
+    for label, r in (("POST /api/v1/redemptions", api), ("bare UPDATE … RETURNING", bare)):
+        print(f"{label:26} {r['requests_per_s']:8,.0f} req/s  {r['redemptions_per_s']:8,.0f} redemptions/s  "
+              f"p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms  statuses {r['statuses']}")
+    print(f"API / bare throughput: {ratio:.2f}; double redemptions: {checked['double_redemptions']}; "
+          f"invariant violations: {len(checked['invariant_violations'])}")
+    targets = {
+        "api throughput >= 40% of bare endpoint": ratio >= TARGET_RATIO,
+        "api p99 <= 50 ms": api["p99_ms"] <= TARGET_P99_MS,
+        "zero double redemptions": checked["double_redemptions"] == 0
+        and checked["vouchers_redeemed_bare"] == bare["statuses"].get(201, 0) + 200,
+        "one ledger transaction per redemption, invariants hold": (
+            checked["ledger_transactions"] == checked["redemptions"] == api["statuses"].get(201, 0) + 200
+            and not checked["invariant_violations"] and not unexpected),
+    }
+    print(json.dumps({
+        "bench": "redeem", "n": n, "concurrency": args.concurrency, "workers": args.workers, "threads": args.threads,
+        "dupes": args.dupes, "cores": os.cpu_count(),
+        "load_average": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
+        "figures": {"api": api, "bare": bare, "db": checked},
+        "ratios": {"api_vs_bare_throughput": round(ratio, 3)},
+        "targets": targets, "targets_met": all(targets.values()),
+    }, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
