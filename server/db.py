@@ -17,6 +17,9 @@ def make_engine(url: str, **kwargs) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite only opens a transaction before INSERT/UPDATE/DELETE, so a SAVEPOINT taken first would
+        # commit on release; SQLAlchemy's recipe: the driver stays in autocommit and we emit BEGIN ourselves
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
@@ -26,6 +29,7 @@ def make_engine(url: str, **kwargs) -> Engine:
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     # WAL lets readers run beside the one writer; foreign keys are off by default in SQLite.
     cur.execute("PRAGMA journal_mode=WAL")

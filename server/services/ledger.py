@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from sqlalchemy import and_, case, exists, func, insert, select, update
+from sqlalchemy import and_, case, exists, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from server.db import insert_ignoring_conflicts
@@ -76,12 +76,25 @@ def post(
     txn_id = session.execute(stmt.values(**row).returning(LedgerTransaction.id)).scalar()
     if txn_id is None:  # posted before (perhaps by a concurrent request that committed first)
         return Posted(_same_or_raise(session, key, postings), created=False)
+    ids = account_ids(session, [p.account for p in postings])
     session.execute(insert(LedgerEntry), [
-        dict(transaction_id=txn_id, account_id=account_id(session, p.account), amount=p.amount,
+        dict(transaction_id=txn_id, account_id=ids[p.account], amount=p.amount,
              unit=p.account.unit, available_at=available_at or now, created_at=now)
         for p in postings
     ])
     return Posted(txn_id, created=True)
+
+
+def account_ids(session: Session, accounts: Sequence[Account]) -> dict[Account, int]:
+    """Ids of `accounts`: one SELECT when they all exist (the usual case), creating any that do not."""
+    wanted = set(accounts)
+    key = tuple_(LedgerAccount.kind, LedgerAccount.ref_id, LedgerAccount.unit)
+    rows = session.execute(select(LedgerAccount.id, LedgerAccount.kind, LedgerAccount.ref_id, LedgerAccount.unit)
+                           .where(key.in_([(a.kind, a.ref_id, a.unit) for a in wanted]))).all()
+    found = {Account(kind, ref_id, unit): id_ for id_, kind, ref_id, unit in rows}
+    for missing in wanted - found.keys():
+        found[missing] = account_id(session, missing)
+    return found
 
 
 def reverse(session: Session, *, transaction_id: int, key: str, now: datetime, event: str = "reversal",

@@ -21,7 +21,7 @@ from server.errors import DomainError, Localised, validation
 from server.models import (
     AuditLog, Campaign, LedgerTransaction, Redemption, Store, User, Voucher,
 )
-from server.services import ledger, rewards
+from server.services import ledger, rewards, voucher_tokens
 
 MAX_INPUT = 400
 MAX_PURCHASE_FEN = 10**10
@@ -65,10 +65,6 @@ def normalise(raw: str) -> tuple[str, bool]:
 
 
 def _token_to_code(secret: bytes, token: str, now: datetime) -> str:
-    try:
-        from server.services import voucher_tokens  # written by the consumer side; imported lazily
-    except ImportError:  # pragma: no cover — only before the consumer loop exists
-        raise DomainError("VOUCHER_TOKEN_EXPIRED", reason="tokens are not supported here") from None
     return normalise(voucher_tokens.verify_token(secret, token, now))[0]
 
 
