@@ -9,20 +9,12 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from server.models import ApiToken, AuditLog, Store, User
-from server.services.invariants import run_checks
 from tests.store.world import PASSWORD, build
 
 
 @pytest.fixture
 def world(sessions):
     return build(sessions, vouchers=1)
-
-
-@pytest.fixture(autouse=True)
-def _invariants(sessions):
-    yield
-    with sessions() as s:
-        assert run_checks(s) == []
 
 
 def login(client, username):

@@ -8,7 +8,6 @@ from sqlalchemy import select
 
 from server.models import Campaign, IdempotencyKey, LedgerAccount, LedgerEntry, Redemption, Voucher, utcnow
 from server.services import ledger, voucher_tokens
-from server.services.invariants import run_checks
 from tests.conftest import SECRET
 from tests.store.world import add_voucher, build, counts, idempotency_rows
 
@@ -16,13 +15,6 @@ from tests.store.world import add_voucher, build, counts, idempotency_rows
 @pytest.fixture
 def world(sessions):
     return build(sessions, vouchers=4)
-
-
-@pytest.fixture(autouse=True)
-def _invariants(sessions):
-    yield
-    with sessions() as s:
-        assert run_checks(s) == []
 
 
 def redeem(client, world, who="clerk0", key=None, **body):

@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 
 from server.models import Alert, AuditLog, LedgerHold, Settlement, SettlementItem, utcnow
 from server.services import holds, settlements
-from server.services.invariants import run_checks
 from tests.conftest import make_config
 from tests.store.world import build, counts
 
@@ -28,13 +27,6 @@ def app(database_url, tmp_path):
 @pytest.fixture
 def world(sessions):
     return build(sessions, vouchers=4)
-
-
-@pytest.fixture(autouse=True)
-def _invariants(sessions):
-    yield
-    with sessions() as s:
-        assert run_checks(s) == []
 
 
 def redeem(client, world, i=0, who="clerk0"):

@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 
 from server.models import Campaign, Redemption, utcnow
-from server.services.invariants import run_checks
 from tests.store.world import add_voucher, build, counts
 from tests.store.test_people import login
 
@@ -15,13 +14,6 @@ from tests.store.test_people import login
 @pytest.fixture
 def world(sessions):
     return build(sessions, vouchers=3)
-
-
-@pytest.fixture(autouse=True)
-def _invariants(sessions):
-    yield
-    with sessions() as s:
-        assert run_checks(s) == []
 
 
 def form(client, path="/clerk"):

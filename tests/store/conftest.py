@@ -1,0 +1,14 @@
+"""Every store-side test ends with the DESIGN.md §6 invariants intact (`codeloop check`)."""
+import pytest
+
+from server.services.invariants import run_checks
+
+
+@pytest.fixture(autouse=True)
+def _invariants(request):
+    # asked for at set-up, so the database outlives this check at tear-down
+    sessions = request.getfixturevalue("sessions") if "sessions" in request.fixturenames else None
+    yield
+    if sessions is not None:
+        with sessions() as s:
+            assert run_checks(s) == []
