@@ -89,6 +89,21 @@ def worker(burst: bool) -> None:
     Worker([rt.queue], connection=rt.queue.connection).work(with_scheduler=True, burst=burst)
 
 
+@cli.command(with_appcontext=False)
+def cron() -> None:
+    """Run RQ's cron scheduler with codeloop's periodic jobs (workers/schedule.py) on CODELOOP_REDIS_URL."""
+    from rq.cron import CronScheduler
+
+    from server import runtime
+
+    rt = runtime.build(Config.from_env())
+    if rt.config.inline_jobs:
+        raise ConfigError("CODELOOP_REDIS_URL is not set: periodic jobs need Redis and a `codeloop worker`")
+    scheduler = CronScheduler(connection=rt.queue.connection)
+    scheduler.load_config_from_file("workers.schedule")  # by dotted path: server never imports workers
+    scheduler.start()
+
+
 @cli.group()
 def user() -> None:
     """Staff accounts."""

@@ -18,3 +18,10 @@ def run_settlement(period_end_iso: str) -> list[int]:
     period_end = datetime.fromisoformat(period_end_iso)
     with transaction(current().sessions) as session:
         return settlements.run(session, period_end=period_end, now=utcnow())
+
+
+def run_daily() -> list[int]:
+    """Close the period ending at the most recent midnight in the deployment's time zone."""
+    tz = current().config.tz
+    midnight = datetime.combine(utcnow().astimezone(tz).date(), datetime.min.time(), tzinfo=tz)
+    return run_settlement(midnight.isoformat())
