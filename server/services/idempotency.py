@@ -44,7 +44,8 @@ def check_key(key: str | None) -> str | None:
         return None
     key = key.strip()
     if not key or len(key) > MAX_KEY or not key.isprintable():
-        raise validation(f"Idempotency-Key must be 1-{MAX_KEY} printable characters", field="Idempotency-Key")
+        raise validation(f"Idempotency-Key must be 1-{MAX_KEY} printable characters",
+                         f"Idempotency-Key 须为 1-{MAX_KEY} 个可打印字符", field="Idempotency-Key")
     return key
 
 

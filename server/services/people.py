@@ -23,11 +23,11 @@ def _text(values: dict, name: str, limit: int, required: bool = False) -> str:
     value = values.get(name)
     value = "" if value is None else str(value).strip()
     if required and not value:
-        raise validation(f"{name} is required", field=name)
+        raise validation(f"{name} is required", f"{name} 为必填项", field=name)
     if len(value) > limit:
-        raise validation(f"{name} is longer than {limit} characters", field=name)
+        raise validation(f"{name} is longer than {limit} characters", f"{name} 超过 {limit} 个字", field=name)
     if not value.isprintable():
-        raise validation(f"{name} contains control characters", field=name)
+        raise validation(f"{name} contains control characters", f"{name} 含有控制字符", field=name)
     return value
 
 
@@ -38,9 +38,9 @@ def _coordinate(values: dict, name: str, bound: float) -> float | None:
     try:
         number = float(raw)
     except (TypeError, ValueError):
-        raise validation(f"{name} must be a number", field=name) from None
+        raise validation(f"{name} must be a number", f"{name} 须为数字", field=name) from None
     if not -bound <= number <= bound:
-        raise validation(f"{name} must be between -{bound:g} and {bound:g}", field=name)
+        raise validation(f"{name} must be between -{bound:g} and {bound:g}", f"{name} 须在 -{bound:g} 到 {bound:g} 之间", field=name)
     return number
 
 
@@ -48,12 +48,12 @@ def _owner_id(session: Session, owner) -> int | None:
     if owner in (None, ""):
         return None
     if isinstance(owner, int) and not 0 < owner < 2**63:
-        raise validation(f"owner {owner!r} is not a store owner's username", field="owner")
+        raise validation(f"owner {owner!r} is not a store owner's username", f"{owner} 不是店主账号", field="owner")
     q = (select(User).where(User.id == owner) if isinstance(owner, int)
          else select(User).where(User.username == _text({"owner": owner}, "owner", 80)))
     user = session.execute(q).scalar()
     if user is None or user.role != "owner":
-        raise validation(f"owner {owner!r} is not a store owner's username", field="owner")
+        raise validation(f"owner {owner!r} is not a store owner's username", f"{owner} 不是店主账号", field="owner")
     return user.id
 
 
@@ -79,7 +79,7 @@ def _store_ref(session: Session, ref) -> int:
         name = _text({"store": ref}, "store", 200, required=True)
         store = session.execute(select(Store).where(Store.name == name)).scalars().first()
     if store is None:
-        raise validation(f"no store {ref!r}", field="store")
+        raise validation(f"no store {ref!r}", f"门店 {ref} 不存在", field="store")
     return store.id
 
 
@@ -182,22 +182,22 @@ def read_table(filename: str, data: bytes) -> list[dict]:
         try:
             book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except Exception as exc:  # openpyxl raises many kinds for a bad file
-            raise validation(f"not a readable XLSX file ({type(exc).__name__})", field="file") from None
+            raise validation(f"not a readable XLSX file ({type(exc).__name__})", "无法读取该 XLSX 文件", field="file") from None
         rows = [["" if v is None else v for v in row] for row in book.active.iter_rows(values_only=True)]
         book.close()
     elif name.endswith(".csv") or not name:
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise validation("the CSV file must be UTF-8", field="file") from None
+            raise validation("the CSV file must be UTF-8", "CSV 文件须为 UTF-8 编码", field="file") from None
         rows = list(csv.reader(io.StringIO(text)))
     else:
-        raise validation("upload a .csv or .xlsx file", field="file")
+        raise validation("upload a .csv or .xlsx file", "请上传 .csv 或 .xlsx 文件", field="file")
     rows = [r for r in rows if any(str(v).strip() for v in r)]
     if len(rows) < 2:
-        raise validation("the file needs a header row and at least one data row", field="file")
+        raise validation("the file needs a header row and at least one data row", "文件须有表头和至少一行数据", field="file")
     if len(rows) > MAX_IMPORT_ROWS + 1:
-        raise validation(f"at most {MAX_IMPORT_ROWS} rows per import", field="file")
+        raise validation(f"at most {MAX_IMPORT_ROWS} rows per import", f"每次最多导入 {MAX_IMPORT_ROWS} 行", field="file")
     header = [str(h).strip().lower() for h in rows[0]]
     out = []
     for row in rows[1:]:
@@ -215,12 +215,12 @@ def import_rows(session: Session, *, kind: str, rows: list[dict], now: datetime,
     """Create every row or none: each row in a savepoint so all errors are reported; any error raises
     IMPORT_FAILED (the caller rolls back) with the per-row report in the details."""
     if kind not in ("stores", "clerks"):
-        raise validation("kind must be stores or clerks", field="kind")
+        raise validation("kind must be stores or clerks", "类型须为门店或导购", field="kind")
     report = ImportReport(kind=kind, rows=len(rows))
     needed = {"stores": ("name",), "clerks": ("username", "password", "store")}[kind]
     missing = [h for h in needed if rows and h not in rows[0]]
     if missing:
-        raise validation(f"missing columns: {', '.join(missing)}", field="file")
+        raise validation(f"missing columns: {', '.join(missing)}", f"缺少列：{', '.join(missing)}", field="file")
     # a write first: SQLite's driver only opens its transaction at the first write, and a SAVEPOINT
     # taken outside one would be committed by its RELEASE — the import must stay all or nothing
     session.add(AuditLog(at=now, actor_id=actor_id, action=f"import.{kind}", object_type=kind[:-1], object_id=None,

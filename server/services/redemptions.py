@@ -51,7 +51,7 @@ def normalise(raw: str) -> tuple[str, bool]:
     """(voucher code or token, is_token): NFKC (full-width → ASCII), a scanned URL's last segment,
     spaces and dashes stripped, codes uppercased with O→0 and I/L→1. Tokens keep their case (signed)."""
     if not isinstance(raw, str) or not raw.strip() or len(raw) > MAX_INPUT:
-        raise validation("enter or scan a voucher code", field="voucher")
+        raise validation("enter or scan a voucher code", "请输入或扫描券码", field="voucher")
     text = unicodedata.normalize("NFKC", raw).strip()
     if "/" in text:  # a scanned voucher URL: …/v/<code>
         text = text.rstrip("/").rsplit("/", 1)[-1]
@@ -76,7 +76,7 @@ def resolve_store(session: Session, actor: Actor, store_id: int | None) -> Store
         store_id = actor.store_id
     elif actor.role in ("owner", "admin"):
         if store_id is None:
-            raise validation("name the store to redeem for", field="store_id")
+            raise validation("name the store to redeem for", "请指定核销门店", field="store_id")
     else:
         raise DomainError("FORBIDDEN")
     store = session.get(Store, store_id) if is_id(store_id) else None
@@ -108,9 +108,9 @@ def redeem(session: Session, *, voucher_input: str, actor: Actor, now: datetime,
            receipt_ref: str | None = None) -> Redeemed:
     """Redeem one voucher for one store, or raise the typed reason it cannot be (nothing changes then)."""
     if purchase_fen is not None and (type(purchase_fen) is not int or not 0 <= purchase_fen <= MAX_PURCHASE_FEN):
-        raise validation("purchase_fen must be a whole number of fen", field="purchase_fen")
+        raise validation("purchase_fen must be a whole number of fen", "消费金额须为整数（分）", field="purchase_fen")
     if receipt_ref is not None and (not isinstance(receipt_ref, str) or len(receipt_ref) > 100 or not receipt_ref.isprintable()):
-        raise validation("receipt_ref must be text of at most 100 characters", field="receipt_ref")
+        raise validation("receipt_ref must be text of at most 100 characters", "小票号须为不超过 100 字的文字", field="receipt_ref")
     store = resolve_store(session, actor, store_id)
     code, is_token = normalise(voucher_input)
     if is_token:

@@ -48,9 +48,9 @@ def payable_entries(account_id: int, period_end: datetime):
 def run(session: Session, *, period_end: datetime, now: datetime, actor_id: int | None = None) -> list[int]:
     """Close the period ending `period_end`; returns the ids of the statements this run created."""
     if period_end.tzinfo is None:
-        raise validation("period_end needs a time zone", field="period_end")
+        raise validation("period_end needs a time zone", "结算截止时间须带时区", field="period_end")
     if period_end > now:
-        raise validation("period_end cannot be in the future", field="period_end")
+        raise validation("period_end cannot be in the future", "结算截止时间不能晚于现在", field="period_end")
     accounts = session.execute(
         select(LedgerAccount.id, LedgerAccount.unit)
         .where(LedgerAccount.kind.in_(PAYABLE_KINDS), LedgerAccount.unit == "fen").order_by(LedgerAccount.id)
@@ -90,7 +90,7 @@ def mark_paid(session: Session, *, settlement_id: int, reference: str, actor_id:
     """Record payment once: the conditional update means no statement is ever paid twice."""
     reference = (reference or "").strip()
     if not reference or len(reference) > 120 or not reference.isprintable():
-        raise validation("a payment reference of 1-120 characters is required", field="reference")
+        raise validation("a payment reference of 1-120 characters is required", "请填写 1-120 字的付款凭证号", field="reference")
     if not is_id(settlement_id):
         raise DomainError("NOT_FOUND", what="settlement", id=settlement_id)
     paid = session.execute(

@@ -29,7 +29,7 @@ def _purchase_fen(raw: str | None) -> int | None:
     try:
         amount = Decimal(text)
     except InvalidOperation:
-        raise validation("purchase amount must be a number of yuan", field="purchase") from None
+        raise validation("purchase amount must be a number of yuan", "消费金额须为数字（元）", field="purchase") from None
     if amount < 0 or amount > 10**8 or amount != amount.quantize(Decimal("0.01")):
         raise validation("purchase amount must be yuan with at most two decimals", field="purchase")
     return int(amount * 100)
