@@ -105,6 +105,3 @@ class SettlementItem(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     settlement_id: Mapped[int] = mapped_column(ForeignKey("settlements.id"), index=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
-
-
-LEDGER_TABLES = ("ledger_transactions", "ledger_entries")

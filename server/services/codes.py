@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session
 from codegen.codes import Codec, CodeInvalid, PackCode
 from server.models import Batch, BatchRange
 
-OUTCOMES = ("ok", "invalid", "inactive", "blacklisted")
 ERROR_FOR = {"invalid": "CODE_INVALID", "inactive": "CODE_INACTIVE", "blacklisted": "CODE_BLACKLISTED"}
 
 
