@@ -13,7 +13,6 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from sqlalchemy import select, update
 
 from server.db import make_engine, make_sessionmaker
-from server.migrate import upgrade
 from server.models import ApiToken, Campaign, Store, User, Voucher, utcnow
 from server.services import ledger
 from server.services.accounts import hash_token
@@ -215,12 +214,9 @@ class RedemptionMachine(RuleBasedStateMachine):
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    path = tmp_path_factory.mktemp("machine-template") / "template.sqlite3"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    engine.dispose()
-    return path
+def template(_sqlite_template):
+    """The migrated SQLite file tests/conftest.py builds once per run; each example copies it."""
+    return _sqlite_template
 
 
 def test_redemption_state_machine(template, tmp_path_factory):
