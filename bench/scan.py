@@ -129,7 +129,7 @@ def free_port() -> int:
 def serve(target: str, env: dict, port: int) -> subprocess.Popen:
     cmd = [str(Path(sys.executable).parent / "gunicorn"), "-k", "gthread", "-w", str(WORKERS), "--threads", str(THREADS),
            "-b", f"127.0.0.1:{port}", "--chdir", str(ROOT),
-           "--log-level", "warning", "--keep-alive", "30", target]
+           "--log-level", "warning", "--keep-alive", "30", *os.environ.get("BENCH_GUNICORN_ARGS", "").split(), target]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -230,10 +230,14 @@ def measure(target: str, prefix: str, env: dict, codes, tokens, seconds: int, wa
 
 
 def main() -> int:
+    global WORKERS, THREADS
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10 s per endpoint instead of 30 s")
     parser.add_argument("--python-client", action="store_true", help="use the Python load generator even if wrk exists")
+    parser.add_argument("--workers", type=int, default=WORKERS, help="gunicorn workers (both apps)")
+    parser.add_argument("--threads", type=int, default=THREADS, help="gunicorn threads per worker (both apps)")
     args = parser.parse_args()
+    WORKERS, THREADS = args.workers, args.threads
     seconds, warmup = (10, 2) if args.quick else (30, 5)
     use_wrk = shutil.which("wrk") is not None and not args.python_client
     url = create_database()

@@ -55,7 +55,7 @@ def _init_extensions(app: Flask, config: Config) -> None:
         WTF_CSRF_TIME_LIMIT=None,  # tokens live as long as the session; a consumer may linger on the scan page
     )
     web.init_app(app)
-    babel.init_app(app, locale_selector=web.language)
+    babel.init_app(app, locale_selector=web.babel_locale)
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)

@@ -16,5 +16,6 @@ def _client_ip() -> str:
 csrf = CSRFProtect()
 babel = Babel()
 login_manager = LoginManager()
-# fixed-window: one Redis INCR per limit; moving-window costs several round trips on every scan
-limiter = Limiter(key_func=_client_ip, headers_enabled=True, in_memory_fallback_enabled=True, strategy="fixed-window")
+# fixed-window: one Redis INCR per limit; moving-window costs several round trips on every scan.
+# No X-RateLimit-* headers: they cost two more round trips per request; a 429 still says Retry-After (web.py)
+limiter = Limiter(key_func=_client_ip, headers_enabled=False, in_memory_fallback_enabled=True, strategy="fixed-window")

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from server.config import Config
 from server.db import make_engine, make_sessionmaker, ping
 from server.geo import Geo
-from server.jobs import make_queue
+from server.jobs import Debounce, make_queue
 
 
 @dataclass
@@ -40,6 +40,11 @@ class Runtime:
     def codec(self) -> Codec:
         """Pack-code encoder/verifier keyed by the deployment secret."""
         return Codec(self.secret)
+
+    @cached_property
+    def enrichment(self) -> Debounce:
+        """How often this process may poke the scan-enrichment job."""
+        return Debounce(1.0)
 
     @cached_property
     def ids(self) -> PublicIds:

@@ -1,6 +1,9 @@
 """Request plumbing shared by views and the API: the request's session, language and error pages."""
 from __future__ import annotations
 
+import time
+
+from babel import Locale
 from flask import Flask, current_app, g, render_template, request
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -31,6 +34,15 @@ def language() -> str:
     return "en" if best == "en" else "zh_CN"
 
 
+# parsed once: Locale.parse scans Babel's locale list on every call, a millisecond per request
+_LOCALES = {name: Locale.parse(name) for name in ("en", "zh_CN")}
+
+
+def babel_locale() -> Locale:
+    """Flask-Babel's locale selector: language() as a ready Locale object."""
+    return _LOCALES[language()]
+
+
 def wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
@@ -49,6 +61,14 @@ def _close_session(_exc) -> None:
         session.close()
 
 
+def _retry_after() -> str:
+    """Seconds until the breached rate-limit window resets (read from the limiter only on a 429)."""
+    from server.extensions import limiter
+
+    breached = limiter.current_limit
+    return str(max(1, int(breached.reset_at - time.time()))) if breached is not None else "60"
+
+
 def init_app(app: Flask) -> None:
     app.teardown_appcontext(_close_session)
 
@@ -61,8 +81,8 @@ def init_app(app: Flask) -> None:
     def _http(exc: HTTPException):
         code = _HTTP_CODES.get(exc.code or 500, "VALIDATION_FAILED")
         error = DomainError(code, reason=exc.description or exc.name) if code == "VALIDATION_FAILED" else DomainError(code)
-        response = error_response(error, exc.code)
-        return response
+        body, status = error_response(error, exc.code)
+        return (body, status, {"Retry-After": _retry_after()}) if status == 429 else (body, status)
 
     @app.errorhandler(OperationalError)
     def _database_down(exc: OperationalError):

@@ -13,7 +13,7 @@ def test_schedule_registers_the_periodic_jobs(redis_url):
     scheduler = CronScheduler(connection=redis.Redis.from_url(redis_url))
     scheduler.load_config_from_file("workers.schedule")
     jobs = {f"{j.func.__module__}.{j.func.__name__}": j.interval for j in scheduler.get_jobs()}
-    assert jobs == {"workers.settlement.run_daily": 3600, "workers.geo.enrich_pending": 60,
+    assert jobs == {"workers.settlement.run_daily": 3600, "workers.geo.enrich_scans": 10,
                     "workers.maintenance.check_invariants": 86400}
     enqueued = scheduler.enqueue_jobs()  # first tick: every job is due
     assert len(enqueued) == 3

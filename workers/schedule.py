@@ -9,5 +9,5 @@ from server.jobs import QUEUE_NAME
 from workers import geo, maintenance, settlement
 
 cron.register(settlement.run_daily, queue_name=QUEUE_NAME, interval=3600, job_timeout=1800)
-cron.register(geo.enrich_pending, queue_name=QUEUE_NAME, interval=60, job_timeout=600)
+cron.register(geo.enrich_scans, queue_name=QUEUE_NAME, interval=10, job_timeout=600)  # what the web's pokes missed
 cron.register(maintenance.check_invariants, queue_name=QUEUE_NAME, interval=86400, job_timeout=1800)

@@ -72,7 +72,7 @@ path("/consumers", "post", _op("Create an anonymous consumer and return its toke
 @limited("scan")
 def scan(code: str):
     consumer = current_consumer()
-    result = record_scan(db(), runtime().codec, code, secret=runtime().secret, consumer_id=consumer.id, ip=client_ip(),
+    result = record_scan(db(), runtime().codec, code, secret=runtime().secret, public_id=consumer.public_id, ip=client_ip(),
                          user_agent=request.headers.get("User-Agent", ""), now=utcnow(), gtin=request.args.get("gtin"),
                          cache=batch_cache())
     db().commit()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, SmallInteger, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, SmallInteger, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models.base import Base, utcnow
@@ -51,6 +51,9 @@ class Scan(Base):
         CheckConstraint("geo_status IN ('pending', 'done', 'unknown')", name="geo_status"),
         Index("ix_scans_code_time", "code_id", "scanned_at"),
         Index("ix_scans_time", "scanned_at"),
+        # the enrichment queue: a pending scan is its own outbox entry (workers/geo.py)
+        Index("ix_scans_pending", "id", sqlite_where=text("geo_status = 'pending'"),
+              postgresql_where=text("geo_status = 'pending'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,5 +1,5 @@
 """Record a scan: verify the code (MAC first, no database), then in one transaction create or count
-the Code row race-free, write the Scan row and its Outbox job ("workers.geo.enrich_scan")."""
+the Code row race-free and write the Scan row, pending enrichment ("workers.geo.enrich_scans")."""
 from __future__ import annotations
 
 import threading
@@ -8,7 +8,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, literal, select
+from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
@@ -16,11 +16,10 @@ from sqlalchemy.orm import Session, joinedload
 from codegen.codes import Codec, CodeInvalid
 from codegen.gs1 import GtinInvalid, normalize_gtin
 from server.db import is_postgres
-from server.models import Attribution, Batch, BatchRange, Campaign, Code, Consumer, Outbox, Product, Scan, Voucher
+from server.models import Attribution, Batch, BatchRange, Campaign, Code, Consumer, Product, Scan, Voucher
 from server.services.codes import CodeCheck, check_code
 from server.services.consumers import ip_hash
 
-ENRICH_JOB = "workers.geo.enrich_scan"
 RAW_MAX = 64
 UA_MAX = 400
 
@@ -29,7 +28,7 @@ UA_MAX = 400
 class ScanResult:
     check: CodeCheck
     scan_id: int
-    outbox_id: int
+    consumer_id: int | None = None  # None: an anonymous scan (no token, or one for a consumer we no longer have)
     code_id: int | None = None
     scan_count: int = 0
     first_scan_at: datetime | None = None
@@ -156,11 +155,14 @@ def verify(session: Session, codec: Codec, text: str, gtin: str | None = None, c
     return check
 
 
-_CLERK = (select(Attribution.clerk_id).where(Attribution.consumer_id == Consumer.id,
-                                             Attribution.expires_at > bindparam("now", type_=Attribution.expires_at.type))
-          .order_by(Attribution.id.desc()).limit(1).scalar_subquery())
-# built once: the scan path is hot, and building a statement costs more Python than running it
-_CONSUMER_AND_CLERK = select(Consumer.id, _CLERK).where(Consumer.public_id == bindparam("public_id"))
+_attributions, _consumers, _codes, _scans = (Attribution.__table__, Consumer.__table__, Code.__table__,
+                                            Scan.__table__)
+# Core statements built once: the scan path is hot, and building (or ORM-compiling) a statement costs more
+# Python than running it
+_CLERK = (select(_attributions.c.clerk_id).where(_attributions.c.consumer_id == _consumers.c.id,
+                                                 _attributions.c.expires_at > bindparam("now", type_=Attribution.expires_at.type))
+          .order_by(_attributions.c.id.desc()).limit(1).scalar_subquery())
+_CONSUMER_AND_CLERK = select(_consumers.c.id, _CLERK).where(_consumers.c.public_id == bindparam("public_id"))
 
 
 def consumer_and_clerk(session: Session, public_id: str | None, now: datetime) -> tuple[int, int | None] | None:
@@ -172,12 +174,12 @@ def consumer_and_clerk(session: Session, public_id: str | None, now: datetime) -
 
 
 def _build_upsert(dialect_insert):
-    stmt = dialect_insert(Code).values(batch_id=bindparam("batch_id"), serial=bindparam("serial"), kind=bindparam("kind"),
-                                       scan_count=1, first_scan_at=bindparam("now", type_=Code.first_scan_at.type),
-                                       last_scan_at=bindparam("now", type_=Code.last_scan_at.type))
+    now = bindparam("now", type_=Code.first_scan_at.type)
+    stmt = dialect_insert(_codes).values(batch_id=bindparam("batch_id"), serial=bindparam("serial"), kind=bindparam("kind"),
+                                         scan_count=1, first_scan_at=now, last_scan_at=now)
     stmt = stmt.on_conflict_do_update(index_elements=["batch_id", "serial", "kind"],
-                                      set_={"scan_count": Code.scan_count + 1, "last_scan_at": stmt.excluded.last_scan_at})
-    return stmt.returning(Code.id, Code.scan_count, Code.first_scan_at, Code.first_city)
+                                      set_={"scan_count": _codes.c.scan_count + 1, "last_scan_at": stmt.excluded.last_scan_at})
+    return stmt.returning(_codes.c.id, _codes.c.scan_count, _codes.c.first_scan_at, _codes.c.first_city)
 
 
 _UPSERT = {"postgresql": _build_upsert(pg_insert), "sqlite": _build_upsert(sqlite_insert)}
@@ -193,54 +195,65 @@ def count_scan(session: Session, batch_id: int, serial: int, kind: int, now: dat
 
 _SCAN_COLUMNS = ("code_id", "batch_id", "serial", "raw_code", "outcome", "scanned_at", "ip", "ip_hash", "user_agent",
                  "consumer_id", "clerk_id", "geo_status")
+_INSERT_SCAN = insert(_scans).values({name: bindparam(name, type_=_scans.c[name].type) for name in _SCAN_COLUMNS}
+                                     ).returning(_scans.c.id)
+
+# PostgreSQL: the whole scan in ONE statement — who is scanning and their attributed clerk, the race-free
+# count of the code (only for a genuine, active code), the scan row, and the pack's voucher if any.
+_PG_SCAN = text("""
+WITH who AS (
+    SELECT c.id AS consumer_id,
+           (SELECT a.clerk_id FROM attributions a WHERE a.consumer_id = c.id AND a.expires_at > :now
+             ORDER BY a.id DESC LIMIT 1) AS clerk_id
+      FROM consumers c WHERE c.public_id = :public_id
+), code AS (
+    INSERT INTO codes (batch_id, serial, kind, scan_count, first_scan_at, last_scan_at)
+    SELECT :code_batch, :code_serial, :code_kind, 1, :now, :now WHERE :count_code
+    ON CONFLICT (batch_id, serial, kind)
+    DO UPDATE SET scan_count = codes.scan_count + 1, last_scan_at = excluded.last_scan_at
+    RETURNING id, scan_count, first_scan_at, first_city
+), scan AS (
+    INSERT INTO scans (code_id, batch_id, serial, raw_code, outcome, scanned_at, ip, ip_hash, user_agent,
+                       consumer_id, clerk_id, geo_status)
+    VALUES ((SELECT id FROM code), :batch_id, :serial, :raw_code, :outcome, :now, :ip, :ip_hash, :user_agent,
+            (SELECT consumer_id FROM who), (SELECT clerk_id FROM who), 'pending')
+    RETURNING id, consumer_id
+)
+SELECT scan.id, scan.consumer_id, code.id, code.scan_count, code.first_scan_at, code.first_city, v.id
+  FROM scan LEFT JOIN code ON true LEFT JOIN vouchers v ON v.code_id = code.id
+""").bindparams(bindparam("now", type_=Scan.scanned_at.type))
 
 
-def _build_scan_and_outbox():
-    scan = insert(Scan.__table__).values({name: bindparam(name, type_=Scan.__table__.c[name].type) for name in _SCAN_COLUMNS})
-    cte = scan.returning(Scan.__table__.c.id).cte("new_scan")
-    outbox = Outbox.__table__
-    return insert(outbox).from_select(
-        ["job", "args", "created_at", "attempts"],
-        select(literal(ENRICH_JOB), func.json_build_array(cte.c.id), bindparam("scanned_at_o", type_=Outbox.created_at.type),
-               literal(0)),
-    ).returning(outbox.c.id, outbox.c.args)
-
-
-_SCAN_AND_OUTBOX = _build_scan_and_outbox()  # PostgreSQL: one data-modifying CTE, built once
-
-
-def _insert_scan_and_outbox(session: Session, values: dict, now: datetime) -> tuple[int, int]:
-    """The Scan row and its enrichment job in the outbox: one statement on PostgreSQL."""
-    if is_postgres(session):
-        outbox_id, args = session.execute(_SCAN_AND_OUTBOX, {**values, "scanned_at_o": now}).one()
-        return args[0], outbox_id
-    scan_id = session.execute(insert(Scan).values(**values).returning(Scan.id)).scalar_one()
-    outbox_id = session.execute(insert(Outbox).values(job=ENRICH_JOB, args=[scan_id], created_at=now)
-                                .returning(Outbox.id)).scalar_one()
-    return scan_id, outbox_id
-
-
-def record_scan(session: Session, codec: Codec, text: str, *, secret: bytes | str, consumer_id: int | None,
+def record_scan(session: Session, codec: Codec, text_: str, *, secret: bytes | str, public_id: str | None,
                 ip: str | None, user_agent: str, now: datetime, gtin: str | None = None,
-                clerk_id: int | None | bool = False, cache: BatchCache | None = None) -> ScanResult:
-    """Verify `text` and record the scan; invalid, inactive and blacklisted codes get a Scan row, no Code row.
-    `clerk_id` False means "look the attribution up"; pass it when the caller already knows it."""
-    check = verify(session, codec, text, gtin, cache)
-    if clerk_id is False:
-        clerk_id = active_clerk(session, consumer_id, now)
-    code_id = scan_count = first_at = first_city = None
-    if check.outcome == "ok":
-        code = check.code
-        code_id, scan_count, first_at, first_city = count_scan(session, code.batch, code.serial, code.kind, now)
+                cache: BatchCache | None = None) -> ScanResult:
+    """Verify `text_` and record the scan by the consumer with `public_id` (None or unknown: anonymous); invalid,
+    inactive and blacklisted codes get a Scan row, no Code row. One statement on PostgreSQL."""
+    check = verify(session, codec, text_, gtin, cache)
     decoded = check.code
-    scan_id, outbox_id = _insert_scan_and_outbox(session, dict(
-        code_id=code_id, batch_id=check.batch.id if check.batch else None,
-        serial=decoded.serial if (decoded and check.batch) else None,
-        raw_code=sanitize_raw(text), outcome=check.outcome, scanned_at=now, ip=ip, ip_hash=ip_hash(secret, ip),
-        user_agent=sanitize_raw(user_agent or "", UA_MAX), consumer_id=consumer_id, clerk_id=clerk_id,
-        geo_status="pending",
-    ), now)
-    result = ScanResult(check, scan_id, outbox_id, code_id, scan_count or 0, first_at, first_city)
-    if code_id is not None and scan_count and scan_count > 1 and is_claim_code(check):
-        result.voucher = session.execute(select(Voucher).where(Voucher.code_id == code_id)).scalar_one_or_none()
+    values = dict(batch_id=check.batch.id if check.batch else None, serial=decoded.serial if (decoded and check.batch) else None,
+                  raw_code=sanitize_raw(text_), outcome=check.outcome, scanned_at=now, ip=ip, ip_hash=ip_hash(secret, ip),
+                  user_agent=sanitize_raw(user_agent or "", UA_MAX),
+                  geo_status="pending")  # the scan row is its own outbox entry (workers/geo.py)
+    if is_postgres(session):
+        if not session.in_transaction():
+            # one statement is its own transaction: no BEGIN and COMMIT round trips on the hot path
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        code = decoded if check.outcome == "ok" else None
+        row = session.execute(_PG_SCAN, {**values, "public_id": public_id, "now": now, "count_code": code is not None,
+                                         "code_batch": code.batch if code else 0, "code_serial": code.serial if code else 0,
+                                         "code_kind": code.kind if code else 0}).one()
+        scan_id, consumer_id, code_id, scan_count, first_at, first_city, voucher_id = row
+    else:
+        consumer_id, clerk_id = consumer_and_clerk(session, public_id, now) or (None, None)
+        code_id = scan_count = first_at = first_city = voucher_id = None
+        if check.outcome == "ok":
+            code_id, scan_count, first_at, first_city = count_scan(session, decoded.batch, decoded.serial, decoded.kind, now)
+        scan_id = session.execute(_INSERT_SCAN, {**values, "code_id": code_id, "consumer_id": consumer_id,
+                                                 "clerk_id": clerk_id}).scalar_one()
+        if scan_count and scan_count > 1:
+            voucher_id = session.execute(select(Voucher.id).where(Voucher.code_id == code_id)).scalar()
+    result = ScanResult(check, scan_id, consumer_id, code_id, scan_count or 0, first_at, first_city)
+    if voucher_id is not None and is_claim_code(check):
+        result.voucher = session.get(Voucher, voucher_id)
     return result

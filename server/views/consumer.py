@@ -16,9 +16,10 @@ from sqlalchemy import select
 
 from server.errors import DomainError
 from server.extensions import limiter
+from server.jobs import enrich_after_scan
 from server.models import Consumer, Scan, Store, utcnow
 from server.services import attribution, claims, consumers, referrals, voucher_tokens
-from server.services.scans import BatchCache, consumer_and_clerk, record_scan
+from server.services.scans import BatchCache, record_scan
 from server.web import db, language, runtime
 
 bp = Blueprint("consumer", __name__)
@@ -101,7 +102,7 @@ def terms() -> claims.Terms:
 
 
 def enqueue_enrichment(result) -> None:
-    runtime().queue.enqueue("workers.geo.enrich_scan", result.scan_id, result.outbox_id)
+    enrich_after_scan(runtime().queue, runtime().enrichment, result.scan_id)
 
 
 @bp.after_app_request
@@ -142,26 +143,23 @@ def batch_cache() -> BatchCache:
     return cache
 
 
-def scanning_consumer(now) -> tuple[int, int | None]:
-    """(consumer id, attributed clerk id) for a scan: one query for a known consumer, a new consumer otherwise."""
-    known = consumer_and_clerk(db(), consumers.read_token(runtime().secret, presented_token()), now)
-    if known is not None:
-        return known
-    return current_consumer().id, None
+def scanning_public_id() -> str:
+    """Who is scanning, without a query: the signed token's public id, or a new consumer on a first visit."""
+    return consumers.read_token(runtime().secret, presented_token()) or current_consumer().public_id
 
 
 def _scan(code: str, gtin: str | None = None):
-    now = utcnow()
-    consumer_id, clerk_id = scanning_consumer(now)
-    result = record_scan(db(), runtime().codec, code, secret=runtime().secret, consumer_id=consumer_id, ip=client_ip(),
-                         user_agent=request.headers.get("User-Agent", ""), now=now, gtin=gtin, clerk_id=clerk_id,
+    result = record_scan(db(), runtime().codec, code, secret=runtime().secret, public_id=scanning_public_id(),
+                         ip=client_ip(), user_agent=request.headers.get("User-Agent", ""), now=utcnow(), gtin=gtin,
                          cache=batch_cache())
+    if result.consumer_id is None:  # a validly signed token for a consumer we no longer have: start afresh
+        current_consumer()
     db().commit()
     enqueue_enrichment(result)
     if result.outcome != "ok":
         return render_template("consumer/code_problem.html", result=result, lang=language(),
                                message=DomainError(result.check.error_code).message(language())), STATUS[result.outcome]
-    mine = result.voucher if result.voucher and result.voucher.consumer_id == consumer_id else None
+    mine = result.voucher if result.voucher and result.voucher.consumer_id == result.consumer_id else None
     return render_template("consumer/scan.html", result=result, mine=mine, code=result.check.code.text,
                            gtin=gtin, lang=language())
 
