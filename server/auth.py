@@ -7,11 +7,11 @@ from functools import wraps
 
 from flask import g, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from server.errors import DomainError
 from server.extensions import login_manager
-from server.models import ApiToken, User, utcnow
+from server.models import ApiToken, Store, User, utcnow
 from server.services.accounts import hash_token
 from server.web import db
 
@@ -53,11 +53,14 @@ class Principal:
         return f"token:{self.token_id}" if self.token_id else f"user:{self.user_id}"
 
 
+# the token's store comes along, so the request's session already holds it when the work asks for it
+_BEARER = (select(ApiToken, User, Store).join(User, User.id == ApiToken.user_id)
+           .outerjoin(Store, Store.id == ApiToken.store_id)
+           .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None)))
+
+
 def _bearer_principal(header: str, now: datetime) -> Principal:
-    token = db().execute(
-        select(ApiToken, User).join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == hash_token(header.strip()), ApiToken.revoked_at.is_(None))
-    ).first()
+    token = db().execute(_BEARER, {"token_hash": hash_token(header.strip())}).first()
     if token is None or not token.User.active:
         raise DomainError("UNAUTHORIZED")
     return Principal(token.User.id, token.User.role, token.ApiToken.store_id, token.ApiToken.id)

@@ -5,6 +5,7 @@ so server/ never imports workers/.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -12,6 +13,7 @@ import redis
 from rq import Queue
 
 QUEUE_NAME = "codeloop"
+log = logging.getLogger(__name__)
 
 
 def make_queue(redis_url: str | None) -> Queue:
@@ -66,4 +68,7 @@ def enrich_after_scan(queue: Queue, debounce: Debounce, scan_id: int) -> None:
     if not queue.is_async:
         queue.enqueue(ENRICH_ONE, scan_id)
     elif debounce.due():
-        queue.enqueue(ENRICH_PENDING)
+        try:
+            queue.enqueue(ENRICH_PENDING)
+        except redis.RedisError as exc:  # the scan is committed and pending: the sweeper will get to it
+            log.warning("could not poke %s: %s", ENRICH_PENDING, exc)

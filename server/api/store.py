@@ -32,36 +32,29 @@ def redemption_json(r: redemptions.Redeemed, grace_minutes: int) -> dict:
 
 
 def idempotent(work):
-    """Stripe semantics around `work() -> (body, status)`: claim the key in its own committed transaction,
+    """Stripe semantics around `work() -> (body, status)`: take the key first thing in the work's transaction,
     store the response with the work (success) or after the rollback (refusal), replay it on a retry."""
-    who, key = principal(), idempotency.check_key(request.headers.get("Idempotency-Key"))
-    row_id = None
-    if key is not None:
-        fingerprint = idempotency.request_hash(request.method, request.path, request.get_json(silent=True))
-        row_id, replay = idempotency.claim(db(), principal=who.key, key=key, fingerprint=fingerprint, now=utcnow())
-        db().commit()
-        if replay is not None:
-            return replay.body, replay.status, {"Idempotent-Replayed": "true"}
+    key = idempotency.check_key(request.headers.get("Idempotency-Key"))
+    claim = None
     try:
+        if key is not None:
+            fingerprint = idempotency.request_hash(request.method, request.path, request.get_json(silent=True))
+            claim, replay = idempotency.begin(db(), principal=principal().key, key=key, fingerprint=fingerprint, now=utcnow())
+            if replay is not None:
+                db().rollback()
+                return replay.body, replay.status, {"Idempotent-Replayed": "true"}
         body, status = work()
-        if row_id is not None:
-            idempotency.finish(db(), row_id=row_id, status=status, body=body)
-        db().commit()
     except DomainError as exc:
         db().rollback()
         body, status = exc.to_json(language()), exc.status
-        if row_id is not None:
-            if exc.code in idempotency.TRANSIENT:
-                idempotency.release(db(), row_id=row_id)
-            else:
-                idempotency.finish(db(), row_id=row_id, status=status, body=body)
-            db().commit()
-    except Exception:
-        db().rollback()
-        if row_id is not None:  # a crash is not an answer: let the retry run
-            idempotency.release(db(), row_id=row_id)
-            db().commit()
-        raise
+        if claim is None or exc.code in idempotency.TRANSIENT:
+            return body, status
+    if claim is not None:
+        earlier = idempotency.finish(db(), claim, status=status, body=body, now=utcnow())
+        if earlier is not None:  # a same-key request answered first: its answer stands, this work is undone
+            db().rollback()
+            return earlier.body, earlier.status, {"Idempotent-Replayed": "true"}
+    db().commit()
     return body, status
 
 

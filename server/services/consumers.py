@@ -6,6 +6,7 @@ public_id, signed with the deployment secret (itsdangerous), and never expires o
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -22,6 +23,7 @@ TOKEN_SALT = "codeloop/v1/consumer-token"
 MAX_TOKEN = 200
 
 
+@functools.lru_cache(maxsize=8)  # built once per secret: every scan reads a token
 def _serializer(secret: bytes | str) -> URLSafeSerializer:
     return URLSafeSerializer(secret if isinstance(secret, str) else secret.decode("utf-8", "replace"), salt=TOKEN_SALT)
 

@@ -1,28 +1,27 @@
-"""Idempotency keys with Stripe's semantics, for till and POS retries.
+"""Idempotency keys with Stripe's semantics, for till and POS retries — in the work's own transaction.
 
-    claim()   in its own short transaction (the caller commits at once): the first request with a key
-              inserts a 'started' row (INSERT … ON CONFLICT DO NOTHING); a later one gets the stored
-              response replayed, IDEMPOTENCY_KEY_REUSED (other body) or REQUEST_IN_PROGRESS.
-    finish()  stores the response: in the same transaction as the work on success (so a crash leaves
-              either 'started' and no work, or 'done' and the work), in its own after a refusal.
-
-A 'started' row older than LEASE (its request died before committing anything) may be taken over.
+    begin()   first thing in the transaction: the stored response to replay, IDEMPOTENCY_KEY_REUSED (other
+              body), REQUEST_IN_PROGRESS (a request with this key is running now), or None: do the work.
+              PostgreSQL: a transaction-level advisory lock on the key says "running"; it ends with the
+              transaction, so a request that dies leaves nothing behind. SQLite (one writer at a time): a
+              'started' row written first takes the write lock; a same-key request waits, then replays.
+    finish()  stores the response: in the same transaction as the work on success (a crash leaves either
+              nothing or the work and its answer), in its own after a refusal.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
-from server.db import insert_ignoring_conflicts
+from server.db import insert_ignoring_conflicts, is_postgres
 from server.errors import DomainError, validation
 from server.models import IdempotencyKey
 
-LEASE = timedelta(seconds=60)
 KEYS = IdempotencyKey.__table__
 MAX_KEY = 255
 
@@ -49,37 +48,71 @@ def check_key(key: str | None) -> str | None:
     return key
 
 
-def claim(session: Session, *, principal: str, key: str, fingerprint: str, now: datetime) -> tuple[int, Replay | None]:
-    """(row id, None) when this request should do the work; (row id, Replay) to answer from the store."""
-    stmt = insert_ignoring_conflicts(session, KEYS, index_elements=["principal", "key"])  # Core: no ORM bulk path
-    row_id = session.execute(stmt.values(principal=principal, key=key, request_hash=fingerprint, status="started",
-                                         created_at=now).returning(KEYS.c.id)).scalar()
-    if row_id is not None:
-        return row_id, None
-    row = session.execute(select(IdempotencyKey).where(IdempotencyKey.principal == principal,
-                                                       IdempotencyKey.key == key)).scalar_one()
-    if row.request_hash != fingerprint:
+@dataclass
+class Claim:
+    """This request's hold on its key: where the answer goes when the work is done."""
+
+    principal: str
+    key: str
+    fingerprint: str
+    row_id: int | None = None  # SQLite's 'started' row
+
+
+# a stored answer is replayed without locking; only a new key takes the lock (CASE evaluates one branch)
+_READ_OR_LOCK = text(
+    "SELECT CASE WHEN k.id IS NULL THEN pg_try_advisory_xact_lock(hashtextextended(:principal || ' ' || :key, 0)) END, "
+    "k.request_hash, k.status, k.response_status, k.response_body FROM (SELECT 1) one "
+    "LEFT JOIN idempotency_keys k ON k.principal = :principal AND k.key = :key")
+
+
+def begin(session: Session, *, principal: str, key: str, fingerprint: str, now: datetime) -> tuple[Claim, Replay | None]:
+    """Take the key for this transaction; (claim, None) to do the work, (claim, Replay) to answer from the store."""
+    claim = Claim(principal, key, fingerprint)
+    if is_postgres(session):
+        locked, stored_hash, status, response_status, response_body = session.execute(
+            _READ_OR_LOCK, {"principal": principal, "key": key}).one()
+        if locked is False:
+            raise DomainError("REQUEST_IN_PROGRESS", key=key)
+        return claim, _stored(key, fingerprint, stored_hash, status, response_status, response_body)
+    stmt = insert_ignoring_conflicts(session, KEYS, index_elements=["principal", "key"])
+    claim.row_id = session.execute(stmt.values(principal=principal, key=key, request_hash=fingerprint, status="started",
+                                               created_at=now).returning(KEYS.c.id)).scalar()
+    if claim.row_id is not None:
+        return claim, None
+    row = session.execute(select(KEYS.c.request_hash, KEYS.c.status, KEYS.c.response_status, KEYS.c.response_body)
+                          .where(KEYS.c.principal == principal, KEYS.c.key == key)).one()
+    return claim, _stored(key, fingerprint, *row) or _raise_in_progress(key)
+
+
+def _stored(key: str, fingerprint: str, stored_hash, status, response_status, response_body) -> Replay | None:
+    if stored_hash is None:
+        return None
+    if stored_hash != fingerprint:
         raise DomainError("IDEMPOTENCY_KEY_REUSED", key=key)
-    if row.status == "done":
-        return row.id, Replay(row.response_status, row.response_body)
-    taken = session.execute(  # the first request died before finishing: take the key over
-        update(IdempotencyKey).where(IdempotencyKey.id == row.id, IdempotencyKey.status == "started",
-                                     IdempotencyKey.created_at < now - LEASE).values(created_at=now)
-    ).rowcount
-    if taken:
-        return row.id, None
+    return Replay(response_status, response_body) if status == "done" else None
+
+
+def _raise_in_progress(key: str):
     raise DomainError("REQUEST_IN_PROGRESS", key=key)
 
 
 TRANSIENT = frozenset({"REQUEST_IN_PROGRESS", "INTERNAL_ERROR"})  # answers a retry should not get replayed
 
 
-def release(session: Session, *, row_id: int) -> None:
-    """Forget a key whose request failed for a passing reason, so that a retry does the work afresh."""
-    session.execute(delete(KEYS).where(KEYS.c.id == row_id, KEYS.c.status == "started"))
-
-
-def finish(session: Session, *, row_id: int, status: int, body: dict) -> None:
-    """Store the response for replay (only while the row is still 'started')."""
-    session.execute(update(KEYS).where(KEYS.c.id == row_id, KEYS.c.status == "started")
-                    .values(status="done", response_status=status, response_body=body))
+def finish(session: Session, claim: Claim, *, status: int, body: dict, now: datetime) -> Replay | None:
+    """Store the response for replay. If a same-key request stored its answer first (it committed between
+    this one's read and its lock), return that answer: the caller rolls back and replays it instead."""
+    if claim.row_id is not None:
+        done = session.execute(update(KEYS).where(KEYS.c.id == claim.row_id, KEYS.c.status == "started")
+                               .values(status="done", response_status=status, response_body=body)).rowcount
+        if done:
+            return None
+    stmt = insert_ignoring_conflicts(session, KEYS, index_elements=["principal", "key"])
+    stored = session.execute(stmt.values(principal=claim.principal, key=claim.key, request_hash=claim.fingerprint,
+                                         status="done", response_status=status, response_body=body, created_at=now)
+                             .returning(KEYS.c.id)).scalar()
+    if stored is not None:
+        return None
+    row = session.execute(select(KEYS.c.response_status, KEYS.c.response_body)
+                          .where(KEYS.c.principal == claim.principal, KEYS.c.key == claim.key)).one()
+    return Replay(row[0], row[1])

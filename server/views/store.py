@@ -40,38 +40,29 @@ def _till_result(form) -> dict:
     who, config = principal(), runtime().config
     key = idempotency.check_key(form.get("idem") or None)
     fields = {k: form.get(k, "") for k in ("voucher", "purchase")}
-    row_id = None
-    if key is not None:
-        try:
-            row_id, replay = idempotency.claim(db(), principal=who.key, key=key, now=utcnow(),
-                                               fingerprint=idempotency.request_hash("POST", "/clerk", fields))
-        except DomainError as exc:  # the same form sent twice with other values, or still running
-            db().rollback()
-            return {"ok": False, "code": exc.code, "voucher": fields["voucher"][:40], "message": exc.message(language())}
-        db().commit()
-        if replay is not None:
-            return replay.body
+    claim = None
     try:
+        if key is not None:
+            claim, replay = idempotency.begin(db(), principal=who.key, key=key, now=utcnow(),
+                                              fingerprint=idempotency.request_hash("POST", "/clerk", fields))
+            if replay is not None:
+                db().rollback()
+                return replay.body
         done = redemptions.redeem(db(), voucher_input=fields["voucher"], purchase_fen=_purchase_fen(fields["purchase"]),
                                   actor=redemptions.Actor(who.user_id, who.role, who.store_id, who.token_id),
                                   now=utcnow(), hold_days=config.hold_days, secret=runtime().secret, tz=config.timezone)
         result = {"ok": True, "code": "REDEEMED", "voucher": done.voucher.code, "value": redemptions.yuan(done.voucher.value_fen),
                   "redemption_id": done.redemption.id, "at": redemptions.local_time(done.redemption.redeemed_at, config.timezone)}
-    except DomainError as exc:
+    except DomainError as exc:  # refused, the same form sent twice with other values, or still running
         db().rollback()
         result = {"ok": False, "code": exc.code, "voucher": fields["voucher"][:40], "message": exc.message(language())}
-        if row_id is not None and exc.code in idempotency.TRANSIENT:
-            idempotency.release(db(), row_id=row_id)
-            db().commit()
+        if claim is None or exc.code in idempotency.TRANSIENT:
             return result
-    except Exception:
-        db().rollback()
-        if row_id is not None:
-            idempotency.release(db(), row_id=row_id)
-            db().commit()
-        raise
-    if row_id is not None:
-        idempotency.finish(db(), row_id=row_id, status=200, body=result)
+    if claim is not None:
+        earlier = idempotency.finish(db(), claim, status=200, body=result, now=utcnow())
+        if earlier is not None:  # a same-key request answered first: its answer stands, this work is undone
+            db().rollback()
+            return earlier.body
     db().commit()
     return result
 

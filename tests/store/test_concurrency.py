@@ -131,6 +131,33 @@ def test_concurrent_retries_with_one_idempotency_key(pg_app, pg_sessions):
         assert s.scalar(select(func.count()).select_from(IdempotencyKey)) == 1
 
 
+def test_a_key_held_by_a_running_request_is_refused_then_free_when_it_ends(pg_app, pg_sessions):
+    """While another transaction holds the key (a request still running), the same key gets
+    REQUEST_IN_PROGRESS and nothing changes; once that transaction ends — committed nothing, or died — the
+    key is free: no lease to wait out."""
+    from server.models import ApiToken
+    from server.services import idempotency
+    from server.services.accounts import hash_token
+    from server.services.idempotency import request_hash
+
+    world = build(pg_sessions, vouchers=1)
+    call = redeem_call(world, "clerk0", world.vouchers[0], "busy")
+    fingerprint = request_hash("POST", "/api/v1/redemptions", {"voucher": world.vouchers[0]})
+    with pg_sessions() as s:
+        token_id = s.scalar(select(ApiToken.id).where(ApiToken.token_hash == hash_token(world.tokens["clerk0"])))
+    principal = f"token:{token_id}"
+    with pg_sessions() as running:
+        _, replay = idempotency.begin(running, principal=principal, key="busy", fingerprint=fingerprint, now=utcnow())
+        assert replay is None
+        status, body = call(pg_app.test_client())
+        assert (status, body["error"]["code"]) == (409, "REQUEST_IN_PROGRESS")
+        assert ledger_rows(pg_sessions) == (0, 0, 0)
+        running.rollback()  # the running request died before committing anything
+    status, first = call(pg_app.test_client())
+    assert status == 201
+    assert call(pg_app.test_client()) == (201, first)  # replayed
+
+
 def test_concurrent_reversal_and_reuse_keep_one_live_redemption(pg_app, pg_sessions):
     world = build(pg_sessions, vouchers=1)
     first = pg_app.test_client().post("/api/v1/redemptions", json={"voucher": world.vouchers[0]}, headers=world.auth("clerk0"))

@@ -201,20 +201,6 @@ def test_keys_are_scoped_per_principal(client, world, sessions):
     assert response.status_code == 201 and idempotency_rows(sessions) == 2
 
 
-def test_key_in_progress_is_refused_then_taken_over_after_the_lease(client, world, sessions):
-    from server.services.idempotency import LEASE, request_hash
-
-    fingerprint = request_hash("POST", "/api/v1/redemptions", {"voucher": world.vouchers[0]})
-    with sessions.begin() as s:
-        s.add(IdempotencyKey(principal="token:1", key="busy", request_hash=fingerprint, status="started", created_at=utcnow()))
-    before = counts(sessions)
-    assert_refused(redeem(client, world, key="busy"), "REQUEST_IN_PROGRESS", before, sessions, 409)
-    with sessions.begin() as s:  # the first request died without committing anything
-        s.execute(select(IdempotencyKey)).scalar().created_at = utcnow() - LEASE - timedelta(seconds=1)
-    assert redeem(client, world, key="busy").status_code == 201
-    assert redeem(client, world, key="busy").headers["Idempotent-Replayed"] == "true"
-
-
 # ---- reversal ----------------------------------------------------------------------------------------
 
 def test_reverse_within_grace_restores_voucher_and_ledger(client, world, sessions):
