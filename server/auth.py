@@ -63,6 +63,7 @@ def _bearer_principal(header: str, now: datetime) -> Principal:
     token = db().execute(_BEARER, {"token_hash": hash_token(header.strip())}).first()
     if token is None or not token.User.active:
         raise DomainError("UNAUTHORIZED")
+    g.bearer_row = token  # the session's identity map is weak: holding the row keeps the store loaded
     return Principal(token.User.id, token.User.role, token.ApiToken.store_id, token.ApiToken.id)
 
 
