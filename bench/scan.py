@@ -126,10 +126,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def serve(target: str, env: dict, port: int) -> subprocess.Popen:
-    cmd = [str(Path(sys.executable).parent / "gunicorn"), "-k", "gthread", "-w", str(WORKERS), "--threads", str(THREADS),
+def serve(target: str, env: dict, port: int, workers: int, threads: int) -> subprocess.Popen:
+    cmd = [str(Path(sys.executable).parent / "gunicorn"), "-k", "gthread", "-w", str(workers), "--threads", str(threads),
            "-b", f"127.0.0.1:{port}", "--chdir", str(ROOT),
-           "--log-level", "warning", "--keep-alive", "30", *os.environ.get("BENCH_GUNICORN_ARGS", "").split(), target]
+           "--log-level", "warning", "--keep-alive", "30", target]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -212,9 +212,10 @@ def python_load(port: int, prefix: str, codes: list[str], tokens: list[str], sec
             "p99_ms": q[98] * 1000, "errors": 0, "non2xx": errors[0]}
 
 
-def measure(target: str, prefix: str, env: dict, codes, tokens, seconds: int, warmup: int, workdir: Path, use_wrk: bool) -> dict:
+def measure(target: str, prefix: str, env: dict, codes, tokens, seconds: int, warmup: int, workdir: Path, use_wrk: bool,
+            workers: int, threads: int) -> dict:
     port = free_port()
-    proc = serve(target, env, port)
+    proc = serve(target, env, port, workers, threads)
     try:
         load = (lambda s: wrk(port, prefix, codes, tokens, s, workdir)) if use_wrk else (
             lambda s: python_load(port, prefix, codes, tokens, s))
@@ -230,14 +231,12 @@ def measure(target: str, prefix: str, env: dict, codes, tokens, seconds: int, wa
 
 
 def main() -> int:
-    global WORKERS, THREADS
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10 s per endpoint instead of 30 s")
     parser.add_argument("--python-client", action="store_true", help="use the Python load generator even if wrk exists")
     parser.add_argument("--workers", type=int, default=WORKERS, help="gunicorn workers (both apps)")
     parser.add_argument("--threads", type=int, default=THREADS, help="gunicorn threads per worker (both apps)")
     args = parser.parse_args()
-    WORKERS, THREADS = args.workers, args.threads
     seconds, warmup = (10, 2) if args.quick else (30, 5)
     use_wrk = shutil.which("wrk") is not None and not args.python_client
     url = create_database()
@@ -251,8 +250,10 @@ def main() -> int:
         env.update(CODELOOP_ENV="production", CODELOOP_DATABASE_URL=url, CODELOOP_SECRET_KEY=SECRET,
                    CODELOOP_REDIS_URL=REDIS_URL, CODELOOP_INSTANCE_DIR=str(workdir / "instance"),
                    CODELOOP_RATE_LIMIT_SCAN="100000000/minute", CODELOOP_RATE_LIMIT_CLAIM="100000000/minute")
-        bare = measure("bench.scan:bare_app()", "/bare/", env, codes, tokens, seconds, warmup, workdir, use_wrk)
-        scan = measure("server.app:create_app()", "/S/", env, codes, tokens, seconds, warmup, workdir, use_wrk)
+        bare = measure("bench.scan:bare_app()", "/bare/", env, codes, tokens, seconds, warmup, workdir, use_wrk,
+                       args.workers, args.threads)
+        scan = measure("server.app:create_app()", "/S/", env, codes, tokens, seconds, warmup, workdir, use_wrk,
+                       args.workers, args.threads)
         redis.Redis.from_url(REDIS_URL).flushdb()
     finally:
         drop_database(url)
@@ -262,7 +263,7 @@ def main() -> int:
     targets = {"ratio_min": TARGET_RATIO, "scan_p99_ms_max": TARGET_P99_MS}
     met = ratio >= TARGET_RATIO and scan["p99_ms"] <= TARGET_P99_MS and scan["non2xx"] == 0 and scan["errors"] == 0
     print(json.dumps({"figures": figures, "ratios": {"scan_vs_bare": round(ratio, 3)}, "targets": targets,
-                      "settings": {"connections": CONNECTIONS, "gunicorn": f"gthread -w {WORKERS} --threads {THREADS}",
+                      "settings": {"connections": CONNECTIONS, "gunicorn": f"gthread -w {args.workers} --threads {args.threads}",
                                    "seconds": seconds, "load": "wrk" if use_wrk else "python", "cores": os.cpu_count(),
                                    "jobs": "redis (queued)", "database": "postgresql"},
                       "targets_met": met}))

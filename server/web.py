@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from server.errors import DomainError
+from server.extensions import limiter
 from server.runtime import Runtime
 
 # HTTP errors raised by Flask/Werkzeug itself, as our error codes
@@ -63,8 +64,6 @@ def _close_session(_exc) -> None:
 
 def _retry_after() -> str:
     """Seconds until the breached rate-limit window resets (read from the limiter only on a 429)."""
-    from server.extensions import limiter
-
     breached = limiter.current_limit
     return str(max(1, int(breached.reset_at - time.time()))) if breached is not None else "60"
 

@@ -81,7 +81,10 @@ def begin(session: Session, *, principal: str, key: str, fingerprint: str, now: 
         return claim, None
     row = session.execute(select(KEYS.c.request_hash, KEYS.c.status, KEYS.c.response_status, KEYS.c.response_body)
                           .where(KEYS.c.principal == principal, KEYS.c.key == key)).one()
-    return claim, _stored(key, fingerprint, *row) or _raise_in_progress(key)
+    replay = _stored(key, fingerprint, *row)
+    if replay is None:  # a 'started' row another transaction committed: only a crash of older code leaves one
+        raise DomainError("REQUEST_IN_PROGRESS", key=key)
+    return claim, replay
 
 
 def _stored(key: str, fingerprint: str, stored_hash, status, response_status, response_body) -> Replay | None:
@@ -90,10 +93,6 @@ def _stored(key: str, fingerprint: str, stored_hash, status, response_status, re
     if stored_hash != fingerprint:
         raise DomainError("IDEMPOTENCY_KEY_REUSED", key=key)
     return Replay(response_status, response_body) if status == "done" else None
-
-
-def _raise_in_progress(key: str):
-    raise DomainError("REQUEST_IN_PROGRESS", key=key)
 
 
 TRANSIENT = frozenset({"REQUEST_IN_PROGRESS", "INTERNAL_ERROR"})  # answers a retry should not get replayed

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import bindparam, insert, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
 
@@ -182,14 +181,13 @@ def _build_upsert(dialect_insert):
     return stmt.returning(_codes.c.id, _codes.c.scan_count, _codes.c.first_scan_at, _codes.c.first_city)
 
 
-_UPSERT = {"postgresql": _build_upsert(pg_insert), "sqlite": _build_upsert(sqlite_insert)}
+_SQLITE_UPSERT = _build_upsert(sqlite_insert)  # PostgreSQL counts inside _PG_SCAN
 
 
-def count_scan(session: Session, batch_id: int, serial: int, kind: int, now: datetime) -> tuple[int, int, datetime, str | None]:
-    """Create the Code row on its first scan or count another, in ONE race-free statement:
+def _count_scan(session: Session, batch_id: int, serial: int, kind: int, now: datetime) -> tuple[int, int, datetime, str | None]:
+    """SQLite: create the Code row on its first scan or count another, in ONE race-free statement:
     INSERT … ON CONFLICT (batch_id, serial, kind) DO UPDATE SET scan_count = codes.scan_count + 1 … RETURNING."""
-    stmt = _UPSERT["postgresql" if is_postgres(session) else "sqlite"]
-    row = session.execute(stmt, {"batch_id": batch_id, "serial": serial, "kind": kind, "now": now}).one()
+    row = session.execute(_SQLITE_UPSERT, {"batch_id": batch_id, "serial": serial, "kind": kind, "now": now}).one()
     return row[0], row[1], row[2], row[3]
 
 
@@ -248,7 +246,7 @@ def record_scan(session: Session, codec: Codec, text_: str, *, secret: bytes | s
         consumer_id, clerk_id = consumer_and_clerk(session, public_id, now) or (None, None)
         code_id = scan_count = first_at = first_city = voucher_id = None
         if check.outcome == "ok":
-            code_id, scan_count, first_at, first_city = count_scan(session, decoded.batch, decoded.serial, decoded.kind, now)
+            code_id, scan_count, first_at, first_city = _count_scan(session, decoded.batch, decoded.serial, decoded.kind, now)
         scan_id = session.execute(_INSERT_SCAN, {**values, "code_id": code_id, "consumer_id": consumer_id,
                                                  "clerk_id": clerk_id}).scalar_one()
         if scan_count and scan_count > 1:
