@@ -53,18 +53,19 @@ class Principal:
         return f"token:{self.token_id}" if self.token_id else f"user:{self.user_id}"
 
 
-# the token's store comes along, so the request's session already holds it when the work asks for it
-_BEARER = (select(ApiToken, User, Store).join(User, User.id == ApiToken.user_id)
-           .outerjoin(Store, Store.id == ApiToken.store_id)
+# Columns, not ORM rows, for the token and its user (this runs on every API request); the token's store comes
+# along as an entity, so the request's session already holds it when the work asks for it.
+_BEARER = (select(ApiToken.id, ApiToken.store_id, User.id.label("user_id"), User.role, User.active, Store)
+           .join(User, User.id == ApiToken.user_id).outerjoin(Store, Store.id == ApiToken.store_id)
            .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None)))
 
 
 def _bearer_principal(header: str, now: datetime) -> Principal:
     token = db().execute(_BEARER, {"token_hash": hash_token(header.strip())}).first()
-    if token is None or not token.User.active:
+    if token is None or not token.active:
         raise DomainError("UNAUTHORIZED")
     g.bearer_row = token  # the session's identity map is weak: holding the row keeps the store loaded
-    return Principal(token.User.id, token.User.role, token.ApiToken.store_id, token.ApiToken.id)
+    return Principal(token.user_id, token.role, token.store_id, token.id)
 
 
 def principal() -> Principal | None:

@@ -15,12 +15,13 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from server.db import insert_ignoring_conflicts, is_postgres
 from server.errors import DomainError, validation
 from server.models import IdempotencyKey
+from server.models.base import UTCDateTime
 
 KEYS = IdempotencyKey.__table__
 MAX_KEY = 255
@@ -95,6 +96,13 @@ def _stored(key: str, fingerprint: str, stored_hash, status, response_status, re
     return Replay(response_status, response_body) if status == "done" else None
 
 
+# prebuilt: every till request with a key stores its answer (same text on both dialects)
+_STORE = text(
+    "INSERT INTO idempotency_keys (principal, key, request_hash, status, response_status, response_body, created_at) "
+    "VALUES (:principal, :key, :request_hash, 'done', :response_status, :response_body, :created_at) "
+    "ON CONFLICT (principal, key) DO NOTHING RETURNING id"
+).bindparams(bindparam("response_body", type_=KEYS.c.response_body.type), bindparam("created_at", type_=UTCDateTime()))
+
 TRANSIENT = frozenset({"REQUEST_IN_PROGRESS", "INTERNAL_ERROR"})  # answers a retry should not get replayed
 
 
@@ -106,10 +114,8 @@ def finish(session: Session, claim: Claim, *, status: int, body: dict, now: date
                                .values(status="done", response_status=status, response_body=body)).rowcount
         if done:
             return None
-    stmt = insert_ignoring_conflicts(session, KEYS, index_elements=["principal", "key"])
-    stored = session.execute(stmt.values(principal=claim.principal, key=claim.key, request_hash=claim.fingerprint,
-                                         status="done", response_status=status, response_body=body, created_at=now)
-                             .returning(KEYS.c.id)).scalar()
+    stored = session.execute(_STORE, dict(principal=claim.principal, key=claim.key, request_hash=claim.fingerprint,
+                                          response_status=status, response_body=body, created_at=now)).scalar()
     if stored is not None:
         return None
     row = session.execute(select(KEYS.c.response_status, KEYS.c.response_body)

@@ -8,14 +8,16 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Iterable, Sequence
 
-from sqlalchemy import and_, case, exists, func, insert, select, tuple_, update
+from sqlalchemy import TextClause, and_, bindparam, case, exists, func, insert, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from server.db import insert_ignoring_conflicts
 from server.errors import DomainError
 from server.models import LedgerAccount, LedgerEntry, LedgerHold, LedgerTransaction, SettlementItem
+from server.models.base import UTCDateTime
 from server.models.ledger import ACCOUNT_KINDS, UNITS
 
 
@@ -71,19 +73,50 @@ def post(
 ) -> Posted:
     """Record one business event; a repeated key returns the first posting and writes nothing."""
     _validate(postings)
-    # Core tables, not ORM entities, on this hot path: the ORM's bulk-insert machinery costs more than the SQL
-    stmt = insert_ignoring_conflicts(session, LedgerTransaction.__table__, index_elements=["key"])
-    row = dict(key=key, event=event, details=details or {}, created_at=now, reverses_id=reverses_id)
-    txn_id = session.execute(stmt.values(**row).returning(LedgerTransaction.__table__.c.id)).scalar()
+    txn_id = session.execute(_INSERT_TRANSACTION, dict(key=key, event=event, details=details or {}, created_at=now,
+                                                       reverses_id=reverses_id)).scalar()
     if txn_id is None:  # posted before (perhaps by a concurrent request that committed first)
         return Posted(_same_or_raise(session, key, postings), created=False)
-    ids = account_ids(session, [p.account for p in postings])
-    session.execute(insert(LedgerEntry.__table__).values([  # one multi-row INSERT: one round trip
-        dict(transaction_id=txn_id, account_id=ids[p.account], amount=p.amount,
-             unit=p.account.unit, available_at=available_at or now, created_at=now)
-        for p in postings
-    ]))
+    when = dict(txn=txn_id, available_at=available_at or now, created_at=now)
+    written = session.execute(_insert_entries(len(postings)), {**when, **_entry_params(postings)}).rowcount
+    if written < len(postings):  # an account's first posting: the join found no row for it
+        ids = account_ids(session, [p.account for p in postings])
+        have = set(session.execute(select(LedgerEntry.account_id).where(LedgerEntry.transaction_id == txn_id)).scalars())
+        session.execute(insert(LedgerEntry.__table__), [
+            dict(transaction_id=txn_id, account_id=ids[p.account], amount=p.amount, unit=p.account.unit,
+                 available_at=when["available_at"], created_at=now)
+            for p in postings if ids[p.account] not in have])
     return Posted(txn_id, created=True)
+
+
+# Prebuilt text statements on this hot path (every claim and redemption posts): building and caching Core
+# statements per call cost more than the SQL. Both dialects accept the same text; the types bind datetimes
+# and JSON as the models do.
+_INSERT_TRANSACTION = text(
+    "INSERT INTO ledger_transactions (key, event, details, created_at, reverses_id) "
+    "VALUES (:key, :event, :details, :created_at, :reverses_id) ON CONFLICT (key) DO NOTHING RETURNING id"
+).bindparams(bindparam("details", type_=LedgerTransaction.__table__.c.details.type),
+             bindparam("created_at", type_=UTCDateTime()))
+
+
+@lru_cache(maxsize=8)
+def _insert_entries(n: int) -> TextClause:
+    """One INSERT … SELECT for n postings, each joined to its account's row, in posting order (entry ids
+    follow it). Accounts that do not exist yet produce no row; the caller sees the short rowcount."""
+    rows = ", ".join(f"(:k{i}, CAST(:r{i} AS BIGINT), :u{i}, CAST(:a{i} AS BIGINT), {i})" for i in range(n))
+    return text(
+        "INSERT INTO ledger_entries (transaction_id, account_id, amount, unit, available_at, created_at) "
+        f"SELECT :txn, a.id, p.column4, a.unit, :available_at, :created_at FROM (VALUES {rows}) AS p "
+        "JOIN ledger_accounts a ON a.kind = p.column1 AND a.ref_id = p.column2 AND a.unit = p.column3 "
+        "ORDER BY p.column5"
+    ).bindparams(bindparam("available_at", type_=UTCDateTime()), bindparam("created_at", type_=UTCDateTime()))
+
+
+def _entry_params(postings: Sequence[Posting]) -> dict:
+    params = {}
+    for i, p in enumerate(postings):
+        params.update({f"k{i}": p.account.kind, f"r{i}": p.account.ref_id, f"u{i}": p.account.unit, f"a{i}": p.amount})
+    return params
 
 
 def account_ids(session: Session, accounts: Sequence[Account]) -> dict[Account, int]:
@@ -97,6 +130,8 @@ def account_ids(session: Session, accounts: Sequence[Account]) -> dict[Account, 
     for missing in wanted - found.keys():
         found[missing] = account_id(session, missing)
     return found
+
+
 
 
 def reverse(session: Session, *, transaction_id: int, key: str, now: datetime, event: str = "reversal",

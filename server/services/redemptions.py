@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Boolean, Row, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from server.errors import DomainError, Localised, validation
 from server.models import (
     AuditLog, Campaign, LedgerTransaction, Redemption, Store, User, Voucher,
 )
+from server.models.base import UTCDateTime
 from server.services import ledger, rewards, voucher_tokens
 
 MAX_INPUT = 400
@@ -42,9 +42,8 @@ class Actor:
 @dataclass(frozen=True)
 class Redeemed:
     redemption: Redemption
-    voucher: Voucher
+    voucher: Row  # the redeemed voucher's id, code, value_fen… with its campaign's terms (rewards.RedemptionTerms)
     store: Store
-    campaign: Campaign
 
 
 def normalise(raw: str) -> tuple[str, bool]:
@@ -115,6 +114,40 @@ def redeem(session: Session, *, voucher_input: str, actor: Actor, now: datetime,
     code, is_token = normalise(voucher_input)
     if is_token:
         code = _token_to_code(secret, code, now)
+    voucher = session.execute(_REDEEM, dict(code=code, now=now, is_token=is_token, purchase_fen=purchase_fen)).first()
+    if voucher is None:
+        _refuse(session, code, is_token, purchase_fen, store, now, tz)
+    clerk_id = actor.user_id if actor.role == "clerk" else None
+    row = dict(voucher_id=voucher.id, store_id=store.id, clerk_id=clerk_id, api_token_id=actor.token_id,
+               purchase_fen=purchase_fen, receipt_ref=receipt_ref or None, redeemed_at=now)
+    redemption = Redemption(**row, id=session.execute(_INSERT_REDEMPTION, row).scalar_one())  # a copy for the response
+    rewards.post_redemption(session, redemption_id=redemption.id, voucher=voucher, store_id=store.id, clerk_id=clerk_id,
+                            now=now, hold_days=hold_days)
+    return Redeemed(redemption, voucher, store)
+
+
+# The whole decision in one statement: the voucher changes state only if it is issued, unexpired, presented
+# as its campaign requires (a rotating-token campaign takes no typed code) and the purchase meets its minimum.
+# It returns the campaign terms the ledger postings need too (as subqueries: SQLite's RETURNING cannot name
+# an UPDATE … FROM table). Prebuilt text: this is the hot path.
+_CAMPAIGN = "(SELECT {} FROM campaigns WHERE campaigns.id = vouchers.campaign_id)"
+_REDEEM = text(
+    "UPDATE vouchers SET status = 'redeemed' "
+    "WHERE code = :code AND status = 'issued' AND expires_at > :now "
+    "AND (min_spend_fen = 0 OR min_spend_fen <= :purchase_fen) "
+    f"AND (:is_token OR NOT {_CAMPAIGN.format('rotating_token')}) "
+    "RETURNING id, code, kind, value_fen, referral_id, campaign_id, "
+    + ", ".join(f"{_CAMPAIGN.format(term)} AS {term}"
+                for term in ("store_fee_fen", "clerk_redeem_reward_fen", "referral_bonus_points"))
+).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("is_token", type_=Boolean()))
+_INSERT_REDEMPTION = text(
+    "INSERT INTO redemptions (voucher_id, store_id, clerk_id, api_token_id, purchase_fen, receipt_ref, redeemed_at) "
+    "VALUES (:voucher_id, :store_id, :clerk_id, :api_token_id, :purchase_fen, :receipt_ref, :redeemed_at) RETURNING id"
+).bindparams(bindparam("redeemed_at", type_=UTCDateTime()))
+
+
+def _refuse(session: Session, code: str, is_token: bool, purchase_fen: int | None, store: Store, now: datetime, tz: str):
+    """The redeeming UPDATE matched nothing: raise the reason, checked in the order a clerk needs to hear it."""
     found = session.execute(select(Voucher, Campaign).join(Campaign, Campaign.id == Voucher.campaign_id)
                             .where(Voucher.code == code)).first()
     if found is None:
@@ -125,22 +158,7 @@ def redeem(session: Session, *, voucher_input: str, actor: Actor, now: datetime,
     if voucher.min_spend_fen and (purchase_fen is None or purchase_fen < voucher.min_spend_fen):
         raise DomainError("MIN_SPEND_NOT_MET", min_spend=yuan(voucher.min_spend_fen),
                           min_spend_fen=voucher.min_spend_fen, purchase_fen=purchase_fen)
-    vouchers = Voucher.__table__  # Core statements: the hot path skips the ORM's bulk-update machinery
-    won = session.execute(
-        update(vouchers).where(vouchers.c.id == voucher.id, vouchers.c.status == "issued", vouchers.c.expires_at > now)
-        .values(status="redeemed").returning(vouchers.c.id)
-    ).scalar()
-    if won is None:
-        _why_not(session, voucher.id, store, now, tz)
-    set_committed_value(voucher, "status", "redeemed")
-    clerk_id = actor.user_id if actor.role == "clerk" else None
-    row = dict(voucher_id=voucher.id, store_id=store.id, clerk_id=clerk_id, api_token_id=actor.token_id,
-               purchase_fen=purchase_fen, receipt_ref=receipt_ref or None, redeemed_at=now)
-    redemption = Redemption(**row)  # for the caller's response; the row itself is inserted below
-    redemption.id = session.execute(insert(Redemption.__table__).values(**row).returning(Redemption.__table__.c.id)).scalar_one()
-    rewards.post_redemption(session, redemption_id=redemption.id, voucher=voucher, campaign=campaign,
-                            store_id=store.id, clerk_id=clerk_id, now=now, hold_days=hold_days)
-    return Redeemed(redemption, voucher, store, campaign)
+    _why_not(session, voucher.id, store, now, tz)
 
 
 def _why_not(session: Session, voucher_id: int, store: Store, now: datetime, tz: str):

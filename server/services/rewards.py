@@ -6,6 +6,7 @@ campaign's accounts (fen and points) carry the negative side; a reversal posts t
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
@@ -35,34 +36,40 @@ def post_claim_reward(session: Session, *, voucher: Voucher, campaign: Campaign,
     )
 
 
-def redemption_postings(session: Session, *, voucher: Voucher, campaign: Campaign, store_id: int,
-                        clerk_id: int | None) -> list[Posting]:
+class RedemptionTerms(Protocol):
+    """What the postings of a redemption depend on: the voucher's row with its campaign's terms."""
+
+    id: int
+    kind: str
+    value_fen: int
+    referral_id: int | None
+    campaign_id: int
+    store_fee_fen: int
+    clerk_redeem_reward_fen: int
+    referral_bonus_points: int
+
+
+def redemption_postings(session: Session, *, voucher: RedemptionTerms, store_id: int, clerk_id: int | None) -> list[Posting]:
     """Store payout (face value + fee), the redeeming clerk's reward, and a friend voucher's referral bonus."""
-    store_amount = voucher.value_fen + campaign.store_fee_fen
-    credits = [Posting(Account("store", store_id), store_amount)]
-    if clerk_id is not None and campaign.clerk_redeem_reward_fen > 0:
-        credits.append(Posting(Account("clerk", clerk_id), campaign.clerk_redeem_reward_fen))
-    fen = sum(p.amount for p in credits)
-    postings = [Posting(Account("campaign", campaign.id), -fen), *credits]
-    postings += referral_bonus_postings(session, voucher=voucher, campaign=campaign)
+    campaign = Account("campaign", voucher.campaign_id)
+    credits = [Posting(Account("store", store_id), voucher.value_fen + voucher.store_fee_fen)]
+    if clerk_id is not None and voucher.clerk_redeem_reward_fen > 0:
+        credits.append(Posting(Account("clerk", clerk_id), voucher.clerk_redeem_reward_fen))
+    postings = [Posting(campaign, -sum(p.amount for p in credits)), *credits]
+    points = voucher.referral_bonus_points  # the sharer's bonus when a friend voucher is redeemed
+    if voucher.kind == "friend" and voucher.referral_id is not None and points > 0:
+        sharer = session.get(Referral, voucher.referral_id).sharer_id
+        postings += [Posting(Account("campaign", voucher.campaign_id, "points"), -points),
+                     Posting(Account("consumer", sharer, "points"), points)]
     return postings
 
 
-def referral_bonus_postings(session: Session, *, voucher: Voucher, campaign: Campaign) -> list[Posting]:
-    """Bonus points for the sharer when a friend voucher is redeemed (none for pack vouchers)."""
-    points = campaign.referral_bonus_points
-    if voucher.kind != "friend" or voucher.referral_id is None or points <= 0:
-        return []
-    sharer = session.get(Referral, voucher.referral_id).sharer_id
-    return [Posting(Account("campaign", campaign.id, "points"), -points), Posting(Account("consumer", sharer, "points"), points)]
-
-
-def post_redemption(session: Session, *, redemption_id: int, voucher: Voucher, campaign: Campaign, store_id: int,
+def post_redemption(session: Session, *, redemption_id: int, voucher: RedemptionTerms, store_id: int,
                     clerk_id: int | None, now: datetime, hold_days: int) -> Posted:
     """All the money one redemption moves, in one ledger transaction."""
     return ledger.post(
         session, key=redemption_key(redemption_id), event="redemption", now=now,
         available_at=now + timedelta(days=hold_days),
         details={"redemption_id": redemption_id, "voucher_id": voucher.id, "store_id": store_id},
-        postings=redemption_postings(session, voucher=voucher, campaign=campaign, store_id=store_id, clerk_id=clerk_id),
+        postings=redemption_postings(session, voucher=voucher, store_id=store_id, clerk_id=clerk_id),
     )

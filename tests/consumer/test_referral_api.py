@@ -7,8 +7,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from server.models import Campaign, Consumer, PhoneChallenge, Referral, Voucher
-from server.services import rewards
+from server.models import Campaign, Consumer, LedgerTransaction, PhoneChallenge, Referral, Voucher, utcnow
+from server.services import ledger, redemptions, rewards
 from server.services.invariants import run_checks
 from server.services.ledger import Account
 from tests.conftest import make_config
@@ -139,13 +139,18 @@ def test_friend_voucher_redemption_pays_the_sharer_bonus(app, client):
     code = client.post(f"/api/v1/referrals/{token}/claim", headers=friend,
                        environ_base={"REMOTE_ADDR": "10.9.9.9"}).get_json()["voucher"]["code"]
     with world.session() as s:
-        voucher = s.execute(select(Voucher).where(Voucher.code == code)).scalar_one()
         sharer_id = s.execute(select(Referral.sharer_id)).scalar_one()
         store = make_store(s)
-        postings = rewards.redemption_postings(s, voucher=voucher, campaign=s.get(Campaign, world.campaign_id),
-                                               store_id=store.id, clerk_id=None)
-        assert (Account("consumer", sharer_id, "points"), 50) in [(p.account, p.amount) for p in postings]
-        assert sum(p.amount for p in postings if p.account.unit == "points") == 0
+        now = utcnow()
+        done = redemptions.redeem(s, voucher_input=code, actor=redemptions.Actor(0, "admin"), store_id=store.id,
+                                  now=now, hold_days=0, secret=b"unused", tz="Asia/Shanghai")
+        s.commit()
+        entries = ledger.entries(s, s.execute(select(LedgerTransaction.id).where(
+            LedgerTransaction.key == rewards.redemption_key(done.redemption.id))).scalar_one())
+        assert (Account("consumer", sharer_id, "points"), 50) in entries
+        assert (Account("campaign", world.campaign_id, "points"), -50) in entries
+        assert ledger.balance(s, Account("consumer", sharer_id, "points"), now).total == 50
+        assert not run_checks(s)
 
 
 def test_phone_binding_with_one_time_code(app, client):
