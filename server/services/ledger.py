@@ -73,20 +73,33 @@ def post(
 ) -> Posted:
     """Record one business event; a repeated key returns the first posting and writes nothing."""
     _validate(postings)
-    txn_id = session.execute(_INSERT_TRANSACTION, dict(key=key, event=event, details=details or {}, created_at=now,
-                                                       reverses_id=reverses_id)).scalar()
+    txn_id = open_transaction(session, key=key, event=event, details=details, now=now, reverses_id=reverses_id)
     if txn_id is None:  # posted before (perhaps by a concurrent request that committed first)
         return Posted(_same_or_raise(session, key, postings), created=False)
-    when = dict(txn=txn_id, available_at=available_at or now, created_at=now)
+    write_entries(session, txn_id, postings, available_at=available_at or now, now=now)
+    return Posted(txn_id, created=True)
+
+
+def open_transaction(session: Session, *, key: str, event: str, now: datetime, details: dict | None = None,
+                     reverses_id: int | None = None) -> int | None:
+    """A new transaction's id, or None when its key was posted before. Its entries must follow (write_entries)."""
+    return session.execute(_INSERT_TRANSACTION, dict(key=key, event=event, details=details or {}, created_at=now,
+                                                     reverses_id=reverses_id)).scalar()
+
+
+def write_entries(session: Session, transaction_id: int, postings: Sequence[Posting], *, available_at: datetime,
+                  now: datetime) -> None:
+    """The balanced entries of a just-opened transaction: one INSERT … SELECT when the accounts exist."""
+    _validate(postings)
+    when = dict(txn=transaction_id, available_at=available_at, created_at=now)
     written = session.execute(_insert_entries(len(postings)), {**when, **_entry_params(postings)}).rowcount
     if written < len(postings):  # an account's first posting: the join found no row for it
         ids = account_ids(session, [p.account for p in postings])
-        have = set(session.execute(select(LedgerEntry.account_id).where(LedgerEntry.transaction_id == txn_id)).scalars())
+        have = set(session.execute(select(LedgerEntry.account_id).where(LedgerEntry.transaction_id == transaction_id)).scalars())
         session.execute(insert(LedgerEntry.__table__), [
-            dict(transaction_id=txn_id, account_id=ids[p.account], amount=p.amount, unit=p.account.unit,
-                 available_at=when["available_at"], created_at=now)
+            dict(transaction_id=transaction_id, account_id=ids[p.account], amount=p.amount, unit=p.account.unit,
+                 available_at=available_at, created_at=now)
             for p in postings if ids[p.account] not in have])
-    return Posted(txn_id, created=True)
 
 
 # Prebuilt text statements on this hot path (every claim and redemption posts): building and caching Core

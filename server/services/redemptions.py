@@ -2,7 +2,7 @@
 
 One business event, one transaction: the voucher's conditional state change
 (UPDATE … WHERE status='issued' AND expires_at > now RETURNING), the Redemption row and the ledger
-postings (rewards.post_redemption) commit together or not at all. The database decides the race:
+postings (rewards.redemption_postings) commit together or not at all. The database decides the race:
 whatever the concurrency, exactly one UPDATE matches and everyone else is told who won and when.
 """
 from __future__ import annotations
@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import NamedTuple
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Boolean, Row, bindparam, func, select, text, update
+from sqlalchemy import Boolean, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
+from server.db import is_postgres
 from server.errors import DomainError, Localised, validation
 from server.models import (
     AuditLog, Campaign, LedgerTransaction, Redemption, Store, User, Voucher,
@@ -42,7 +44,7 @@ class Actor:
 @dataclass(frozen=True)
 class Redeemed:
     redemption: Redemption
-    voucher: Row  # the redeemed voucher's id, code, value_fen… with its campaign's terms (rewards.RedemptionTerms)
+    voucher: Taken  # the redeemed voucher's id, code, value_fen… with its campaign's terms
     store: Store
 
 
@@ -114,24 +116,59 @@ def redeem(session: Session, *, voucher_input: str, actor: Actor, now: datetime,
     code, is_token = normalise(voucher_input)
     if is_token:
         code = _token_to_code(secret, code, now)
-    voucher = session.execute(_REDEEM, dict(code=code, now=now, is_token=is_token, purchase_fen=purchase_fen)).first()
-    if voucher is None:
-        _refuse(session, code, is_token, purchase_fen, store, now, tz)
     clerk_id = actor.user_id if actor.role == "clerk" else None
-    row = dict(voucher_id=voucher.id, store_id=store.id, clerk_id=clerk_id, api_token_id=actor.token_id,
-               purchase_fen=purchase_fen, receipt_ref=receipt_ref or None, redeemed_at=now)
-    redemption = Redemption(**row, id=session.execute(_INSERT_REDEMPTION, row).scalar_one())  # a copy for the response
-    rewards.post_redemption(session, redemption_id=redemption.id, voucher=voucher, store_id=store.id, clerk_id=clerk_id,
-                            now=now, hold_days=hold_days)
-    return Redeemed(redemption, voucher, store)
+    row = dict(store_id=store.id, clerk_id=clerk_id, api_token_id=actor.token_id, purchase_fen=purchase_fen,
+               receipt_ref=receipt_ref or None, redeemed_at=now)
+    taken = _take(session, code=code, is_token=is_token, **row)
+    if taken is None:
+        _refuse(session, code, is_token, purchase_fen, store, now, tz)
+    ledger.write_entries(session, taken.transaction_id,
+                         rewards.redemption_postings(session, voucher=taken, store_id=store.id, clerk_id=clerk_id),
+                         available_at=now + timedelta(days=hold_days), now=now)
+    redemption = Redemption(id=taken.redemption_id, voucher_id=taken.id, **row)  # a copy for the response
+    return Redeemed(redemption, taken, store)
+
+
+class Taken(NamedTuple):
+    """A redeemed voucher with its campaign's terms (rewards.RedemptionTerms), its redemption row and the
+    redemption's ledger transaction, opened and still without entries."""
+
+    id: int
+    code: str
+    kind: str
+    value_fen: int
+    referral_id: int | None
+    campaign_id: int
+    store_fee_fen: int
+    clerk_redeem_reward_fen: int
+    referral_bonus_points: int
+    redemption_id: int
+    transaction_id: int
+
+
+def _take(session: Session, *, code: str, is_token: bool, **row) -> Taken | None:
+    """The voucher's conditional state change, its redemption row and ledger transaction, or None (no change).
+    PostgreSQL does the three in one statement; SQLite, which has no data-modifying CTEs, in three."""
+    params = dict(code=code, now=row["redeemed_at"], is_token=is_token, **row)
+    if is_postgres(session):
+        found = session.execute(_TAKE, params).first()
+        return Taken(*found) if found is not None else None
+    voucher = session.execute(_REDEEM, params).first()
+    if voucher is None:
+        return None
+    redemption_id = session.execute(_INSERT_REDEMPTION, {**params, "voucher_id": voucher.id}).scalar_one()
+    transaction_id = ledger.open_transaction(
+        session, key=rewards.redemption_key(redemption_id), event="redemption", now=params["now"],
+        details={"redemption_id": redemption_id, "voucher_id": voucher.id, "store_id": row["store_id"]})
+    return Taken(*voucher, redemption_id, transaction_id)
 
 
 # The whole decision in one statement: the voucher changes state only if it is issued, unexpired, presented
 # as its campaign requires (a rotating-token campaign takes no typed code) and the purchase meets its minimum.
 # It returns the campaign terms the ledger postings need too (as subqueries: SQLite's RETURNING cannot name
-# an UPDATE … FROM table). Prebuilt text: this is the hot path.
+# an UPDATE … FROM table). Prebuilt text statements: this is the hot path.
 _CAMPAIGN = "(SELECT {} FROM campaigns WHERE campaigns.id = vouchers.campaign_id)"
-_REDEEM = text(
+_REDEEM_SQL = (
     "UPDATE vouchers SET status = 'redeemed' "
     "WHERE code = :code AND status = 'issued' AND expires_at > :now "
     "AND (min_spend_fen = 0 OR min_spend_fen <= :purchase_fen) "
@@ -139,11 +176,25 @@ _REDEEM = text(
     "RETURNING id, code, kind, value_fen, referral_id, campaign_id, "
     + ", ".join(f"{_CAMPAIGN.format(term)} AS {term}"
                 for term in ("store_fee_fen", "clerk_redeem_reward_fen", "referral_bonus_points"))
-).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("is_token", type_=Boolean()))
+)
+_TYPES = (bindparam("now", type_=UTCDateTime()), bindparam("is_token", type_=Boolean()))
+_REDEEM = text(_REDEEM_SQL).bindparams(*_TYPES)
 _INSERT_REDEMPTION = text(
     "INSERT INTO redemptions (voucher_id, store_id, clerk_id, api_token_id, purchase_fen, receipt_ref, redeemed_at) "
-    "VALUES (:voucher_id, :store_id, :clerk_id, :api_token_id, :purchase_fen, :receipt_ref, :redeemed_at) RETURNING id"
-).bindparams(bindparam("redeemed_at", type_=UTCDateTime()))
+    "VALUES (:voucher_id, :store_id, :clerk_id, :api_token_id, :purchase_fen, :receipt_ref, :now) RETURNING id"
+).bindparams(*_TYPES[:1])
+# PostgreSQL: the same three writes as one statement; the ledger key and details are rewards.redemption_key's
+# and the SQLite branch's, spelled in SQL.
+_TAKE = text(
+    f"WITH v AS ({_REDEEM_SQL}), "
+    "r AS (INSERT INTO redemptions (voucher_id, store_id, clerk_id, api_token_id, purchase_fen, receipt_ref, redeemed_at) "
+    "SELECT id, CAST(:store_id AS BIGINT), CAST(:clerk_id AS BIGINT), CAST(:api_token_id AS BIGINT), "
+    "CAST(:purchase_fen AS BIGINT), CAST(:receipt_ref AS VARCHAR), :now FROM v RETURNING id), "
+    "t AS (INSERT INTO ledger_transactions (key, event, details, created_at) "
+    "SELECT 'redemption:' || r.id, 'redemption', json_build_object('redemption_id', r.id, 'voucher_id', v.id, "
+    "'store_id', CAST(:store_id AS BIGINT)), :now FROM r, v RETURNING id) "
+    "SELECT v.*, r.id, t.id FROM v, r, t"
+).bindparams(*_TYPES)
 
 
 def _refuse(session: Session, code: str, is_token: bool, purchase_fen: int | None, store: Store, now: datetime, tz: str):

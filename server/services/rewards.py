@@ -62,14 +62,3 @@ def redemption_postings(session: Session, *, voucher: RedemptionTerms, store_id:
         postings += [Posting(Account("campaign", voucher.campaign_id, "points"), -points),
                      Posting(Account("consumer", sharer, "points"), points)]
     return postings
-
-
-def post_redemption(session: Session, *, redemption_id: int, voucher: RedemptionTerms, store_id: int,
-                    clerk_id: int | None, now: datetime, hold_days: int) -> Posted:
-    """All the money one redemption moves, in one ledger transaction."""
-    return ledger.post(
-        session, key=redemption_key(redemption_id), event="redemption", now=now,
-        available_at=now + timedelta(days=hold_days),
-        details={"redemption_id": redemption_id, "voucher_id": voucher.id, "store_id": store_id},
-        postings=redemption_postings(session, voucher=voucher, store_id=store_id, clerk_id=clerk_id),
-    )

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from server.models import Campaign, IdempotencyKey, LedgerAccount, LedgerEntry, Redemption, Voucher, utcnow
+from server.models import Campaign, LedgerAccount, LedgerEntry, Redemption, Voucher, utcnow
 from server.services import ledger, voucher_tokens
 from tests.conftest import SECRET
 from tests.store.world import add_voucher, build, counts, idempotency_rows
@@ -281,17 +281,17 @@ def test_an_inactive_store_cannot_redeem(client, world, sessions):
 def test_a_crashed_request_releases_its_key_for_the_retry(client, world, sessions, monkeypatch):
     from server.services import redemptions
 
-    real = redemptions.rewards.post_redemption
+    real = redemptions.rewards.redemption_postings
 
-    def boom(*args, **kwargs):
+    def boom(*args, **kwargs):  # after the voucher, redemption and ledger transaction were written
         raise RuntimeError("database went away mid-request")
 
-    monkeypatch.setattr(redemptions.rewards, "post_redemption", boom)
+    monkeypatch.setattr(redemptions.rewards, "redemption_postings", boom)
     client.application.config["PROPAGATE_EXCEPTIONS"] = False
     before = counts(sessions)
     assert redeem(client, world, key="crash").status_code == 500
     assert counts(sessions) == before and idempotency_rows(sessions) == 0  # nothing half-done, key forgotten
-    monkeypatch.setattr(redemptions.rewards, "post_redemption", real)
+    monkeypatch.setattr(redemptions.rewards, "redemption_postings", real)
     assert redeem(client, world, key="crash").status_code == 201  # the retry does the work
 
 
