@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import NamedTuple
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Boolean, bindparam, func, select, text, update
+from sqlalchemy import Boolean, and_, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from server.db import is_postgres
@@ -197,44 +197,42 @@ _TAKE = text(
 ).bindparams(*_TYPES)
 
 
+# Why a voucher was not redeemed, in one query: the voucher, its campaign's QR rule, and its live redemption
+# with the store, if any (as the database holds them now: a statement of its own sees the latest commits).
+_DIAGNOSIS = (
+    select(Voucher.status, Voucher.expires_at, Voucher.min_spend_fen, Campaign.rotating_token, Redemption.id,
+           Redemption.redeemed_at, Store.id.label("store_id"), Store.name)
+    .join(Campaign, Campaign.id == Voucher.campaign_id)
+    .outerjoin(Redemption, and_(Redemption.voucher_id == Voucher.id, Redemption.reversed_at.is_(None)))
+    .outerjoin(Store, Store.id == Redemption.store_id)
+    .where(Voucher.code == bindparam("code"))
+)
+
+
 def _refuse(session: Session, code: str, is_token: bool, purchase_fen: int | None, store: Store, now: datetime, tz: str):
     """The redeeming UPDATE matched nothing: raise the reason, checked in the order a clerk needs to hear it."""
-    found = session.execute(select(Voucher, Campaign).join(Campaign, Campaign.id == Voucher.campaign_id)
-                            .where(Voucher.code == code)).first()
+    found = session.execute(_DIAGNOSIS, {"code": code}).first()
     if found is None:
         raise DomainError("VOUCHER_NOT_FOUND", voucher=code)
-    voucher, campaign = found
-    if campaign.rotating_token and not is_token:  # a typed or forwarded code of a rotating-token voucher
+    status, expires_at, min_spend, rotating, redemption_id, redeemed_at, where_id, where_name = found
+    if rotating and not is_token:  # a typed or forwarded code of a rotating-token voucher
         raise DomainError("VOUCHER_TOKEN_EXPIRED", voucher=code, reason="scan the live QR on the voucher page")
-    if voucher.min_spend_fen and (purchase_fen is None or purchase_fen < voucher.min_spend_fen):
-        raise DomainError("MIN_SPEND_NOT_MET", min_spend=yuan(voucher.min_spend_fen),
-                          min_spend_fen=voucher.min_spend_fen, purchase_fen=purchase_fen)
-    _why_not(session, voucher.id, store, now, tz)
-
-
-def _why_not(session: Session, voucher_id: int, store: Store, now: datetime, tz: str):
-    """The conditional update matched nothing: say why, from what the database holds now."""
-    voucher = session.execute(select(Voucher).where(Voucher.id == voucher_id).execution_options(populate_existing=True)).scalar_one()
-    if voucher.status == "redeemed":
-        live = session.execute(
-            select(Redemption, Store).join(Store, Store.id == Redemption.store_id)
-            .where(Redemption.voucher_id == voucher_id, Redemption.reversed_at.is_(None))
-        ).first()
-        if live is not None:
-            redemption, where = live
-            same = where.id == store.id
-            details = dict(redeemed_at=local_time(redemption.redeemed_at, tz),
-                           redeemed_at_utc=redemption.redeemed_at.isoformat(timespec="seconds"), same_store=same)
-            if same:
-                details.update(store=where.name, store_id=where.id, redemption_id=redemption.id)
-            else:
-                details["store"] = Localised(zh_CN="其他门店", en="another store")
-            raise DomainError("VOUCHER_ALREADY_REDEEMED", **details)
-        raise DomainError("REQUEST_IN_PROGRESS")  # redeemed by a transaction not yet visible; retry
-    if voucher.expires_at <= now:
-        raise DomainError("VOUCHER_EXPIRED", expires_at=local_time(voucher.expires_at, tz),
-                          expires_at_utc=voucher.expires_at.isoformat(timespec="seconds"))
-    raise DomainError("REQUEST_IN_PROGRESS")  # reversed meanwhile: the till may simply retry
+    if min_spend and (purchase_fen is None or purchase_fen < min_spend):
+        raise DomainError("MIN_SPEND_NOT_MET", min_spend=yuan(min_spend), min_spend_fen=min_spend, purchase_fen=purchase_fen)
+    if status == "redeemed" and redemption_id is not None:
+        same = where_id == store.id
+        details = dict(redeemed_at=local_time(redeemed_at, tz), redeemed_at_utc=redeemed_at.isoformat(timespec="seconds"),
+                       same_store=same)
+        if same:
+            details.update(store=where_name, store_id=where_id, redemption_id=redemption_id)
+        else:
+            details["store"] = Localised(zh_CN="其他门店", en="another store")
+        raise DomainError("VOUCHER_ALREADY_REDEEMED", **details)
+    if status != "redeemed" and expires_at <= now:
+        raise DomainError("VOUCHER_EXPIRED", expires_at=local_time(expires_at, tz),
+                          expires_at_utc=expires_at.isoformat(timespec="seconds"))
+    # redeemed by a transaction not yet visible, or reversed meanwhile: the till may simply retry
+    raise DomainError("REQUEST_IN_PROGRESS")
 
 
 def reverse(session: Session, *, redemption_id: int, actor: Actor, now: datetime, grace_minutes: int,
