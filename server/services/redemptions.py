@@ -11,7 +11,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Boolean, and_, bindparam, func, select, text, update
@@ -44,7 +43,7 @@ class Actor:
 @dataclass(frozen=True)
 class Redeemed:
     redemption: Redemption
-    voucher: Taken  # the redeemed voucher's id, code, value_fen… with its campaign's terms
+    voucher: rewards.RedemptionTerms
     store: Store
 
 
@@ -122,37 +121,22 @@ def redeem(session: Session, *, voucher_input: str, actor: Actor, now: datetime,
     taken = _take(session, code=code, is_token=is_token, **row)
     if taken is None:
         _refuse(session, code, is_token, purchase_fen, store, now, tz)
-    ledger.write_entries(session, taken.transaction_id,
-                         rewards.redemption_postings(session, voucher=taken, store_id=store.id, clerk_id=clerk_id),
+    voucher, redemption_id, transaction_id = taken
+    ledger.write_entries(session, transaction_id,
+                         rewards.redemption_postings(session, voucher=voucher, store_id=store.id, clerk_id=clerk_id),
                          available_at=now + timedelta(days=hold_days), now=now)
-    redemption = Redemption(id=taken.redemption_id, voucher_id=taken.id, **row)  # a copy for the response
-    return Redeemed(redemption, taken, store)
+    redemption = Redemption(id=redemption_id, voucher_id=voucher.id, **row)  # a copy for the response
+    return Redeemed(redemption, voucher, store)
 
 
-class Taken(NamedTuple):
-    """A redeemed voucher with its campaign's terms (rewards.RedemptionTerms), its redemption row and the
-    redemption's ledger transaction, opened and still without entries."""
-
-    id: int
-    code: str
-    kind: str
-    value_fen: int
-    referral_id: int | None
-    campaign_id: int
-    store_fee_fen: int
-    clerk_redeem_reward_fen: int
-    referral_bonus_points: int
-    redemption_id: int
-    transaction_id: int
-
-
-def _take(session: Session, *, code: str, is_token: bool, **row) -> Taken | None:
-    """The voucher's conditional state change, its redemption row and ledger transaction, or None (no change).
+def _take(session: Session, *, code: str, is_token: bool, **row) -> tuple[rewards.RedemptionTerms, int, int] | None:
+    """The voucher's conditional state change, its redemption row and its ledger transaction (opened, still without
+    entries): (voucher terms, redemption id, transaction id), or None when nothing changed.
     PostgreSQL does the three in one statement; SQLite, which has no data-modifying CTEs, in three."""
     params = dict(code=code, now=row["redeemed_at"], is_token=is_token, **row)
     if is_postgres(session):
         found = session.execute(_TAKE, params).first()
-        return Taken(*found) if found is not None else None
+        return (rewards.RedemptionTerms(*found[:-2]), found[-2], found[-1]) if found is not None else None
     voucher = session.execute(_REDEEM, params).first()
     if voucher is None:
         return None
@@ -160,7 +144,7 @@ def _take(session: Session, *, code: str, is_token: bool, **row) -> Taken | None
     transaction_id = ledger.open_transaction(
         session, key=rewards.redemption_key(redemption_id), event="redemption", now=params["now"],
         details={"redemption_id": redemption_id, "voucher_id": voucher.id, "store_id": row["store_id"]})
-    return Taken(*voucher, redemption_id, transaction_id)
+    return rewards.RedemptionTerms(*voucher), redemption_id, transaction_id
 
 
 # The whole decision in one statement: the voucher changes state only if it is issued, unexpired, presented

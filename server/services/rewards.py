@@ -6,7 +6,7 @@ campaign's accounts (fen and points) carry the negative side; a reversal posts t
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 
@@ -36,10 +36,11 @@ def post_claim_reward(session: Session, *, voucher: Voucher, campaign: Campaign,
     )
 
 
-class RedemptionTerms(Protocol):
-    """What the postings of a redemption depend on: the voucher's row with its campaign's terms."""
+class RedemptionTerms(NamedTuple):
+    """The redeemed voucher's row with its campaign's terms: what a redemption's postings depend on."""
 
     id: int
+    code: str
     kind: str
     value_fen: int
     referral_id: int | None
