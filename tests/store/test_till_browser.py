@@ -51,6 +51,15 @@ def banner(page) -> str:
     return page.inner_text("#result .banner")
 
 
+def sign_in(page, server: str, username: str, start: str = "/clerk") -> None:
+    """Sign in from `start` (the till sends an anonymous visitor to the login page) and land on the till."""
+    page.goto(server + start)
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server}/clerk")
+
+
 def test_clerk_redeems_by_typing_by_wedge_scan_and_camera(server, sessions, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -65,11 +74,7 @@ def test_clerk_redeems_by_typing_by_wedge_scan_and_camera(server, sessions, tmp_
             context = browser.new_context(viewport={"width": 390, "height": 800}, locale="zh-CN")  # a cheap phone
             context.grant_permissions(["camera"], origin=server)
             page = context.new_page()
-            page.goto(f"{server}/clerk")
-            page.fill("input[name=username]", "clerk0")
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{server}/clerk")
+            sign_in(page, server, "clerk0")
             assert page.evaluate("document.activeElement.id") == "voucher"  # ready for the scanner
 
             # 1. typed by hand, in lower case with a dash
@@ -134,11 +139,7 @@ def test_clerk_redeems_by_typing_by_wedge_scan_and_camera(server, sessions, tmp_
             desktop = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US",
                                           extra_http_headers={"Accept-Language": "en"})
             pc = desktop.new_page()
-            pc.goto(f"{server}/login?next=/clerk")
-            pc.fill("input[name=username]", "clerk1")
-            pc.fill("input[name=password]", PASSWORD)
-            pc.click("button[type=submit]")
-            pc.wait_for_url(f"{server}/clerk")
+            sign_in(pc, server, "clerk1", start="/login?next=/clerk")
             pc.keyboard.type(world.vouchers[0], delay=5)
             pc.keyboard.press("Enter")
             pc.wait_for_selector("#result .banner.bad")
