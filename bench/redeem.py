@@ -18,9 +18,6 @@ import json
 import multiprocessing as mp
 import os
 import random
-import signal
-import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -28,6 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.harness import free_port, serve, stop  # noqa: E402
 
 ADMIN_URL = os.environ.get("CODELOOP_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 SECRET = "bench-secret-0123456789-0123456789-abcdef"
@@ -163,40 +162,12 @@ def verify(url: str) -> dict:
 
 # ---- servers and load --------------------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_gunicorn(target: str, url: str, port: int, workers: int, threads: int) -> subprocess.Popen:
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CODELOOP_")},
-           "CODELOOP_DATABASE_URL": url, "CODELOOP_SECRET_KEY": SECRET, "CODELOOP_ENV": "production",
-           "CODELOOP_PUBLIC_URL": "https://q.bench.cn", "CODELOOP_INSTANCE_DIR": str(ROOT / "bench" / "out" / "instance"),
-           "CODELOOP_HOLD_DAYS": "7", "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'bench'}"}
-    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    proc = subprocess.Popen([gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", "gthread",
-                             "--threads", str(threads), "--keep-alive", "30", "--log-level", "warning", target],
-                            env=env, cwd=ROOT, start_new_session=True)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return proc
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(f"gunicorn {target} exited with {proc.returncode}")
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"gunicorn {target} did not start")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+def app_env(url: str) -> dict:
+    """The environment both apps run with (production settings, this run's database)."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("CODELOOP_")},
+            "CODELOOP_DATABASE_URL": url, "CODELOOP_SECRET_KEY": SECRET, "CODELOOP_ENV": "production",
+            "CODELOOP_PUBLIC_URL": "https://q.bench.cn", "CODELOOP_INSTANCE_DIR": str(ROOT / "bench" / "out" / "instance"),
+            "CODELOOP_HOLD_DAYS": "7"}
 
 
 def _client(args) -> list[tuple[float, int]]:
@@ -265,14 +236,14 @@ def main() -> int:
         token, api_codes, bare_codes = seed(url, n)
         port_api, port_bare = free_port(), free_port()
         with mp.get_context("fork").Pool(args.concurrency) as pool:
-            server = start_gunicorn("server.app:create_app()", url, port_api, args.workers, args.threads)
+            server = serve("server.app:create_app()", app_env(url), port_api, args.workers, args.threads)
             try:
                 drive(port_api, "api", token, api_codes[:200], args.concurrency, 0, pool)  # warm-up
                 analyze(url)
                 api = drive(port_api, "api", token, api_codes[200:], args.concurrency, args.dupes, pool)
             finally:
                 stop(server)
-            server = start_gunicorn("redeem:bare_app()", url, port_bare, args.workers, args.threads)
+            server = serve("bench.redeem:bare_app()", app_env(url), port_bare, args.workers, args.threads)
             try:
                 drive(port_bare, "bare", token, bare_codes[:200], args.concurrency, 0, pool)
                 analyze(url)

@@ -20,8 +20,6 @@ import os
 import random
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.harness import free_port, serve, stop  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("CODELOOP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("CODELOOP_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -118,39 +118,6 @@ def seed(url: str) -> tuple[list[str], list[str]]:
         codes = Codec(SECRET.encode()).encode_range(batch.id, 0, CODES)
     engine.dispose()
     return codes, tokens
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def serve(target: str, env: dict, port: int, workers: int, threads: int) -> subprocess.Popen:
-    cmd = [str(Path(sys.executable).parent / "gunicorn"), "-k", "gthread", "-w", str(workers), "--threads", str(threads),
-           "-b", f"127.0.0.1:{port}", "--chdir", str(ROOT),
-           "--log-level", "warning", "--keep-alive", "30", target]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return proc
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(f"gunicorn failed: {proc.stderr.read().decode()[-2000:]}")
-            time.sleep(0.2)
-    raise RuntimeError("gunicorn did not start")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def wrk(port: int, prefix: str, codes: list[str], tokens: list[str], seconds: int, workdir: Path) -> dict:

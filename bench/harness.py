@@ -1,0 +1,46 @@
+"""What the benchmarks share: a free port, and the app under gunicorn (gthread) started and stopped."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve(target: str, env: dict, port: int, workers: int, threads: int) -> subprocess.Popen:
+    """`gunicorn -k gthread` serving `target` on 127.0.0.1:port, once it accepts connections."""
+    cmd = [str(Path(sys.executable).parent / "gunicorn"), "-k", "gthread", "-w", str(workers), "--threads", str(threads),
+           "-b", f"127.0.0.1:{port}", "--chdir", str(ROOT), "--log-level", "warning", "--keep-alive", "30", target]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"gunicorn {target} failed: {proc.stderr.read().decode()[-2000:]}")
+            time.sleep(0.2)
+    stop(proc)
+    raise RuntimeError(f"gunicorn {target} did not start")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
