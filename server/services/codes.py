@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from codegen.codes import Codec, CodeInvalid, PackCode
 from server.models import Batch, BatchRange
+
+BatchState = Callable[[int], "tuple[Batch | None, list[BatchRange]]"]
 
 ERROR_FOR = {"invalid": "CODE_INVALID", "inactive": "CODE_INACTIVE", "blacklisted": "CODE_BLACKLISTED"}
 
@@ -28,21 +31,24 @@ class CodeCheck:
         return ERROR_FOR.get(self.outcome)
 
 
-def check_code(session: Session, codec: Codec, text: str) -> CodeCheck:
-    """Decode and verify `text`; only a code whose tag verifies causes any database read."""
+def check_code(session: Session, codec: Codec, text: str, batch_state: BatchState | None = None) -> CodeCheck:
+    """Decode and verify `text`; only a code whose tag verifies causes any database read. `batch_state(batch_id)`
+    gives the batch and its ranges from a cache instead of the database (the scan pages' BatchCache)."""
     try:
         code = codec.decode(text)
     except CodeInvalid as exc:
         return CodeCheck("invalid", reason=exc.reason)
-    batch = session.get(Batch, code.batch)
+    batch, ranges = batch_state(code.batch) if batch_state is not None else (session.get(Batch, code.batch), None)
     if batch is None or code.serial >= batch.quantity or (code.kind == 1 and not batch.paired):
         return CodeCheck("invalid", code=code, reason="unknown_batch")
-    ranges = session.execute(
-        select(BatchRange).where(BatchRange.batch_id == batch.id, BatchRange.first_serial <= code.serial,
-                                 BatchRange.last_serial >= code.serial).order_by(BatchRange.id)
-    ).scalars().all()
-    activation = next((r for r in ranges if r.kind == "activate"), None)
-    blacklist = next((r for r in ranges if r.kind == "blacklist"), None)
+    if ranges is None:  # from the database: only the ranges that hold this serial
+        ranges = session.execute(
+            select(BatchRange).where(BatchRange.batch_id == batch.id, BatchRange.first_serial <= code.serial,
+                                     BatchRange.last_serial >= code.serial).order_by(BatchRange.id)
+        ).scalars().all()
+    mine = [r for r in ranges if r.first_serial <= code.serial <= r.last_serial]
+    activation = next((r for r in mine if r.kind == "activate"), None)
+    blacklist = next((r for r in mine if r.kind == "blacklist"), None)
     outcome = "blacklisted" if blacklist else "ok" if activation else "inactive"
     return CodeCheck(outcome, code=code, batch=batch, activation=activation, blacklist=blacklist)
 

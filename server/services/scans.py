@@ -6,13 +6,14 @@ import threading
 import time
 import unicodedata
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import datetime
 
 from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
 
-from codegen.codes import Codec, CodeInvalid
+from codegen.codes import Codec
 from codegen.gs1 import GtinInvalid, normalize_gtin
 from server.db import is_postgres
 from server.models import Attribution, Batch, BatchRange, Campaign, Code, Consumer, Product, Scan, Voucher
@@ -124,22 +125,6 @@ class BatchCache:
         return batch, ranges
 
 
-def cached_check(session: Session, codec: Codec, text: str, cache: BatchCache) -> CodeCheck:
-    """check_code's verdict (MAC first, no database for a forged code) with the batch state from `cache`."""
-    try:
-        code = codec.decode(text)
-    except CodeInvalid as exc:
-        return CodeCheck("invalid", reason=exc.reason)
-    batch, ranges = cache.get(session, code.batch)
-    if batch is None or code.serial >= batch.quantity or (code.kind == 1 and not batch.paired):
-        return CodeCheck("invalid", code=code, reason="unknown_batch")
-    mine = [r for r in ranges if r.first_serial <= code.serial <= r.last_serial]
-    activation = next((r for r in mine if r.kind == "activate"), None)
-    blacklist = next((r for r in mine if r.kind == "blacklist"), None)
-    outcome = "blacklisted" if blacklist else "ok" if activation else "inactive"
-    return CodeCheck(outcome, code=code, batch=batch, activation=activation, blacklist=blacklist)
-
-
 def verify(session: Session, codec: Codec, text: str, gtin: str | None = None, cache: BatchCache | None = None) -> CodeCheck:
     """check_code (or its cached form), plus the GS1 form's GTIN, which must be valid and match the product."""
     check_gtin = None
@@ -148,7 +133,7 @@ def verify(session: Session, codec: Codec, text: str, gtin: str | None = None, c
             check_gtin = normalize_gtin(gtin)
         except GtinInvalid:
             return CodeCheck("invalid", reason="bad_gtin")
-    check = cached_check(session, codec, text, cache) if cache is not None else check_code(session, codec, text)
+    check = check_code(session, codec, text, partial(cache.get, session) if cache is not None else None)
     if check_gtin is not None and check.batch is not None and (check.batch.product.gtin or "").zfill(14) != check_gtin:
         return CodeCheck("invalid", code=check.code, reason="gtin_mismatch")
     return check
