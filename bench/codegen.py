@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from codegen.codes import Codec  # noqa: E402
-from codegen.package import BatchSpec, write_package  # noqa: E402
-from codegen.urls import UrlTemplate  # noqa: E402
+from codegen.codes import Codec
+from codegen.package import BatchSpec, write_package
+from codegen.urls import UrlTemplate
 
 SECRET = b"bench-secret-0123456789abcdef"
 TARGET_10M_S = 20.0

@@ -44,3 +44,30 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
+
+
+def cpu_times() -> list[int]:
+    """The machine's CPU time counters from /proc/stat (user … steal), or [] where there is none."""
+    try:
+        with open("/proc/stat") as stat:
+            return [int(v) for v in stat.readline().split()[1:9]]
+    except OSError:
+        return []
+
+
+def steal_share(before: list[int], after: list[int]) -> float | None:
+    """The share of CPU time the hypervisor gave to other guests between two cpu_times() readings."""
+    if not before or not after:
+        return None
+    spent = [b - a for a, b in zip(before, after)]
+    return round(spent[7] / max(1, sum(spent)), 3)
+
+
+def interleave(rounds: int, sides: dict) -> dict[str, list]:
+    """Run each side's `slice(i)` in turn, `rounds` times (A B A B …): on a machine whose speed drifts (other
+    guests, CPU steal), both sides see the same conditions, so their ratio compares like with like."""
+    results: dict[str, list] = {name: [] for name in sides}
+    for i in range(rounds):
+        for name, run_slice in sides.items():
+            results[name].append(run_slice(i))
+    return results

@@ -4,7 +4,8 @@
     .venv/bin/python bench/redeem.py --quick    # N = 1,000, under a minute
 
 Creates a fresh PostgreSQL database, migrates and seeds it with vouchers, then, with the same gunicorn
-settings and the same client concurrency, drives (1) the real API — bearer token, Idempotency-Key,
+settings and the same client concurrency, and in turns (api, bare, api, bare …, so that drift in the machine's
+speed — CPU steal from other guests — falls on both alike), drives (1) the real API — bearer token, Idempotency-Key,
 conditional update, redemption row and ledger postings in one transaction — and (2) a bare Flask endpoint
 that only runs the conditional `UPDATE vouchers … RETURNING`. A share of the vouchers is sent twice by
 different clients at once, so double redemptions have a chance to happen; the database is checked for
@@ -21,12 +22,13 @@ import random
 import sys
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import free_port, serve, stop  # noqa: E402
+from bench.harness import cpu_times, free_port, interleave, serve, steal_share, stop
 
 ADMIN_URL = os.environ.get("CODELOOP_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 SECRET = "bench-secret-0123456789-0123456789-abcdef"
@@ -84,7 +86,7 @@ def seed(url: str, n: int) -> tuple[str, list[str], list[str]]:
 
     from server.db import make_engine, make_sessionmaker
     from server.migrate import upgrade
-    from server.models import Campaign, Consumer, Product, Batch, Store, utcnow
+    from server.models import Batch, Campaign, Consumer, Product, Store, utcnow
     from server.services.accounts import create_token, create_user
 
     engine = make_engine(url)
@@ -205,16 +207,23 @@ def drive(port: int, kind: str, token: str, codes: list[str], concurrency: int, 
     start_at = time.time() + 0.5
     began = time.perf_counter()
     results = pool.map(_client, [(port, kind, token, p, start_at) for p in plan])
-    elapsed = time.perf_counter() - began - 0.5
-    latencies = sorted(s for r in results for s, _ in r)
-    statuses: dict[int, int] = {}
-    for r in results:
-        for _, status in r:
-            statuses[status] = statuses.get(status, 0) + 1
-    n = len(latencies)
+    return {"seconds": time.perf_counter() - began - 0.5, "latencies": [s for r in results for s, _ in r],
+            "statuses": Counter(status for r in results for _, status in r)}
+
+
+def summary(slices: list[dict]) -> dict:
+    """Throughput over all slices and latency percentiles over all their requests."""
+    latencies = sorted(s for sl in slices for s in sl["latencies"])
+    statuses = sum((sl["statuses"] for sl in slices), Counter())
+    n, elapsed = len(latencies), sum(sl["seconds"] for sl in slices)
     return {"requests": n, "seconds": round(elapsed, 3), "requests_per_s": round(n / elapsed, 1),
-            "redemptions_per_s": round(statuses.get(201, 0) / elapsed, 1), "statuses": statuses,
-            "p50_ms": round(latencies[n // 2] * 1000, 2), "p99_ms": round(latencies[min(n - 1, int(n * 0.99))] * 1000, 2)}
+            "redemptions_per_s": round(statuses.get(201, 0) / elapsed, 1), "statuses": dict(statuses),
+            "p50_ms": round(latencies[n // 2] * 1000, 2), "p99_ms": round(latencies[min(n - 1, int(n * 0.99))] * 1000, 2),
+            "slices_per_s": [round(len(sl["latencies"]) / sl["seconds"]) for sl in slices]}
+
+
+def chunks(items: list, k: int) -> list[list]:
+    return [items[i * len(items) // k:(i + 1) * len(items) // k] for i in range(k)]
 
 
 def main() -> int:
@@ -228,28 +237,32 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
     n = args.n or (1_000 if args.quick else 10_000)
+    rounds = 4 if args.quick else 10
     name = f"codeloop_bench_{os.getpid()}"
     load_before = os.getloadavg()[0]
     (ROOT / "bench" / "out").mkdir(exist_ok=True)
     url = create_database(name)
     try:
         token, api_codes, bare_codes = seed(url, n)
-        port_api, port_bare = free_port(), free_port()
+        ports = {"api": free_port(), "bare": free_port()}
+        targets = {"api": "server.app:create_app()", "bare": "bench.redeem:bare_app()"}
+        codes = {"api": chunks(api_codes[200:], rounds), "bare": chunks(bare_codes[200:], rounds)}
+        servers = {}
         with mp.get_context("fork").Pool(args.concurrency) as pool:
-            server = serve("server.app:create_app()", app_env(url), port_api, args.workers, args.threads)
             try:
-                drive(port_api, "api", token, api_codes[:200], args.concurrency, 0, pool)  # warm-up
+                for side in ("api", "bare"):
+                    servers[side] = serve(targets[side], app_env(url), ports[side], args.workers, args.threads)
+                    drive(ports[side], side, token, (api_codes if side == "api" else bare_codes)[:200],
+                          args.concurrency, 0, pool)  # warm-up
                 analyze(url)
-                api = drive(port_api, "api", token, api_codes[200:], args.concurrency, args.dupes, pool)
+                before = cpu_times()
+                slices = interleave(rounds, {side: (lambda i, side=side: drive(
+                    ports[side], side, token, codes[side][i], args.concurrency, args.dupes, pool)) for side in ports})
+                steal = steal_share(before, cpu_times())
             finally:
-                stop(server)
-            server = serve("bench.redeem:bare_app()", app_env(url), port_bare, args.workers, args.threads)
-            try:
-                drive(port_bare, "bare", token, bare_codes[:200], args.concurrency, 0, pool)
-                analyze(url)
-                bare = drive(port_bare, "bare", token, bare_codes[200:], args.concurrency, args.dupes, pool)
-            finally:
-                stop(server)
+                for server in servers.values():
+                    stop(server)
+        api, bare = summary(slices["api"]), summary(slices["bare"])
         checked = verify(url)
     finally:
         if not args.keep:
@@ -258,7 +271,8 @@ def main() -> int:
     unexpected = {k: v for k, v in api["statuses"].items() if k not in (201, 409)}
     print(f"N = {n:,} vouchers per phase (+{args.dupes:.0%} sent twice), concurrency {args.concurrency}, "
           f"gunicorn {args.workers} workers x {args.threads} threads (gthread), {os.cpu_count()} cores, PostgreSQL, "
-          f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
+          f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after; {rounds} turns each, interleaved; "
+          f"CPU steal {steal if steal is None else f'{steal:.0%}'}")
     for label, r in (("POST /api/v1/redemptions", api), ("bare UPDATE … RETURNING", bare)):
         print(f"{label:26} {r['requests_per_s']:8,.0f} req/s  {r['redemptions_per_s']:8,.0f} redemptions/s  "
               f"p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms  statuses {r['statuses']}")
@@ -275,7 +289,7 @@ def main() -> int:
     }
     print(json.dumps({
         "bench": "redeem", "n": n, "concurrency": args.concurrency, "workers": args.workers, "threads": args.threads,
-        "dupes": args.dupes, "cores": os.cpu_count(),
+        "dupes": args.dupes, "cores": os.cpu_count(), "rounds": rounds, "cpu_steal": steal,
         "load_average": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
         "figures": {"api": api, "bare": bare, "db": checked},
         "ratios": {"api_vs_bare_throughput": round(ratio, 3)},

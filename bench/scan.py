@@ -5,7 +5,9 @@ endpoint doing one primary-key SELECT and one INSERT, in the same run with the s
     .venv/bin/python bench/scan.py --quick    # 10 s per endpoint, under a minute in all
 
 It creates a fresh PostgreSQL database (CODELOOP_TEST_PG_URL's server, default postgres@127.0.0.1), migrates
-it, seeds an activated batch, and serves both apps with gunicorn (gthread, same workers/threads). The scan app
+it, seeds an activated batch, and serves both apps with gunicorn (gthread, same workers/threads) at once, loading
+them in turns of 5 s (bare, scan, bare, scan …) so that drift in the machine's speed (CPU steal from other
+guests) falls on both alike; the JSON line reports the steal share seen during the run. The scan app
 runs as in production: jobs and rate-limit counters in Redis (CODELOOP_BENCH_REDIS_URL, default
 redis://127.0.0.1:6379/14; the enrichment jobs are queued, not run), rate limits raised out of the way.
 Load: wrk at 16 connections (a Lua script spreads requests over 20,000 codes and 16 consumer cookies), or,
@@ -20,19 +22,19 @@ import os
 import random
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import free_port, serve, stop  # noqa: E402
+from bench.harness import cpu_times, free_port, interleave, serve, steal_share, stop
 
 PG_ADMIN_URL = os.environ.get("CODELOOP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("CODELOOP_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -120,7 +122,11 @@ def seed(url: str) -> tuple[list[str], list[str]]:
     return codes, tokens
 
 
+SLICE_SECONDS = 5
+
+
 def wrk(port: int, prefix: str, codes: list[str], tokens: list[str], seconds: int, workdir: Path) -> dict:
+    """One wrk run: counts, and the latency histogram ({microseconds: requests}) so that runs can be merged."""
     script = workdir / f"{prefix.strip('/').replace('/', '_')}.lua"
     script.write_text(
         "local codes = {" + ",".join(f'"{c}"' for c in codes) + "}\n"
@@ -132,40 +138,43 @@ def wrk(port: int, prefix: str, codes: list[str], tokens: list[str], seconds: in
         f"  return wrk.format('GET', '{prefix}' .. c, {{['Cookie'] = 'cl_c=' .. t, ['Accept-Language'] = 'zh-CN'}})\n"
         "end\n"
         "done = function(summary, latency, requests)\n"
-        "  io.write(string.format('JSON {\"requests\": %d, \"seconds\": %f, \"p50_ms\": %f, \"p99_ms\": %f, "
-        "\"errors\": %d, \"non2xx\": %d}\\n', summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000, "
-        "latency:percentile(99) / 1000, summary.errors.connect + summary.errors.read + summary.errors.write + "
+        "  io.write(string.format('JSON {\"requests\": %d, \"seconds\": %f, \"errors\": %d, \"non2xx\": %d}\\n', "
+        "summary.requests, summary.duration / 1e6, summary.errors.connect + summary.errors.read + summary.errors.write + "
         "summary.errors.timeout, summary.errors.status))\n"
+        "  for i = 1, #latency do\n"
+        "    local us, n = latency(i)\n"
+        "    if n > 0 then io.write(string.format('H %d %d\\n', us, n)) end\n"
+        "  end\n"
         "end\n")
     run = subprocess.run(["wrk", "-t", "2", "-c", str(CONNECTIONS), "-d", f"{seconds}s", "--timeout", "5s", "-s", str(script),
-                          f"http://127.0.0.1:{port}"], capture_output=True, text=True)
+                          f"http://127.0.0.1:{port}"], check=False, capture_output=True, text=True)
     if run.returncode:
         raise RuntimeError(f"wrk failed: {run.stdout[-1500:]} {run.stderr[-1500:]}")
-    out = run.stdout
-    result = json.loads(re.search(r"^JSON (.*)$", out, re.M).group(1))
-    result["per_s"] = result["requests"] / result["seconds"]
+    result = json.loads(re.search(r"^JSON (.*)$", run.stdout, re.MULTILINE).group(1))
+    result["histogram"] = Counter({int(us): int(n) for us, n in re.findall(r"^H (\d+) (\d+)$", run.stdout, re.MULTILINE)})
     return result
 
 
 def python_load(port: int, prefix: str, codes: list[str], tokens: list[str], seconds: int) -> dict:
-    latencies: list[float] = []
+    """The same load without wrk: CONNECTIONS keep-alive http.client connections in threads."""
+    histogram: Counter = Counter()
     errors = [0]
     lock = threading.Lock()
     stop_at = time.perf_counter() + seconds
 
     def worker(i: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        mine = []
+        mine: Counter = Counter()
         while time.perf_counter() < stop_at:
             started = time.perf_counter()
             conn.request("GET", prefix + random.choice(codes), headers={"Cookie": f"cl_c={tokens[i]}"})
             response = conn.getresponse()
             response.read()
-            mine.append(time.perf_counter() - started)
+            mine[int((time.perf_counter() - started) * 1e6)] += 1
             if response.status != 200:
                 errors[0] += 1
         with lock:
-            latencies.extend(mine)
+            histogram.update(mine)
 
     started = time.perf_counter()
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(CONNECTIONS)]
@@ -173,28 +182,55 @@ def python_load(port: int, prefix: str, codes: list[str], tokens: list[str], sec
         t.start()
     for t in threads:
         t.join()
-    elapsed = time.perf_counter() - started
-    q = statistics.quantiles(latencies, n=100)
-    return {"requests": len(latencies), "seconds": elapsed, "per_s": len(latencies) / elapsed, "p50_ms": q[49] * 1000,
-            "p99_ms": q[98] * 1000, "errors": 0, "non2xx": errors[0]}
+    return {"requests": sum(histogram.values()), "seconds": time.perf_counter() - started, "errors": 0,
+            "non2xx": errors[0], "histogram": histogram}
 
 
-def measure(target: str, prefix: str, env: dict, codes, tokens, seconds: int, warmup: int, workdir: Path, use_wrk: bool,
-            workers: int, threads: int) -> dict:
-    port = free_port()
-    proc = serve(target, env, port, workers, threads)
-    try:
-        load = (lambda s: wrk(port, prefix, codes, tokens, s, workdir)) if use_wrk else (
-            lambda s: python_load(port, prefix, codes, tokens, s))
+def merged(slices: list[dict]) -> dict:
+    """Requests/s over all slices, and p50/p99 from their merged latency histograms."""
+    histogram: Counter = sum((s["histogram"] for s in slices), Counter())
+    requests, seconds = sum(s["requests"] for s in slices), sum(s["seconds"] for s in slices)
+
+    def percentile(p: float) -> float:
+        rank, seen = p / 100 * sum(histogram.values()), 0
+        for us in sorted(histogram):
+            seen += histogram[us]
+            if seen >= rank:
+                return us / 1000
+        return 0.0
+
+    return {"requests": requests, "seconds": seconds, "per_s": requests / seconds, "p50_ms": percentile(50),
+            "p99_ms": percentile(99), "errors": sum(s["errors"] for s in slices),
+            "non2xx": sum(s["non2xx"] for s in slices), "slices_per_s": [round(s["requests"] / s["seconds"]) for s in slices]}
+
+
+def measure(sides: dict[str, tuple[str, str]], env: dict, codes, tokens, seconds: int, warmup: int, workdir: Path,
+            use_wrk: bool, workers: int, threads: int) -> dict[str, dict]:
+    """Serve every side at once ({name: (gunicorn target, URL prefix)}), warm each up, then load them in turns
+    of SLICE_SECONDS until each has had `seconds`."""
+    ports = {name: free_port() for name in sides}
+    procs = {}
+
+    def load(name: str, s: int) -> dict:
+        port, prefix = ports[name], sides[name][1]
         try:
-            load(warmup)
-            return load(seconds)
+            return wrk(port, prefix, codes, tokens, s, workdir) if use_wrk else python_load(port, prefix, codes, tokens, s)
         except RuntimeError:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{target} died: {proc.stderr.read().decode()[-3000:]}") from None
+            if procs[name].poll() is not None:
+                raise RuntimeError(f"{sides[name][0]} died: {procs[name].stderr.read().decode()[-3000:]}") from None
             raise
+
+    try:
+        for name, (target, _) in sides.items():
+            procs[name] = serve(target, env, ports[name], workers, threads)
+        for name in sides:
+            load(name, warmup)
+        rounds = max(1, seconds // SLICE_SECONDS)
+        slices = interleave(rounds, {name: (lambda i, name=name: load(name, SLICE_SECONDS)) for name in sides})
+        return {name: merged(runs) for name, runs in slices.items()}
     finally:
-        stop(proc)
+        for proc in procs.values():
+            stop(proc)
 
 
 def main() -> int:
@@ -217,21 +253,24 @@ def main() -> int:
         env.update(CODELOOP_ENV="production", CODELOOP_DATABASE_URL=url, CODELOOP_SECRET_KEY=SECRET,
                    CODELOOP_REDIS_URL=REDIS_URL, CODELOOP_INSTANCE_DIR=str(workdir / "instance"),
                    CODELOOP_RATE_LIMIT_SCAN="100000000/minute", CODELOOP_RATE_LIMIT_CLAIM="100000000/minute")
-        bare = measure("bench.scan:bare_app()", "/bare/", env, codes, tokens, seconds, warmup, workdir, use_wrk,
-                       args.workers, args.threads)
-        scan = measure("server.app:create_app()", "/S/", env, codes, tokens, seconds, warmup, workdir, use_wrk,
-                       args.workers, args.threads)
+        before = cpu_times()
+        results = measure({"bare": ("bench.scan:bare_app()", "/bare/"), "scan": ("server.app:create_app()", "/S/")},
+                          env, codes, tokens, seconds, warmup, workdir, use_wrk, args.workers, args.threads)
+        steal = steal_share(before, cpu_times())
+        bare, scan = results["bare"], results["scan"]
         redis.Redis.from_url(REDIS_URL).flushdb()
     finally:
         drop_database(url)
         shutil.rmtree(workdir, ignore_errors=True)
     ratio = scan["per_s"] / bare["per_s"]
-    figures = {"scan": {k: round(v, 2) for k, v in scan.items()}, "bare": {k: round(v, 2) for k, v in bare.items()}}
+    figures = {side: {k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()}
+               for side, r in (("scan", scan), ("bare", bare))}
     targets = {"ratio_min": TARGET_RATIO, "scan_p99_ms_max": TARGET_P99_MS}
     met = ratio >= TARGET_RATIO and scan["p99_ms"] <= TARGET_P99_MS and scan["non2xx"] == 0 and scan["errors"] == 0
     print(json.dumps({"figures": figures, "ratios": {"scan_vs_bare": round(ratio, 3)}, "targets": targets,
                       "settings": {"connections": CONNECTIONS, "gunicorn": f"gthread -w {args.workers} --threads {args.threads}",
-                                   "seconds": seconds, "load": "wrk" if use_wrk else "python", "cores": os.cpu_count(),
+                                   "seconds": seconds, "slice_seconds": SLICE_SECONDS,
+                                   "cpu_steal": steal, "load": "wrk" if use_wrk else "python", "cores": os.cpu_count(),
                                    "jobs": "redis (queued)", "database": "postgresql"},
                       "targets_met": met}))
     return 0
