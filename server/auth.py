@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, select
 from server.errors import DomainError
 from server.extensions import login_manager
 from server.models import ApiToken, Store, User, utcnow
+from server.services import redemptions
 from server.services.accounts import hash_token
 from server.web import db
 
@@ -46,6 +47,11 @@ class Principal:
     role: str
     store_id: int | None
     token_id: int | None = None
+    store: redemptions.StoreRef | None = None  # read with a POS token, so redeeming need not read it again
+
+    def actor(self) -> redemptions.Actor:
+        """This principal as the redeeming services see it."""
+        return redemptions.Actor(self.user_id, self.role, self.store_id, self.token_id, self.store)
 
     @property
     def key(self) -> str:
@@ -53,9 +59,10 @@ class Principal:
         return f"token:{self.token_id}" if self.token_id else f"user:{self.user_id}"
 
 
-# Columns, not ORM rows, for the token and its user (this runs on every API request); the token's store comes
-# along as an entity, so the request's session already holds it when the work asks for it.
-_BEARER = (select(ApiToken.id, ApiToken.store_id, User.id.label("user_id"), User.role, User.active, Store)
+# Columns, not ORM rows, for the token, its user and its store (this runs on every API request; loading the
+# store as an ORM entity cost more than the query).
+_BEARER = (select(ApiToken.id, ApiToken.store_id, User.id.label("user_id"), User.role, User.active,
+                  Store.name.label("store_name"), Store.active.label("store_active"), Store.owner_id.label("store_owner"))
            .join(User, User.id == ApiToken.user_id).outerjoin(Store, Store.id == ApiToken.store_id)
            .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None)))
 
@@ -64,8 +71,9 @@ def _bearer_principal(header: str, now: datetime) -> Principal:
     token = db().execute(_BEARER, {"token_hash": hash_token(header.strip())}).first()
     if token is None or not token.active:
         raise DomainError("UNAUTHORIZED")
-    g.bearer_row = token  # the session's identity map is weak: holding the row keeps the store loaded
-    return Principal(token.user_id, token.role, token.store_id, token.id)
+    store = None if token.store_id is None else redemptions.StoreRef(
+        token.store_id, token.store_name, token.store_active, token.store_owner)
+    return Principal(token.user_id, token.role, token.store_id, token.id, store)
 
 
 def principal() -> Principal | None:

@@ -8,17 +8,13 @@ from flask import Response, request
 from server.api import api
 from server.api.common import datetime_field, int_field, json_body, str_field
 from server.api.openapi import path
-from server.auth import Principal, principal, require_staff
+from server.auth import principal, require_staff
 from server.errors import DomainError, validation
 from server.models import utcnow
 from server.services import holds, idempotency, people, redemptions, settlements
 from server.web import db, language, runtime
 
 ADMIN = require_staff("admin")
-
-
-def actor(who: Principal) -> redemptions.Actor:
-    return redemptions.Actor(who.user_id, who.role, who.store_id, who.token_id)
 
 
 def redemption_json(r: redemptions.Redeemed, grace_minutes: int) -> dict:
@@ -64,7 +60,7 @@ def create_redemption():
     def work():
         body, config = json_body(), runtime().config
         result = redemptions.redeem(
-            db(), voucher_input=str_field(body, "voucher", required=True, max_len=400), actor=actor(principal()),
+            db(), voucher_input=str_field(body, "voucher", required=True, max_len=400), actor=principal().actor(),
             store_id=int_field(body, "store_id", required=False), purchase_fen=int_field(body, "purchase_fen", required=False),
             receipt_ref=str_field(body, "receipt_ref", max_len=100), now=utcnow(), hold_days=config.hold_days,
             secret=runtime().secret, tz=config.timezone)
@@ -77,7 +73,7 @@ def create_redemption():
 def reverse_redemption(redemption_id: int):
     def work():
         config = runtime().config
-        red = redemptions.reverse(db(), redemption_id=redemption_id, actor=actor(principal()), now=utcnow(),
+        red = redemptions.reverse(db(), redemption_id=redemption_id, actor=principal().actor(), now=utcnow(),
                                   grace_minutes=config.reversal_grace_minutes, tz=config.timezone)
         return {"redemption": {"id": red.id, "voucher_id": red.voucher_id, "reversed_at": red.reversed_at.isoformat(timespec="seconds")}}, 200
     return idempotent(work)

@@ -11,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Boolean, and_, bindparam, func, select, text, update
@@ -30,6 +31,15 @@ _STRIP = re.compile(r"[\s\-\u2010-\u2015\u2212\u30fc\u200b\ufeff_]+")
 _LOOKALIKES = str.maketrans("OIL", "011")  # voucher codes are Crockford base32: a typed O is a 0, I and L are 1
 
 
+class StoreRef(NamedTuple):
+    """What redeeming needs of a store; a caller that has read its bound store's row already passes it in."""
+
+    id: int
+    name: str
+    active: bool
+    owner_id: int | None
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who redeems: the principal's user and role, its bound store (clerk or POS token), its token."""
@@ -38,13 +48,14 @@ class Actor:
     role: str
     store_id: int | None = None
     token_id: int | None = None
+    store: StoreRef | None = None  # the bound store's row, when the caller has it (a POS token's lookup reads it)
 
 
 @dataclass(frozen=True)
 class Redeemed:
     redemption: Redemption
     voucher: rewards.RedemptionTerms
-    store: Store
+    store: Store | StoreRef
 
 
 def normalise(raw: str) -> tuple[str, bool]:
@@ -68,7 +79,7 @@ def _token_to_code(secret: bytes, token: str, now: datetime) -> str:
     return normalise(voucher_tokens.verify_token(secret, token, now))[0]
 
 
-def resolve_store(session: Session, actor: Actor, store_id: int | None) -> Store:
+def resolve_store(session: Session, actor: Actor, store_id: int | None) -> Store | StoreRef:
     """The store this redemption is for: a clerk's or POS token's own; one an owner owns; any for an admin."""
     if actor.store_id is not None:
         if store_id is not None and store_id != actor.store_id:
@@ -79,7 +90,10 @@ def resolve_store(session: Session, actor: Actor, store_id: int | None) -> Store
             raise validation("name the store to redeem for", "请指定核销门店", field="store_id")
     else:
         raise DomainError("FORBIDDEN")
-    store = session.get(Store, store_id) if is_id(store_id) else None
+    if actor.store is not None and actor.store.id == store_id:
+        store = actor.store
+    else:
+        store = session.get(Store, store_id) if is_id(store_id) else None
     if store is None or not store.active:
         raise DomainError("STORE_NOT_ALLOWED", store_id=store_id)
     if actor.role == "owner" and actor.store_id is None and store.owner_id != actor.user_id:
@@ -193,7 +207,8 @@ _DIAGNOSIS = (
 )
 
 
-def _refuse(session: Session, code: str, is_token: bool, purchase_fen: int | None, store: Store, now: datetime, tz: str):
+def _refuse(session: Session, code: str, is_token: bool, purchase_fen: int | None, store: Store | StoreRef, now: datetime,
+            tz: str):
     """The redeeming UPDATE matched nothing: raise the reason, checked in the order a clerk needs to hear it."""
     found = session.execute(_DIAGNOSIS, {"code": code}).first()
     if found is None:

@@ -49,7 +49,7 @@ def _till_result(form) -> dict:
                 db().rollback()
                 return replay.body
         done = redemptions.redeem(db(), voucher_input=fields["voucher"], purchase_fen=_purchase_fen(fields["purchase"]),
-                                  actor=redemptions.Actor(who.user_id, who.role, who.store_id, who.token_id),
+                                  actor=who.actor(),
                                   now=utcnow(), hold_days=config.hold_days, secret=runtime().secret, tz=config.timezone)
         result = {"ok": True, "code": "REDEEMED", "voucher": done.voucher.code, "value": redemptions.yuan(done.voucher.value_fen),
                   "redemption_id": done.redemption.id, "at": redemptions.local_time(done.redemption.redeemed_at, config.timezone)}
@@ -105,7 +105,7 @@ def till():
 def till_reverse(redemption_id: int):
     who, config = principal(), runtime().config
     try:
-        redemptions.reverse(db(), redemption_id=redemption_id, actor=redemptions.Actor(who.user_id, who.role, who.store_id),
+        redemptions.reverse(db(), redemption_id=redemption_id, actor=who.actor(),
                             now=utcnow(), grace_minutes=config.reversal_grace_minutes, tz=config.timezone)
         db().commit()
         result = {"ok": True, "code": "REVERSED", "redemption_id": redemption_id}
