@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import bindparam, column, select, text, update
 from sqlalchemy.orm import Session
 
 from server.db import insert_ignoring_conflicts, is_postgres
@@ -61,9 +61,11 @@ class Claim:
 
 # a stored answer is replayed without locking; only a new key takes the lock (CASE evaluates one branch)
 _READ_OR_LOCK = text(
-    "SELECT CASE WHEN k.id IS NULL THEN pg_try_advisory_xact_lock(hashtextextended(:principal || ' ' || :key, 0)) END, "
+    "SELECT CASE WHEN k.id IS NULL THEN pg_try_advisory_xact_lock(hashtextextended(:principal || ' ' || :key, 0)) END "
+    "AS locked, "
     "k.request_hash, k.status, k.response_status, k.response_body FROM (SELECT 1) one "
-    "LEFT JOIN idempotency_keys k ON k.principal = :principal AND k.key = :key")
+    "LEFT JOIN idempotency_keys k ON k.principal = :principal AND k.key = :key"
+).columns(*(column(name) for name in ("locked", "request_hash", "status", "response_status", "response_body")))
 
 
 def begin(session: Session, *, principal: str, key: str, fingerprint: str, now: datetime) -> tuple[Claim, Replay | None]:
@@ -101,7 +103,8 @@ _STORE = text(
     "INSERT INTO idempotency_keys (principal, key, request_hash, status, response_status, response_body, created_at) "
     "VALUES (:principal, :key, :request_hash, 'done', :response_status, :response_body, :created_at) "
     "ON CONFLICT (principal, key) DO NOTHING RETURNING id"
-).bindparams(bindparam("response_body", type_=KEYS.c.response_body.type), bindparam("created_at", type_=UTCDateTime()))
+).bindparams(bindparam("response_body", type_=KEYS.c.response_body.type), bindparam("created_at", type_=UTCDateTime())
+             ).columns(column("id"))
 
 TRANSIENT = frozenset({"REQUEST_IN_PROGRESS", "INTERNAL_ERROR"})  # answers a retry should not get replayed
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Iterable, Sequence
 
-from sqlalchemy import TextClause, and_, bindparam, case, exists, func, insert, select, text, tuple_, update
+from sqlalchemy import TextClause, and_, bindparam, case, column, exists, func, insert, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from server.db import insert_ignoring_conflicts
@@ -109,7 +109,7 @@ _INSERT_TRANSACTION = text(
     "INSERT INTO ledger_transactions (key, event, details, created_at, reverses_id) "
     "VALUES (:key, :event, :details, :created_at, :reverses_id) ON CONFLICT (key) DO NOTHING RETURNING id"
 ).bindparams(bindparam("details", type_=LedgerTransaction.__table__.c.details.type),
-             bindparam("created_at", type_=UTCDateTime()))
+             bindparam("created_at", type_=UTCDateTime())).columns(column("id"))
 
 
 @lru_cache(maxsize=8)

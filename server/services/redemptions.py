@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Boolean, and_, bindparam, func, select, text, update
+from sqlalchemy import Boolean, and_, bindparam, column, func, select, text, update
 from sqlalchemy.orm import Session
 
 from server.db import is_postgres
@@ -176,7 +176,10 @@ _REDEEM_SQL = (
                 for term in ("store_fee_fen", "clerk_redeem_reward_fen", "referral_bonus_points"))
 )
 _TYPES = (bindparam("now", type_=UTCDateTime()), bindparam("is_token", type_=Boolean()))
-_REDEEM = text(_REDEEM_SQL).bindparams(*_TYPES)
+# Naming the result columns lets SQLAlchemy keep the result's metadata with the cached statement instead of
+# building it from the cursor on every call.
+_TERMS = [column(name) for name in rewards.RedemptionTerms._fields]
+_REDEEM = text(_REDEEM_SQL).bindparams(*_TYPES).columns(*_TERMS)
 _INSERT_REDEMPTION = text(
     "INSERT INTO redemptions (voucher_id, store_id, clerk_id, api_token_id, purchase_fen, receipt_ref, redeemed_at) "
     "VALUES (:voucher_id, :store_id, :clerk_id, :api_token_id, :purchase_fen, :receipt_ref, :now) RETURNING id"
@@ -191,8 +194,8 @@ _TAKE = text(
     "t AS (INSERT INTO ledger_transactions (key, event, details, created_at) "
     "SELECT 'redemption:' || r.id, 'redemption', json_build_object('redemption_id', r.id, 'voucher_id', v.id, "
     "'store_id', CAST(:store_id AS BIGINT)), :now FROM r, v RETURNING id) "
-    "SELECT v.*, r.id, t.id FROM v, r, t"
-).bindparams(*_TYPES)
+    "SELECT v.*, r.id AS redemption_id, t.id AS transaction_id FROM v, r, t"
+).bindparams(*_TYPES).columns(*_TERMS, column("redemption_id"), column("transaction_id"))
 
 
 # Why a voucher was not redeemed, in one query: the voucher, its campaign's QR rule, and its live redemption
