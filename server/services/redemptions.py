@@ -51,9 +51,22 @@ class Actor:
     store: StoreRef | None = None  # the bound store's row, when the caller has it (a POS token's lookup reads it)
 
 
+class RedemptionRow(NamedTuple):
+    """The redemption row as written (the answer to the till is built from it)."""
+
+    id: int
+    voucher_id: int
+    store_id: int
+    clerk_id: int | None
+    api_token_id: int | None
+    purchase_fen: int | None
+    receipt_ref: str | None
+    redeemed_at: datetime
+
+
 @dataclass(frozen=True)
 class Redeemed:
-    redemption: Redemption
+    redemption: RedemptionRow
     voucher: rewards.RedemptionTerms
     store: Store | StoreRef
 
@@ -139,8 +152,7 @@ def redeem(session: Session, *, voucher_input: str, actor: Actor, now: datetime,
     ledger.write_entries(session, transaction_id,
                          rewards.redemption_postings(session, voucher=voucher, store_id=store.id, clerk_id=clerk_id),
                          available_at=now + timedelta(days=hold_days), now=now)
-    redemption = Redemption(id=redemption_id, voucher_id=voucher.id, **row)  # a copy for the response
-    return Redeemed(redemption, voucher, store)
+    return Redeemed(RedemptionRow(redemption_id, voucher.id, **row), voucher, store)
 
 
 def _take(session: Session, *, code: str, is_token: bool, **row) -> tuple[rewards.RedemptionTerms, int, int] | None:
