@@ -11,7 +11,7 @@ from server.api.openapi import path
 from server.auth import principal, require_staff
 from server.errors import DomainError, validation
 from server.models import utcnow
-from server.services import holds, idempotency, people, redemptions, settlements
+from server.services import holds, idempotency, people, redemptions, settlements, store_activity
 from server.web import db, language, runtime
 
 ADMIN = require_staff("admin")
@@ -85,7 +85,7 @@ def list_redemptions():
     who = principal()
     store_ids = None if who.role == "admin" and who.store_id is None else (
         [who.store_id] if who.store_id is not None else [s.id for s in people.stores(db()) if s.owner_id == who.user_id])
-    rows = redemptions.recent(db(), store_ids=store_ids, limit=200)
+    rows = store_activity.recent(db(), store_ids=store_ids, limit=200)
     return {"redemptions": [{"id": r.id, "voucher": v.code, "value_fen": v.value_fen, "store_id": s.id, "store": s.name,
                              "clerk_id": r.clerk_id, "redeemed_at": r.redeemed_at.isoformat(timespec="seconds"),
                              "reversed_at": r.reversed_at.isoformat(timespec="seconds") if r.reversed_at else None}

@@ -15,7 +15,7 @@ from flask_login import current_user
 from server.auth import principal, staff_page
 from server.errors import DomainError, validation
 from server.models import Store, utcnow
-from server.services import idempotency, ledger, people, redemptions, settlements
+from server.services import idempotency, ledger, people, redemptions, settlements, store_activity
 from server.web import db, language, runtime
 
 bp = Blueprint("store", __name__)
@@ -69,7 +69,7 @@ def _till_result(form) -> dict:
 
 def _till_context(result: dict | None) -> dict:
     who, config, now = principal(), runtime().config, utcnow()
-    today = redemptions.today(db(), store_id=who.store_id, clerk_id=who.user_id, now=now, tz=config.timezone)
+    today = store_activity.today(db(), store_id=who.store_id, clerk_id=who.user_id, now=now, tz=config.timezone)
     balance = ledger.balance(db(), ledger.Account("clerk", who.user_id), now)
     return {"result": result, "today": today, "balance": balance, "store": db().get(Store, who.store_id),
             "clerk": current_user.user, "yuan": redemptions.yuan, "lang": language(),
@@ -123,7 +123,7 @@ def till_reverse(redemption_id: int):
 def owner():
     who, config, now = principal(), runtime().config, utcnow()
     stores = [s for s in people.stores(db()) if s.owner_id == who.user_id]
-    rows = redemptions.recent(db(), store_ids=[s.id for s in stores], limit=100)
+    rows = store_activity.recent(db(), store_ids=[s.id for s in stores], limit=100)
     statements = settlements.statements(db(), role="owner", user_id=who.user_id)
     balances = {s.id: ledger.balance(db(), ledger.Account("store", s.id), now) for s in stores}
     return render_template("store/owner.html", stores=stores, rows=rows, statements=statements, balances=balances,
