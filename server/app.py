@@ -56,6 +56,7 @@ def _init_extensions(app: Flask, config: Config) -> None:
     )
     web.init_app(app)
     babel.init_app(app, locale_selector=web.babel_locale)
+    web.install_gettext(app)
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)

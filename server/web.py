@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 
+import flask_babel
 from babel import Locale
 from flask import Flask, current_app, g, render_template, request
 from sqlalchemy.exc import OperationalError
@@ -42,6 +43,21 @@ _LOCALES = {name: Locale.parse(name) for name in ("en", "zh_CN")}
 def babel_locale() -> Locale:
     """Flask-Babel's locale selector: language() as a ready Locale object."""
     return _LOCALES[language()]
+
+
+def _translations():
+    """The request's catalogue, looked up once: Flask-Babel's template gettext looks it up on every call."""
+    if "translations" not in g:
+        g.translations = flask_babel.get_translations()
+    return g.translations
+
+
+def install_gettext(app: Flask) -> None:
+    """Templates' _()/gettext with the request's catalogue cached (after Flask-Babel's init_app)."""
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: _translations().ugettext(s), ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
+        pgettext=lambda c, s: _translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n), newstyle=True)
 
 
 def wants_json() -> bool:
