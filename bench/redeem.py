@@ -246,14 +246,14 @@ def main() -> int:
         token, api_codes, bare_codes = seed(url, n)
         ports = {"api": free_port(), "bare": free_port()}
         targets = {"api": "server.app:create_app()", "bare": "bench.redeem:bare_app()"}
-        codes = {"api": chunks(api_codes[200:], rounds), "bare": chunks(bare_codes[200:], rounds)}
+        warm_up, codes = {"api": api_codes[:200], "bare": bare_codes[:200]}, {
+            "api": chunks(api_codes[200:], rounds), "bare": chunks(bare_codes[200:], rounds)}
         servers = {}
         with mp.get_context("fork").Pool(args.concurrency) as pool:
             try:
                 for side in ("api", "bare"):
                     servers[side] = serve(targets[side], app_env(url), ports[side], args.workers, args.threads)
-                    drive(ports[side], side, token, (api_codes if side == "api" else bare_codes)[:200],
-                          args.concurrency, 0, pool)  # warm-up
+                    drive(ports[side], side, token, warm_up[side], args.concurrency, 0, pool)
                 analyze(url)
                 before = cpu_times()
                 slices = interleave(rounds, {side: (lambda i, side=side: drive(

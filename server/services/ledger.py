@@ -145,8 +145,6 @@ def account_ids(session: Session, accounts: Sequence[Account]) -> dict[Account, 
     return found
 
 
-
-
 def reverse(session: Session, *, transaction_id: int, key: str, now: datetime, event: str = "reversal",
             details: dict | None = None) -> Posted:
     """Cancel a transaction with opposite entries (never by editing it); idempotent by key."""

@@ -6,8 +6,8 @@ import threading
 import time
 import unicodedata
 from dataclasses import dataclass, field
-from functools import partial
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
