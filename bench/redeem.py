@@ -7,9 +7,9 @@ Creates a fresh PostgreSQL database, migrates and seeds it with vouchers, then, 
 settings and the same client concurrency, and in turns (api, bare, api, bare …, so that drift in the machine's
 speed — CPU steal from other guests — falls on both alike), drives (1) the real API — bearer token, Idempotency-Key,
 conditional update, redemption row and ledger postings in one transaction — and (2) a bare Flask endpoint
-that only runs the conditional `UPDATE vouchers … RETURNING`. A share of the vouchers is sent twice by
-different clients at once, so double redemptions have a chance to happen; the database is checked for
-them afterwards. Ends with one JSON line.
+that only runs the conditional `UPDATE vouchers … RETURNING`. Then a race: RACE vouchers, each sent by every
+client connection at the same moment, must each be redeemed once, the others refused as already redeemed; the
+database is checked for double redemptions, ledger transactions and invariants afterwards. Ends with one JSON line.
 """
 from __future__ import annotations
 
@@ -39,6 +39,9 @@ TARGET_P99_MS = 50.0
 # which then grows with the table for as long as the connection lives (in a live database the ledger is large
 # and autovacuum re-analyses it). From about 500 rows the plan is an index scan: measure from there.
 WARM_UP = 1_000
+# After the measured turns, every one of RACE vouchers is sent by all client connections at once, in the same
+# order: each must be redeemed exactly once, every other answer VOUCHER_ALREADY_REDEEMED.
+RACE = 500
 BARE_SQL = ("UPDATE vouchers SET status = 'redeemed' WHERE code = %s AND status = 'issued' AND expires_at > now() "
             "RETURNING id")
 
@@ -100,7 +103,7 @@ def seed(url: str, n: int) -> tuple[str, list[str], list[str]]:
     from datetime import timedelta
 
     with make_sessionmaker(engine).begin() as s:
-        total = 2 * (n + WARM_UP)
+        total = 2 * (n + WARM_UP) + RACE
         campaign = Campaign(name="bench", starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=60),
                             voucher_value_fen=500, voucher_min_spend_fen=0, voucher_valid_days=30, cap=total,
                             budget_fen=total * 500, issued_count=total, spent_fen=total * 500, store_fee_fen=100,
@@ -125,7 +128,7 @@ def seed(url: str, n: int) -> tuple[str, list[str], list[str]]:
         conn.execute(text("ANALYZE"))
     engine.dispose()
     codes = [f"B{i:08d}" for i in range(1, total + 1)]
-    return token, codes[:n + WARM_UP], codes[n + WARM_UP:]
+    return token, codes[:n + WARM_UP + RACE], codes[n + WARM_UP + RACE:]
 
 
 def analyze(url: str) -> None:
@@ -176,8 +179,8 @@ def app_env(url: str) -> dict:
             "CODELOOP_HOLD_DAYS": "7"}
 
 
-def _client(args) -> list[tuple[float, int]]:
-    """One client connection (keep-alive) sending its requests back to back: [(seconds, status)]."""
+def _client(args) -> list[tuple[float, int, str | None]]:
+    """One client connection (keep-alive) sending its requests back to back: [(seconds, status, error code)]."""
     port, kind, token, codes, start_at = args
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     out = []
@@ -194,8 +197,10 @@ def _client(args) -> list[tuple[float, int]]:
         started = time.perf_counter()
         conn.request("POST", path, body=body, headers=headers)
         response = conn.getresponse()
-        response.read()
-        out.append((time.perf_counter() - started, response.status))
+        answer = response.read()
+        seconds = time.perf_counter() - started
+        error = json.loads(answer)["error"]["code"] if response.status >= 400 else None
+        out.append((seconds, response.status, error))
     conn.close()
     return out
 
@@ -211,8 +216,20 @@ def drive(port: int, kind: str, token: str, codes: list[str], concurrency: int, 
     start_at = time.time() + 0.5
     began = time.perf_counter()
     results = pool.map(_client, [(port, kind, token, p, start_at) for p in plan])
-    return {"seconds": time.perf_counter() - began - 0.5, "latencies": [s for r in results for s, _ in r],
-            "statuses": Counter(status for r in results for _, status in r)}
+    return {"seconds": time.perf_counter() - began - 0.5, "latencies": [s for r in results for s, _, _ in r],
+            "statuses": Counter(status for r in results for _, status, _ in r)}
+
+
+def race(port: int, token: str, codes: list[str], concurrency: int, pool) -> dict:
+    """Every client sends every code, in the same order, starting together: each code is contended by all of
+    them at about the same moment. Exactly one may win; the others must hear VOUCHER_ALREADY_REDEEMED."""
+    start_at = time.time() + 0.5
+    results = pool.map(_client, [(port, "api", token, codes, start_at)] * concurrency)
+    winners = [sum(r[i][1] == 201 for r in results) for i in range(len(codes))]
+    answers = Counter(error or status for r in results for _, status, error in r)
+    return {"vouchers": len(codes), "clients": concurrency, "requests": len(codes) * concurrency,
+            "answers": dict(answers), "one_winner_each": all(w == 1 for w in winners),
+            "losers_told_already_redeemed": answers.get("VOUCHER_ALREADY_REDEEMED", 0) == len(codes) * (concurrency - 1)}
 
 
 def summary(slices: list[dict]) -> dict:
@@ -237,7 +254,8 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=4, help="client connections at once")
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=2, help="gunicorn threads per worker")
-    parser.add_argument("--dupes", type=float, default=0.1, help="share of vouchers also sent by a second client")
+    parser.add_argument("--dupes", type=float, default=0.0,
+                        help="share of the turns' vouchers also sent by a second client (contention is the race's job)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
     n = args.n or (1_000 if args.quick else 10_000)
@@ -250,8 +268,9 @@ def main() -> int:
         token, api_codes, bare_codes = seed(url, n)
         ports = {"api": free_port(), "bare": free_port()}
         targets = {"api": "server.app:create_app()", "bare": "bench.redeem:bare_app()"}
+        raced = api_codes[WARM_UP:WARM_UP + RACE]
         warm_up, codes = {"api": api_codes[:WARM_UP], "bare": bare_codes[:WARM_UP]}, {
-            "api": chunks(api_codes[WARM_UP:], rounds), "bare": chunks(bare_codes[WARM_UP:], rounds)}
+            "api": chunks(api_codes[WARM_UP + RACE:], rounds), "bare": chunks(bare_codes[WARM_UP:], rounds)}
         servers = {}
         with mp.get_context("fork").Pool(args.concurrency) as pool:
             try:
@@ -263,6 +282,7 @@ def main() -> int:
                 slices = interleave(rounds, {side: (lambda i, side=side: drive(
                     ports[side], side, token, codes[side][i], args.concurrency, args.dupes, pool)) for side in ports})
                 steal = steal_share(before, cpu_times())
+                contended = race(ports["api"], token, raced, args.concurrency, pool)
             finally:
                 for server in servers.values():
                     stop(server)
@@ -280,22 +300,25 @@ def main() -> int:
     for label, r in (("POST /api/v1/redemptions", api), ("bare UPDATE … RETURNING", bare)):
         print(f"{label:26} {r['requests_per_s']:8,.0f} req/s  {r['redemptions_per_s']:8,.0f} redemptions/s  "
               f"p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms  statuses {r['statuses']}")
+    print(f"race: {contended['vouchers']} vouchers, each sent by {contended['clients']} connections at once: "
+          f"answers {contended['answers']}")
     print(f"API / bare throughput: {ratio:.2f}; double redemptions: {checked['double_redemptions']}; "
           f"invariant violations: {len(checked['invariant_violations'])}")
     targets = {
         "api throughput >= 40% of bare endpoint": ratio >= TARGET_RATIO,
         "api p99 <= 50 ms": api["p99_ms"] <= TARGET_P99_MS,
-        "zero double redemptions": checked["double_redemptions"] == 0
+        "zero double redemptions": checked["double_redemptions"] == 0 and contended["one_winner_each"]
+        and contended["losers_told_already_redeemed"]
         and checked["vouchers_redeemed_bare"] == bare["statuses"].get(201, 0) + WARM_UP,
         "one ledger transaction per redemption, invariants hold": (
-            checked["ledger_transactions"] == checked["redemptions"] == api["statuses"].get(201, 0) + WARM_UP
+            checked["ledger_transactions"] == checked["redemptions"] == api["statuses"].get(201, 0) + WARM_UP + RACE
             and not checked["invariant_violations"] and not unexpected),
     }
     print(json.dumps({
         "bench": "redeem", "n": n, "concurrency": args.concurrency, "workers": args.workers, "threads": args.threads,
         "dupes": args.dupes, "cores": os.cpu_count(), "rounds": rounds, "cpu_steal": steal,
         "load_average": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
-        "figures": {"api": api, "bare": bare, "db": checked},
+        "figures": {"api": api, "bare": bare, "race": contended, "db": checked},
         "ratios": {"api_vs_bare_throughput": round(ratio, 3)},
         "targets": targets, "targets_met": all(targets.values()),
     }, ensure_ascii=False))
