@@ -208,6 +208,17 @@ def test_rate_limits_answer_429_with_retry_after(request, database_url, tmp_path
     assert api.status_code == 200  # its own endpoint, its own budget
 
 
+def test_only_routes_with_limits_go_through_the_limiter(app):
+    from server.views.consumer import unlimited
+
+    limited = [("GET", "/S/ABC"), ("GET", "/01/06901234567892/21/ABC"), ("POST", "/S/ABC/claim"), ("GET", "/c/XYZ"),
+               ("POST", "/api/v1/scan/ABC/claim"), ("POST", "/api/v1/consumers/me/phone/verify")]
+    free = [("POST", "/api/v1/redemptions"), ("GET", "/clerk"), ("GET", "/v/ABC"), ("GET", "/no/such/page")]
+    for method, path in limited + free:
+        with app.test_request_context(path, method=method):
+            assert unlimited() == ((method, path) in free), path
+
+
 def test_phone_binding_page_without_javascript(app, client):
     sent = []
     app.extensions["codeloop_sms"] = type("S", (), {"send": lambda self, p, t: sent.append(t)})()
