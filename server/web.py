@@ -6,6 +6,7 @@ import time
 import flask_babel
 from babel import Locale
 from flask import Flask, current_app, g, render_template, request
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
@@ -60,6 +61,18 @@ def install_gettext(app: Flask) -> None:
         npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n), newstyle=True)
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions with the signing serializer built once per set of keys: Flask builds it
+    (and derives its signer) twice on every request that saves the session, once on every other."""
+
+    def get_signing_serializer(self, app: Flask):
+        keys = (app.secret_key, *(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        cached = app.extensions.get("codeloop_session_serializer")
+        if cached is None or cached[0] != keys:
+            cached = app.extensions["codeloop_session_serializer"] = (keys, super().get_signing_serializer(app))
+        return cached[1]
+
+
 def wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
@@ -85,6 +98,7 @@ def _retry_after() -> str:
 
 
 def init_app(app: Flask) -> None:
+    app.session_interface = CookieSessions()
     app.teardown_appcontext(_close_session)
 
     @app.errorhandler(DomainError)

@@ -69,3 +69,17 @@ def test_bumping_session_version_ends_sessions_at_once(app, admin, sessions):
     with client:
         client.get("/login")
         assert not current_user.is_authenticated
+
+
+def test_session_cookies_are_signed_with_the_apps_current_keys(app, client, admin):
+    sessions = app.session_interface
+    signer = sessions.get_signing_serializer(app)
+    assert sessions.get_signing_serializer(app) is signer  # built once, not on every request
+    assert _login(client).status_code == 302 and client.get("/admin/batches").status_code == 200
+    old_key = app.secret_key
+    app.config["SECRET_KEY_FALLBACKS"], app.secret_key = [old_key], "rotated-secret-key-0123456789-abcdef"
+    rotated = sessions.get_signing_serializer(app)
+    assert rotated is not signer and rotated.dumps({"a": 1}) != signer.dumps({"a": 1})
+    assert client.get("/admin/batches").status_code == 200  # a cookie signed with the old key opens through the fallback
+    app.config["SECRET_KEY_FALLBACKS"] = []
+    assert client.get("/admin/batches").status_code == 302  # …and no longer once that key is dropped
