@@ -59,7 +59,9 @@ def _init_extensions(app: Flask, config: Config) -> None:
     web.install_gettext(app)
     csrf.init_app(app)
     limiter.init_app(app)
-    login_manager.init_app(app)
+    # no current_user in templates: no template reads it, and loading it for every rendered page (consumer pages
+    # included) hashed the client's address and user agent for session protection each time
+    login_manager.init_app(app, add_context_processor=False)
     login_manager.login_view = "auth.login"
 
 

@@ -48,6 +48,22 @@ def test_security_headers_and_cookies(client, world):
     assert any(c.startswith("cl_c=") and "HttpOnly" in c for c in cookies)
 
 
+
+def test_scan_page_does_not_load_a_staff_user(app, client, world):
+    from flask import template_rendered
+
+    seen = []
+
+    def record(sender, template, context, **extra):
+        seen.append(context)
+
+    with template_rendered.connected_to(record, app):
+        assert client.get(f"/S/{world.code(1)}").status_code == 200
+    # Flask-Login's context processor would look the staff user up (and hash the client for session
+    # protection) on every page; no template reads current_user
+    assert seen and all("current_user" not in context for context in seen)
+
+
 @pytest.mark.parametrize("outcome,status,wording", [
     ("invalid", 404, "这不是有效的防伪码"), ("inactive", 409, "该码尚未激活"), ("blacklisted", 410, "该码已被停用")])
 def test_bad_codes_get_their_page_status_and_a_scan_row_but_no_code_row(app, client, outcome, status, wording):
