@@ -66,7 +66,7 @@ def _init_extensions(app: Flask, config: Config) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from server import auth  # noqa: F401 — registers the Flask-Login user loader
+    import server.auth  # noqa: F401 — registers the Flask-Login user loader
     from server.api import api
     from server.extensions import csrf
     from server.views import admin, auth, consumer, health, store
