@@ -86,7 +86,9 @@ def claim_limit() -> str:
     return runtime().config.rate_limit_claim
 
 
-_LIMITED: set = set()  # the views limited() wrapped, as registered: the only routes with rate limits
+# the views limited() wrapped, as registered. Rate limits go through limited(): the request filter below
+# exempts every other route from Flask-Limiter.
+_LIMITED: set = set()
 
 
 def limited(kind: str):

@@ -48,7 +48,6 @@ def test_security_headers_and_cookies(client, world):
     assert any(c.startswith("cl_c=") and "HttpOnly" in c for c in cookies)
 
 
-
 def test_scan_page_does_not_load_a_staff_user(app, client, world):
     from flask import template_rendered
 
