@@ -8,7 +8,7 @@ from flask import Response, request
 from server.api import api
 from server.api.common import datetime_field, int_field, json_body, str_field
 from server.api.openapi import path
-from server.auth import principal, require_staff
+from server.auth import key_state_read_with_token, principal, require_staff
 from server.errors import DomainError, validation
 from server.models import utcnow
 from server.services import holds, idempotency, people, redemptions, settlements, store_activity
@@ -35,7 +35,9 @@ def idempotent(work):
     try:
         if key is not None:
             fingerprint = idempotency.request_hash(request.method, request.path, request.get_json(silent=True))
-            claim, replay = idempotency.begin(db(), principal=principal().key, key=key, fingerprint=fingerprint, now=utcnow())
+            state, who = key_state_read_with_token(key), principal().key
+            claim, replay = (idempotency.resume(principal=who, key=key, fingerprint=fingerprint, state=state) if state is not None
+                             else idempotency.begin(db(), principal=who, key=key, fingerprint=fingerprint, now=utcnow()))
             if replay is not None:
                 db().rollback()
                 return replay.body, replay.status, {"Idempotent-Replayed": "true"}

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, column, select, text, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, column, func, select, text, update
 from sqlalchemy.orm import Session
 
 from server.db import insert_ignoring_conflicts, is_postgres
@@ -68,15 +68,22 @@ _READ_OR_LOCK = text(
 ).columns(*(column(name) for name in ("locked", "request_hash", "status", "response_status", "response_body")))
 
 
+def with_key_state(stmt: Select, principal: ColumnElement[str], key: ColumnElement[str]) -> Select:
+    """PostgreSQL: `stmt`, the lookup of a request's principal, reading the state of its idempotency key in the
+    same round trip, as begin() does: the stored answer, or, none being stored, the key's lock taken. `principal`
+    is Principal.key in SQL. Its last five columns are the state that resume() takes."""
+    lock = func.pg_try_advisory_xact_lock(func.hashtextextended(principal + " " + key, 0))
+    return (stmt.add_columns(case((KEYS.c.id.is_(None), lock)).label("key_locked"), KEYS.c.request_hash.label("key_hash"),
+                             KEYS.c.status.label("key_status"), KEYS.c.response_status.label("key_response_status"),
+                             KEYS.c.response_body.label("key_response_body"))
+            .outerjoin(KEYS, and_(KEYS.c.principal == principal, KEYS.c.key == key)))
+
+
 def begin(session: Session, *, principal: str, key: str, fingerprint: str, now: datetime) -> tuple[Claim, Replay | None]:
     """Take the key for this transaction; (claim, None) to do the work, (claim, Replay) to answer from the store."""
     claim = Claim(principal, key, fingerprint)
     if is_postgres(session):
-        locked, stored_hash, status, response_status, response_body = session.execute(
-            _READ_OR_LOCK, {"principal": principal, "key": key}).one()
-        if locked is False:
-            raise DomainError("REQUEST_IN_PROGRESS", key=key)
-        return claim, _stored(key, fingerprint, stored_hash, status, response_status, response_body)
+        return _claimed(claim, *session.execute(_READ_OR_LOCK, {"principal": principal, "key": key}).one())
     stmt = insert_ignoring_conflicts(session, KEYS, index_elements=["principal", "key"])
     claim.row_id = session.execute(stmt.values(principal=principal, key=key, request_hash=fingerprint, status="started",
                                                created_at=now).returning(KEYS.c.id)).scalar()
@@ -88,6 +95,17 @@ def begin(session: Session, *, principal: str, key: str, fingerprint: str, now: 
     if replay is None:  # a 'started' row another transaction committed: only a crash of older code leaves one
         raise DomainError("REQUEST_IN_PROGRESS", key=key)
     return claim, replay
+
+
+def resume(*, principal: str, key: str, fingerprint: str, state: tuple) -> tuple[Claim, Replay | None]:
+    """begin() for a key whose state this transaction read with its principal (with_key_state)."""
+    return _claimed(Claim(principal, key, fingerprint), *state)
+
+
+def _claimed(claim: Claim, locked, stored_hash, status, response_status, response_body) -> tuple[Claim, Replay | None]:
+    if locked is False:  # a request with this key is running now: it holds the lock
+        raise DomainError("REQUEST_IN_PROGRESS", key=claim.key)
+    return claim, _stored(claim.key, claim.fingerprint, stored_hash, status, response_status, response_body)
 
 
 def _stored(key: str, fingerprint: str, stored_hash, status, response_status, response_body) -> Replay | None:

@@ -131,6 +131,28 @@ def test_concurrent_retries_with_one_idempotency_key(pg_app, pg_sessions):
         assert s.scalar(select(func.count()).select_from(IdempotencyKey)) == 1
 
 
+def test_a_till_redemption_reads_its_token_and_its_key_in_one_statement(pg_app, pg_sessions):
+    from sqlalchemy import event
+
+    world = build(pg_sessions, vouchers=3)
+    assert redeem_call(world, "clerk0", world.vouchers[0])(pg_app.test_client())[0] == 201  # opens the accounts
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement.split()[0])
+
+    engine = pg_app.extensions["codeloop"].engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        status, _ = redeem_call(world, "clerk0", world.vouchers[1], str(uuid.uuid4()))(pg_app.test_client())
+        keyless, _ = redeem_call(world, "clerk0", world.vouchers[2])(pg_app.test_client())
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert (status, keyless) == (201, 201)
+    # token and key state, the redeeming statement, the ledger entries, the stored answer; then without a key
+    assert statements == ["SELECT", "WITH", "INSERT", "INSERT"] + ["SELECT", "WITH", "INSERT"]
+
+
 def test_a_key_held_by_a_running_request_is_refused_then_free_when_it_ends(pg_app, pg_sessions):
     """While another transaction holds the key (a request still running), the same key gets
     REQUEST_IN_PROGRESS and nothing changes; once that transaction ends — committed nothing, or died — the
