@@ -9,10 +9,10 @@ from flask import g, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import String, bindparam, cast, literal, select
 
+from server.db import is_postgres
 from server.errors import DomainError
 from server.extensions import login_manager
 from server.models import ApiToken, Store, User, utcnow
-from server.db import is_postgres
 from server.services import idempotency, redemptions
 from server.services.accounts import hash_token
 from server.web import db
@@ -77,8 +77,9 @@ _BEARER_AND_KEY = idempotency.with_key_state(_BEARER, literal("token:") + cast(_
 
 
 def _bearer_principal(header: str, now: datetime) -> Principal:
-    params, key = {"token_hash": hash_token(header.strip())}, _key_to_read_with_token()
-    token = db().execute(_BEARER if key is None else _BEARER_AND_KEY, {**params, "idempotency_key": key}).first()
+    key = _key_to_read_with_token()
+    token = db().execute(_BEARER if key is None else _BEARER_AND_KEY,
+                         {"token_hash": hash_token(header.strip()), "idempotency_key": key}).first()
     if token is None or not token.active:
         raise DomainError("UNAUTHORIZED")
     if key is not None:

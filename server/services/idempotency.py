@@ -5,6 +5,8 @@
               PostgreSQL: a transaction-level advisory lock on the key says "running"; it ends with the
               transaction, so a request that dies leaves nothing behind. SQLite (one writer at a time): a
               'started' row written first takes the write lock; a same-key request waits, then replays.
+    with_key_state() / resume()   the same on PostgreSQL, with the key's read and lock riding along with the
+              request's first statement, the lookup of its principal (a bearer token's): a round trip less.
     finish()  stores the response: in the same transaction as the work on success (a crash leaves either
               nothing or the work and its answer), in its own after a refusal.
 """
