@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, case, column, func, select, text, update
+from sqlalchemy import ColumnElement, Select, String, and_, bindparam, case, column, func, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from server.db import insert_ignoring_conflicts, is_postgres
@@ -61,19 +61,10 @@ class Claim:
     row_id: int | None = None  # SQLite's 'started' row
 
 
-# a stored answer is replayed without locking; only a new key takes the lock (CASE evaluates one branch)
-_READ_OR_LOCK = text(
-    "SELECT CASE WHEN k.id IS NULL THEN pg_try_advisory_xact_lock(hashtextextended(:principal || ' ' || :key, 0)) END "
-    "AS locked, "
-    "k.request_hash, k.status, k.response_status, k.response_body FROM (SELECT 1) one "
-    "LEFT JOIN idempotency_keys k ON k.principal = :principal AND k.key = :key"
-).columns(*(column(name) for name in ("locked", "request_hash", "status", "response_status", "response_body")))
-
-
 def with_key_state(stmt: Select, principal: ColumnElement[str], key: ColumnElement[str]) -> Select:
-    """PostgreSQL: `stmt`, the lookup of a request's principal, reading the state of its idempotency key in the
-    same round trip, as begin() does: the stored answer, or, none being stored, the key's lock taken. `principal`
-    is Principal.key in SQL. Its last five columns are the state that resume() takes."""
+    """PostgreSQL: `stmt` reading also the state of an idempotency key: the stored answer, or, none being stored,
+    the key's lock taken (CASE evaluates one branch). begin() reads it alone; a request's principal lookup can
+    read it in the same round trip (`principal` being Principal.key in SQL). The last five columns are the state."""
     lock = func.pg_try_advisory_xact_lock(func.hashtextextended(principal + " " + key, 0))
     return (stmt.add_columns(case((KEYS.c.id.is_(None), lock)).label("key_locked"), KEYS.c.request_hash.label("key_hash"),
                              KEYS.c.status.label("key_status"), KEYS.c.response_status.label("key_response_status"),
@@ -81,11 +72,15 @@ def with_key_state(stmt: Select, principal: ColumnElement[str], key: ColumnEleme
             .outerjoin(KEYS, and_(KEYS.c.principal == principal, KEYS.c.key == key)))
 
 
+_ONE = select(literal(1).label("one")).subquery("one")
+_READ_OR_LOCK = with_key_state(select(_ONE.c.one), bindparam("principal", type_=String), bindparam("key", type_=String))
+
+
 def begin(session: Session, *, principal: str, key: str, fingerprint: str, now: datetime) -> tuple[Claim, Replay | None]:
     """Take the key for this transaction; (claim, None) to do the work, (claim, Replay) to answer from the store."""
     claim = Claim(principal, key, fingerprint)
     if is_postgres(session):
-        return _claimed(claim, *session.execute(_READ_OR_LOCK, {"principal": principal, "key": key}).one())
+        return _claimed(claim, *session.execute(_READ_OR_LOCK, {"principal": principal, "key": key}).one()[-5:])
     stmt = insert_ignoring_conflicts(session, KEYS, index_elements=["principal", "key"])
     claim.row_id = session.execute(stmt.values(principal=principal, key=key, request_hash=fingerprint, status="started",
                                                created_at=now).returning(KEYS.c.id)).scalar()
