@@ -44,21 +44,18 @@ TRANSLATION_AREAS = ("common", "consumer", "store", "admin")  # one catalogue pe
 
 def _init_extensions(app: Flask, config: Config) -> None:
     from server import web
-    from server.extensions import babel, csrf, limiter, login_manager
+    from server.extensions import babel, csrf, login_manager
 
     app.config.update(
         BABEL_DEFAULT_LOCALE="zh_CN",
         BABEL_DEFAULT_TIMEZONE=config.timezone,
         BABEL_TRANSLATION_DIRECTORIES=";".join(str(TRANSLATIONS / area) for area in TRANSLATION_AREAS),
-        RATELIMIT_STORAGE_URI=config.redis_url or "memory://",
-        RATELIMIT_ENABLED=True,
         WTF_CSRF_TIME_LIMIT=None,  # tokens live as long as the session; a consumer may linger on the scan page
     )
     web.init_app(app)
     babel.init_app(app, locale_selector=web.babel_locale)
     web.install_gettext(app)
     csrf.init_app(app)
-    limiter.init_app(app)
     # no current_user in templates: no template reads it, and loading it for every rendered page (consumer pages
     # included) hashed the client's address and user agent for session protection each time
     login_manager.init_app(app, add_context_processor=False)

@@ -19,6 +19,7 @@ from server.config import Config
 from server.db import make_engine, make_sessionmaker, ping
 from server.geo import Geo
 from server.jobs import Debounce, make_queue
+from server.ratelimits import RateLimits
 
 
 @dataclass
@@ -45,6 +46,11 @@ class Runtime:
     def enrichment(self) -> Debounce:
         """How often this process may poke the scan-enrichment job."""
         return Debounce(1.0)
+
+    @cached_property
+    def rate_limits(self) -> RateLimits:
+        """The consumer routes' rate-limit counters: in Redis when configured, else in this process."""
+        return RateLimits.from_url(self.config.redis_url)
 
     @cached_property
     def ids(self) -> PublicIds:

@@ -1,8 +1,6 @@
 """Request plumbing shared by views and the API: the request's session, language and error pages."""
 from __future__ import annotations
 
-import time
-
 import flask_babel
 from babel import Locale
 from flask import Flask, current_app, g, render_template, request
@@ -12,7 +10,6 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from server.errors import DomainError
-from server.extensions import limiter
 from server.runtime import Runtime
 
 # HTTP errors raised by Flask/Werkzeug itself, as our error codes
@@ -91,12 +88,6 @@ def _close_session(_exc) -> None:
         session.close()
 
 
-def _retry_after() -> str:
-    """Seconds until the breached rate-limit window resets (read from the limiter only on a 429)."""
-    breached = limiter.current_limit
-    return str(max(1, int(breached.reset_at - time.time()))) if breached is not None else "60"
-
-
 def init_app(app: Flask) -> None:
     app.session_interface = CookieSessions()
     app.teardown_appcontext(_close_session)
@@ -111,7 +102,7 @@ def init_app(app: Flask) -> None:
         code = _HTTP_CODES.get(exc.code or 500, "VALIDATION_FAILED")
         error = DomainError(code, reason=exc.description or exc.name) if code == "VALIDATION_FAILED" else DomainError(code)
         body, status = error_response(error, exc.code)
-        return (body, status, {"Retry-After": _retry_after()}) if status == 429 else (body, status)
+        return (body, status, {"Retry-After": str(getattr(exc, "retry_after", None) or 60)}) if status == 429 else (body, status)
 
     @app.errorhandler(OperationalError)
     def _database_down(exc: OperationalError):

@@ -1,7 +1,7 @@
 """Instructions per request, counted by valgrind's callgrind: a change's cost on a machine too noisy for seconds.
 
     .venv/bin/python bench/tools/instructions.py redeem      # POST /api/v1/redemptions (bearer, Idempotency-Key)
-    .venv/bin/python bench/tools/instructions.py scan        # GET /S/<code> (consumer cookie, zh-CN)
+    .venv/bin/python bench/tools/instructions.py scan        # GET /S/<code> (consumer cookie only, as wrk sends it; zh-CN)
 
 Seeds a fresh PostgreSQL database as bench/redeem.py or bench/scan.py does, then runs the app in-process
 (Flask test client, production settings) under `valgrind --tool=callgrind --instr-atstart=no`: 20 warm-up
@@ -48,7 +48,7 @@ def run(plan: dict, n: int) -> None:
     os.environ.update(plan["env"])
     from server.app import create_app
 
-    client = create_app().test_client()
+    client = create_app().test_client(use_cookies=plan["what"] == "redeem")
     codes, rng = iter(plan["codes"]), random.Random(7)
 
     def request() -> None:
@@ -57,8 +57,9 @@ def run(plan: dict, n: int) -> None:
                             headers={"Authorization": f"Bearer {plan['token']}", "Idempotency-Key": str(uuid.uuid4())})
             assert r.status_code == 201, r.get_data()
         else:
-            client.set_cookie("cl_c", rng.choice(plan["tokens"]))
-            r = client.get("/S/" + rng.choice(plan["codes"]), headers={"Accept-Language": "zh-CN"})
+            # as bench/scan.py's wrk sends it: the consumer cookie only, no session cookie kept between scans
+            r = client.get("/S/" + rng.choice(plan["codes"]),
+                           headers={"Accept-Language": "zh-CN", "Cookie": "cl_c=" + rng.choice(plan["tokens"])})
             assert r.status_code == 200, r.status_code
 
     for _ in range(20):

@@ -6,6 +6,7 @@ hosts; every response carries a strict CSP.
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -13,9 +14,9 @@ import qrcode
 import qrcode.image.svg
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from sqlalchemy import select
+from werkzeug.exceptions import TooManyRequests
 
 from server.errors import DomainError
-from server.extensions import limiter
 from server.jobs import enrich_after_scan
 from server.models import Consumer, Scan, Store, utcnow
 from server.services import attribution, claims, consumers, referrals, voucher_tokens
@@ -60,7 +61,7 @@ def consumer_token(consumer: Consumer) -> str:
 
 
 def client_ip() -> str | None:
-    return request.remote_addr
+    return request.remote_addr  # ProxyFix has already applied the trusted hops
 
 
 def device_id() -> str | None:
@@ -78,37 +79,22 @@ def consumer_key() -> str:
     return "c:" + token[-24:] if token else "ip:" + (request.remote_addr or "unknown")
 
 
-def scan_limit() -> str:
-    return runtime().config.rate_limit_scan
-
-
-def claim_limit() -> str:
-    return runtime().config.rate_limit_claim
-
-
-# the views limited() wrapped, as registered. Rate limits go through limited(): the request filter below
-# exempts every other route from Flask-Limiter.
-_LIMITED: set = set()
-
-
 def limited(kind: str):
-    """Per-IP and per-consumer limits on one route (429 RATE_LIMITED with Retry-After). Put it right under
-    the route decorator: the function it returns is the one the route registers."""
-    value = scan_limit if kind == "scan" else claim_limit
-
+    """Per-IP and per-consumer limits on one route (429 RATE_LIMITED with Retry-After), counted before the view
+    runs: the scan limit or the claim limit, as `kind` says. Put it right under the route decorator."""
     def decorate(view):
-        view = limiter.limit(value, key_func=consumer_key, scope=f"{kind}-consumer")(view)
-        view = limiter.limit(value, scope=f"{kind}-ip")(view)
-        _LIMITED.add(view)
-        return view
+        @functools.wraps(view)
+        def limited_view(*args, **kwargs):
+            config = runtime().config
+            limit = config.rate_limit_scan if kind == "scan" else config.rate_limit_claim
+            where = request.endpoint  # each route counts on its own, the page and its JSON twin included
+            wait = runtime().rate_limits.hit(limit, f"{where}/ip/{client_ip() or 'unknown'}",
+                                             f"{where}/consumer/{consumer_key()}")
+            if wait is not None:
+                raise TooManyRequests(retry_after=wait)
+            return view(*args, **kwargs)
+        return limited_view
     return decorate
-
-
-@limiter.request_filter
-def unlimited() -> bool:
-    """True for a request to a route without limits. Flask-Limiter otherwise resolves every request's limits
-    in its before_request hook, which cost about 4 % of a till redemption; there are none to find."""
-    return current_app.view_functions.get(request.endpoint) not in _LIMITED
 
 
 def terms() -> claims.Terms:

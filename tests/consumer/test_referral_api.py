@@ -1,5 +1,5 @@
 """Referrals (friend vouchers, self-referral refusals, the sharer's bonus on redemption), the consumer JSON
-API, phone binding and rate limits."""
+API and phone binding (rate limits: test_rate_limits.py)."""
 from __future__ import annotations
 
 import re
@@ -11,7 +11,6 @@ from server.models import Campaign, Consumer, LedgerTransaction, PhoneChallenge,
 from server.services import ledger, redemptions, rewards
 from server.services.invariants import run_checks
 from server.services.ledger import Account
-from tests.conftest import make_config
 from tests.consumer.conftest import build_world, csrf_of, make_clerk
 from tests.factories import make_store
 
@@ -190,33 +189,6 @@ def test_phone_attempts_are_capped(app, client):
         client.post("/api/v1/consumers/me/phone/verify", json={"phone": "13900001111", "code": wrong}, headers=headers)
     r = client.post("/api/v1/consumers/me/phone/verify", json={"phone": "13900001111", "code": otp}, headers=headers)
     assert r.status_code == 400 and "尝试次数过多" in r.get_json()["error"]["message"]
-
-
-@pytest.mark.parametrize("storage", ["memory", "redis"])
-def test_rate_limits_answer_429_with_retry_after(request, database_url, tmp_path, storage):
-    from server.app import create_app
-
-    redis_url = request.getfixturevalue("redis_url") if storage == "redis" else None
-    app = create_app(make_config(database_url, tmp_path, redis_url=redis_url, rate_limit_scan="3/minute"))
-    world = build_world(app)
-    client = app.test_client()
-    statuses = [client.get(f"/S/{world.code(1)}").status_code for _ in range(4)]
-    assert statuses == [200, 200, 200, 429]
-    r = client.get(f"/S/{world.code(1)}", headers={"Accept-Language": "en"})
-    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0 and "Too many requests" in r.get_data(as_text=True)
-    api = client.get(f"/api/v1/scan/{world.code(1)}")
-    assert api.status_code == 200  # its own endpoint, its own budget
-
-
-def test_only_routes_with_limits_go_through_the_limiter(app):
-    from server.views.consumer import unlimited
-
-    limited = [("GET", "/S/ABC"), ("GET", "/01/06901234567892/21/ABC"), ("POST", "/S/ABC/claim"), ("GET", "/c/XYZ"),
-               ("POST", "/api/v1/scan/ABC/claim"), ("POST", "/api/v1/consumers/me/phone/verify")]
-    free = [("POST", "/api/v1/redemptions"), ("GET", "/clerk"), ("GET", "/v/ABC"), ("GET", "/no/such/page")]
-    for method, path in limited + free:
-        with app.test_request_context(path, method=method):
-            assert unlimited() == ((method, path) in free), path
 
 
 def test_phone_binding_page_without_javascript(app, client):
