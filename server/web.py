@@ -1,6 +1,8 @@
 """Request plumbing shared by views and the API: the request's session, language and error pages."""
 from __future__ import annotations
 
+from datetime import datetime
+
 import flask_babel
 from babel import Locale
 from flask import Flask, current_app, g, render_template, request
@@ -11,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from server.errors import DomainError
 from server.runtime import Runtime
+from server.services.redemptions import local_time
 
 # HTTP errors raised by Flask/Werkzeug itself, as our error codes
 _HTTP_CODES = {400: "VALIDATION_FAILED", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
@@ -44,10 +47,24 @@ def babel_locale() -> Locale:
 
 
 def _translations():
-    """The request's catalogue, looked up once: Flask-Babel's template gettext looks it up on every call."""
+    """The request's catalogue, looked up once per request (Flask-Babel's template gettext looks it up on every
+    call) in the app's catalogues by language (Flask-Babel's own lookup resolves context, locale and domain)."""
     if "translations" not in g:
-        g.translations = flask_babel.get_translations()
+        catalogues = current_app.extensions.setdefault("codeloop_catalogues", {})
+        lang = language()
+        g.translations = catalogues.get(lang) or catalogues.setdefault(lang, flask_babel.get_translations())
     return g.translations
+
+
+def money(fen: int) -> str:
+    """An amount as consumer pages show it: ¥5, ¥5.50."""
+    return f"¥{fen // 100}.{fen % 100:02d}" if fen % 100 else f"¥{fen // 100}"
+
+
+def when(moment: datetime) -> str:
+    """A moment as pages show it: yyyy-MM-dd HH:mm in the deployment's time zone. A fixed numeric pattern, so no
+    Babel: its format_datetime cost a fifth of rendering a scan page."""
+    return local_time(moment, runtime().config.timezone)
 
 
 def install_gettext(app: Flask) -> None:
@@ -90,6 +107,7 @@ def _close_session(_exc) -> None:
 
 def init_app(app: Flask) -> None:
     app.session_interface = CookieSessions()
+    app.jinja_env.globals.update(money=money, when=when)
     app.teardown_appcontext(_close_session)
 
     @app.errorhandler(DomainError)

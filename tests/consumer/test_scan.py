@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -31,6 +32,9 @@ def test_first_and_repeat_scan_wording(client, world):
     assert "This code has been checked 3 times, first on" in en and "beware of counterfeits" in en
     with world.session() as s:
         row = s.execute(select(Code)).scalar_one()
+        shown = row.first_scan_at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+        assert f"首次查询于 {shown}" in again and f"first on {shown}" in en  # the deployment's time zone
+        assert "¥5" in page and "¥5.00" not in page  # the campaign's 500 fen
         assert row.scan_count == 3 and (row.batch_id, row.serial, row.kind) == (world.batch_id, 7, 0)
         scans = s.execute(select(Scan).order_by(Scan.id)).scalars().all()
         assert [sc.outcome for sc in scans] == ["ok"] * 3 and all(sc.code_id == row.id for sc in scans)
