@@ -30,7 +30,7 @@ def _items(limit: str) -> tuple[RateLimitItem, ...]:
 
 
 class RateLimits:
-    """Counts requests per (scope, key) window, in `storage` (Redis) or, while it fails, in memory."""
+    """Counts requests per key and window, in `storage` (Redis) or, while it fails, in memory."""
 
     def __init__(self, storage: Storage | None, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._shared = FixedWindowRateLimiter(storage) if storage is not None else None

@@ -3,7 +3,7 @@ import pytest
 from sqlalchemy import func, select
 
 from codegen.codes import INNER, OUTER
-from server.models import AuditLog, Batch, BatchRange, Code, utcnow
+from server.models import AuditLog, Batch, BatchRange, Code
 from server.services.codes import check_code
 
 

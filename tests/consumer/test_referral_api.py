@@ -30,7 +30,7 @@ def claim_pack(client, world, serial, headers, ip="10.0.0.1"):
 def share_token(app, world, client, headers, ip="10.0.0.1"):
     client.get(f"/api/v1/scan/{world.code(1)}", headers=headers, environ_base={"REMOTE_ADDR": ip})
     code = claim_pack(client, world, 1, headers, ip).get_json()["voucher"]["code"]
-    page = client.get(f"/v/{code}", headers={**headers, "Cookie": "", "Accept-Language": "zh-CN"})
+    client.get(f"/v/{code}", headers={**headers, "Cookie": "", "Accept-Language": "zh-CN"})  # makes the share
     with world.session() as s:
         return s.execute(select(Referral.token)).scalar_one(), code
 
