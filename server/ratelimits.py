@@ -3,7 +3,7 @@ deployment has one, and in this process's memory for the embedded default or whi
 
 No Flask here: views/consumer.py's `limited` decorator asks `RateLimits.hit` and answers 429 RATE_LIMITED with
 Retry-After. (Flask-Limiter wraps this same library; its per-request resolution of limits, scopes and
-exemptions cost more than the scan it guarded, see docs/benchmarks.md.)
+exemptions cost more CPU than the scan's own SQL statement, see docs/benchmarks.md.)
 """
 from __future__ import annotations
 
