@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from server.errors import DomainError
 from server.runtime import Runtime
-from server.services.redemptions import local_time
+from server.services.redemptions import local_time, yuan
 
 # HTTP errors raised by Flask/Werkzeug itself, as our error codes
 _HTTP_CODES = {400: "VALIDATION_FAILED", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
@@ -57,8 +57,8 @@ def _translations():
 
 
 def money(fen: int) -> str:
-    """An amount as consumer pages show it: ¥5, ¥5.50."""
-    return f"¥{fen // 100}.{fen % 100:02d}" if fen % 100 else f"¥{fen // 100}"
+    """An amount as consumer pages show it: ¥5, ¥5.50 (redemptions.yuan without a zero fraction)."""
+    return "¥" + yuan(fen).removesuffix(".00")
 
 
 def when(moment: datetime) -> str:

@@ -85,11 +85,11 @@ def limited(kind: str):
     def decorate(view):
         @functools.wraps(view)
         def limited_view(*args, **kwargs):
-            config = runtime().config
-            limit = config.rate_limit_scan if kind == "scan" else config.rate_limit_claim
+            rt = runtime()
+            limit = rt.config.rate_limit_scan if kind == "scan" else rt.config.rate_limit_claim
             where = request.endpoint  # each route counts on its own, the page and its JSON twin included
-            wait = runtime().rate_limits.hit(limit, f"{where}/ip/{client_ip() or 'unknown'}",
-                                             f"{where}/consumer/{consumer_key()}")
+            wait = rt.rate_limits.hit(limit, f"{where}/ip/{client_ip() or 'unknown'}",
+                                      f"{where}/consumer/{consumer_key()}")
             if wait is not None:
                 raise TooManyRequests(retry_after=wait)
             return view(*args, **kwargs)
