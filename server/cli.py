@@ -8,7 +8,9 @@ from flask import current_app
 from flask.cli import FlaskGroup
 
 from server.config import Config, ConfigError
+from server.db import MAX_OVERFLOW, POOL_SIZE
 from server.errors import DomainError
+from server.serving import WORKER_CLASSES
 
 
 def _create_app():
@@ -67,12 +69,18 @@ def db_upgrade() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
-@click.option("--threads", default=4, show_default=True, type=int)
-def serve(host: str, port: int, workers: int, threads: int) -> None:
-    """Serve the app with gunicorn."""
-    from server.serving import run_gunicorn
+@click.option("--worker-class", "worker_class", type=click.Choice(WORKER_CLASSES), default="auto", show_default=True,
+              help="auto: gevent on PostgreSQL, gthread on SQLite.")
+@click.option("--threads", default=4, show_default=True, type=int, help="Threads per gthread worker.")
+@click.option("--worker-connections", "connections", default=POOL_SIZE + MAX_OVERFLOW, show_default=True, type=int,
+              help="Connections at once per gevent worker; by default as many as its database pool holds.")
+def serve(host: str, port: int, workers: int, worker_class: str, threads: int, connections: int) -> None:
+    """Serve the app with gunicorn, once it has been built and checked here."""
+    from server import serving
 
-    run_gunicorn(current_app._get_current_object(), host=host, port=port, workers=workers, threads=threads)
+    _runtime().engine.dispose()
+    serving.exec_gunicorn(_runtime().config.database_url, host=host, port=port, workers=workers, kind=worker_class,
+                          threads=threads, connections=connections)
 
 
 @cli.command(with_appcontext=False)

@@ -12,6 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from server.config import ConfigError
 
 
+POOL_SIZE, MAX_OVERFLOW = 10, 10  # connections per process on PostgreSQL: kept open, and opened beyond them
+
+
 def make_engine(url: str, **kwargs) -> Engine:
     """An engine with the per-dialect settings codeloop relies on."""
     if url.startswith("sqlite"):
@@ -22,8 +25,8 @@ def make_engine(url: str, **kwargs) -> Engine:
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 10)
+    kwargs.setdefault("pool_size", POOL_SIZE)
+    kwargs.setdefault("max_overflow", MAX_OVERFLOW)
     kwargs.setdefault("pool_timeout", 5)
     return create_engine(url, connect_args={"connect_timeout": 5}, **kwargs)
 

@@ -36,9 +36,10 @@ codeloop demo — database {rt.engine.url.render_as_string(hide_password=True)},
   print package of the demo batch:     codeloop batch export {info['batch_id']} --out ./print-package
 """)
     if serve:
-        from server.serving import run_gunicorn
+        from server.serving import exec_gunicorn
 
-        run_gunicorn(app, host=host, port=port, workers=2, threads=4)
+        rt.engine.dispose()
+        exec_gunicorn(config.database_url, host=host, port=port)
 
 
 def _forged(code: str) -> str:

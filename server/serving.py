@@ -1,34 +1,47 @@
-"""Run the app under gunicorn from inside the CLI."""
+"""Hand the process over to gunicorn, whose workers each build the app."""
 from __future__ import annotations
 
-from flask import Flask
-from gunicorn.app.base import BaseApplication
+import os
+import sys
+from typing import NoReturn
+
+from server.config import ConfigError
+from server.db import MAX_OVERFLOW, POOL_SIZE
+
+WORKER_CLASSES = ("auto", "gevent", "gthread")
 
 
-class _Gunicorn(BaseApplication):
-    def __init__(self, app: Flask, options: dict) -> None:
-        self.application = app
-        self.options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Flask:
-        return self.application
+def worker_class(choice: str, database_url: str) -> str:
+    """The gunicorn worker class for `choice`: `auto` is gevent on PostgreSQL and gthread on SQLite."""
+    sqlite = database_url.startswith("sqlite")
+    if choice == "auto":
+        return "gthread" if sqlite else "gevent"
+    if choice == "gevent" and sqlite:
+        # SQLite waits for its write lock inside C, which would stall every greenlet of the worker
+        raise ConfigError("gevent workers need PostgreSQL; on SQLite use --worker-class gthread (or auto)")
+    return choice
 
 
-def _post_fork(_server, _worker) -> None:
-    # connections opened in the master must not be shared by the forked workers
-    from server.runtime import current
+def gunicorn_argv(*, host: str, port: int, workers: int, worker_class: str, threads: int, connections: int) -> list[str]:
+    """The gunicorn command line that serves the app."""
+    argv = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
+            "--worker-class", worker_class, "--access-logfile", "-", "--timeout", "60", "--graceful-timeout", "5"]
+    if worker_class == "gevent":
+        argv += ["--worker-connections", str(connections)]
+    else:
+        argv += ["--threads", str(threads)]
+    return [*argv, "server.app:create_app()"]
 
-    current().engine.dispose(close=False)
 
+def exec_gunicorn(database_url: str, *, host: str, port: int, workers: int = 2, kind: str = "auto", threads: int = 4,
+                  connections: int = POOL_SIZE + MAX_OVERFLOW) -> NoReturn:
+    """Replace this process with gunicorn serving the app (the configuration travels in the environment).
 
-def run_gunicorn(app: Flask, *, host: str, port: int, workers: int, threads: int) -> None:
-    """Serve `app` (already built and checked) on host:port."""
-    _Gunicorn(app, {
-        "bind": f"{host}:{port}", "workers": workers, "threads": threads, "worker_class": "gthread",
-        "post_fork": _post_fork, "accesslog": "-", "timeout": 60, "graceful_timeout": 5,
-    }).run()
+    Nothing is preloaded: a gevent worker patches the standard library before it imports the app, and
+    psycopg chooses how it waits for the server when it is first imported, so an app built here first
+    would block each worker on every query."""
+    argv = gunicorn_argv(host=host, port=port, workers=workers, worker_class=worker_class(kind, database_url),
+                         threads=threads, connections=connections)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)

@@ -8,6 +8,7 @@ from babel import Locale
 from flask import Flask, current_app, g, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
@@ -123,8 +124,11 @@ def init_app(app: Flask) -> None:
         return (body, status, {"Retry-After": str(getattr(exc, "retry_after", None) or 60)}) if status == 429 else (body, status)
 
     @app.errorhandler(OperationalError)
-    def _database_down(exc: OperationalError):
-        # the database went away mid-request: fail fast and tell the client to retry
-        app.logger.error("database unavailable: %s", str(exc.orig).splitlines()[0] if exc.orig else exc)
+    @app.errorhandler(PoolTimeout)
+    def _database_unavailable(exc: OperationalError | PoolTimeout):
+        # the database went away mid-request, or all its pooled connections stayed busy for the pool's
+        # timeout: fail fast and tell the client to retry
+        orig = getattr(exc, "orig", None)
+        app.logger.error("database unavailable: %s", str(orig).splitlines()[0] if orig else exc)
         body, status = error_response(DomainError("INTERNAL_ERROR"), 503)
         return body, status, {"Retry-After": "5"}

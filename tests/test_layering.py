@@ -3,7 +3,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-WEB = {"server/app.py", "server/web.py", "server/cli.py", "server/serving.py", "server/demo_cli.py", "server/auth.py",
+WEB = {"server/app.py", "server/web.py", "server/cli.py", "server/demo_cli.py", "server/auth.py",
        "server/extensions.py", "server/cli_batch.py"}
 
 

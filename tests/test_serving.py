@@ -1,0 +1,154 @@
+"""`codeloop serve`: gunicorn with gevent workers on PostgreSQL and gthread workers on SQLite, serving real
+HTTP requests from other threads of this process."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from sqlalchemy import func, select, text
+
+from server.config import ConfigError
+from server.db import MAX_OVERFLOW, POOL_SIZE
+from server.models import Scan, Voucher
+from server.services.invariants import run_checks
+from server.serving import gunicorn_argv, worker_class
+from tests.conftest import SECRET, make_config
+from tests.consumer.conftest import build_world, csrf_of
+from tests.test_cli import CODELOOP, _free_port
+
+
+def test_worker_class_follows_the_database():
+    assert worker_class("auto", "postgresql+psycopg://db/codeloop") == "gevent"
+    assert worker_class("auto", "sqlite:////srv/codeloop.sqlite3") == "gthread"
+    assert worker_class("gthread", "postgresql+psycopg://db/codeloop") == "gthread"
+    with pytest.raises(ConfigError, match="gevent workers need PostgreSQL"):
+        worker_class("gevent", "sqlite:////srv/codeloop.sqlite3")
+
+
+def test_gunicorn_builds_the_app_in_each_worker():
+    gevent = gunicorn_argv(host="0.0.0.0", port=8000, workers=4, worker_class="gevent", threads=4, connections=20)
+    assert gevent[-1] == "server.app:create_app()" and "--preload" not in gevent
+    assert " --worker-class gevent --access-logfile - " in " ".join(gevent) and "--worker-connections" in gevent
+    assert "--threads" in gunicorn_argv(host="h", port=1, workers=1, worker_class="gthread", threads=8, connections=20)
+
+
+def test_gevent_on_sqlite_is_refused_before_serving(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CODELOOP_")}
+    env.update(CODELOOP_DATABASE_URL=f"sqlite:///{tmp_path / 'x.sqlite3'}", CODELOOP_INSTANCE_DIR=str(tmp_path))
+    run = subprocess.run([CODELOOP, "serve", "--worker-class", "gevent", "--port", str(_free_port())], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "configuration error: gevent workers need PostgreSQL" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+@pytest.fixture
+def serve(pg_engine, pg_url, redis_url, tmp_path):
+    """Start `codeloop serve …` on the PostgreSQL test database (production settings, jobs queued in
+    Redis, rate limits out of the way); return its base URL once it answers."""
+    procs = []
+
+    def start(*args: str) -> str:
+        port = _free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CODELOOP_")}
+        env.update(CODELOOP_ENV="production", CODELOOP_DATABASE_URL=pg_url, CODELOOP_SECRET_KEY=SECRET,
+                   CODELOOP_REDIS_URL=redis_url, CODELOOP_INSTANCE_DIR=str(tmp_path / "instance"),
+                   CODELOOP_RATE_LIMIT_SCAN="100000/minute", CODELOOP_RATE_LIMIT_CLAIM="100000/minute")
+        proc = subprocess.Popen([CODELOOP, "serve", "--port", str(port), *args], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        procs.append(proc)
+        base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    return base
+            except requests.ConnectionError:
+                assert proc.poll() is None, proc.stdout.read()
+            time.sleep(0.2)
+        raise AssertionError("codeloop serve did not answer /healthz within 60 s")
+
+    yield start
+    for proc in procs:
+        os.killpg(proc.pid, signal.SIGTERM)
+        output = proc.communicate(timeout=30)[0]
+        assert "Traceback" not in output, output
+
+
+@pytest.fixture
+def world(pg_url, tmp_path):
+    from server.app import create_app
+
+    app = create_app(make_config(pg_url, tmp_path))  # same secret as the server: same codes
+    yield build_world(app)
+    app.extensions["codeloop"].engine.dispose()
+
+
+def _waiting_on_a_lock(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                 "AND datname = current_database()")).scalar_one()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("kind", ["gevent", "gthread"])
+def test_a_request_waiting_on_the_database_does_not_hold_up_the_worker(serve, world, pg_engine, kind):
+    """One worker: while a scan waits for a table lock, the same worker still answers other requests."""
+    base = serve("--workers", "1", "--worker-class", kind)
+    code, answers = world.code(3), []
+    with pg_engine.connect() as locker:
+        locker.execute(text("LOCK TABLE codes IN ACCESS EXCLUSIVE MODE"))
+        scan = threading.Thread(target=lambda: answers.append(requests.get(f"{base}/S/{code}", timeout=60)))
+        scan.start()
+        deadline = time.monotonic() + 30
+        while not _waiting_on_a_lock(pg_engine):
+            assert time.monotonic() < deadline, "the scan never reached the database"
+            time.sleep(0.05)
+        health = requests.get(f"{base}/healthz", timeout=5)  # a worker blocked in the driver would time out
+        assert health.status_code == 200 and scan.is_alive()
+        locker.rollback()
+    scan.join(30)
+    assert answers[0].status_code == 200 and "正品，首次查询" in answers[0].text
+
+
+@pytest.mark.postgres
+def test_twenty_phones_claim_one_pack_at_once_through_gevent_workers(serve, world, pg_engine):
+    base = serve("--workers", "2")  # auto: gevent on PostgreSQL
+    code, n = world.code(42), 20
+    barrier = threading.Barrier(n)
+
+    def phone(_):
+        browser = requests.Session()
+        barrier.wait()
+        token = csrf_of(browser.get(f"{base}/S/{code}", timeout=30).text)
+        barrier.wait()
+        return browser.post(f"{base}/S/{code}/claim", data={"csrf_token": token}, allow_redirects=False,
+                            timeout=30).status_code
+
+    with ThreadPoolExecutor(n) as pool:
+        statuses = list(pool.map(phone, range(n)))
+    assert sorted(statuses) == [303] + [409] * (n - 1)
+    with world.session() as s:
+        assert s.execute(select(func.count()).select_from(Voucher)).scalar_one() == 1
+        assert s.execute(select(func.count()).select_from(Scan).where(Scan.outcome == "ok")).scalar_one() == n
+        assert run_checks(s) == []
+
+
+@pytest.mark.postgres
+def test_a_busy_pool_answers_503_with_retry_after(world):
+    """Every pooled connection held elsewhere for longer than the pool's timeout: a clear 503, not a 500."""
+    runtime = world.app.extensions["codeloop"]
+    held = [runtime.engine.connect() for _ in range(POOL_SIZE + MAX_OVERFLOW)]
+    try:
+        response = world.app.test_client().get(f"/api/v1/scan/{world.code(5)}")
+    finally:
+        for conn in held:
+            conn.close()
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert response.get_json()["error"]["code"] == "INTERNAL_ERROR"
+    assert re.fullmatch(r"\S.+", response.get_json()["error"]["message"])
