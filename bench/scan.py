@@ -5,11 +5,12 @@ endpoint doing one primary-key SELECT and one INSERT, in the same run with the s
     .venv/bin/python bench/scan.py --quick    # 10 s per endpoint, under a minute in all
 
 It creates a fresh PostgreSQL database (CODELOOP_TEST_PG_URL's server, default postgres@127.0.0.1), migrates
-it, seeds an activated batch, and serves both apps with gunicorn (gthread, same workers/threads) at once, loading
-them in turns of 5 s (bare, scan, bare, scan …) so that drift in the machine's speed (CPU steal from other
-guests) falls on both alike; the JSON line reports the steal share seen during the run. The scan app
-runs as in production: jobs and rate-limit counters in Redis (CODELOOP_BENCH_REDIS_URL, default
-redis://127.0.0.1:6379/14; the enrichment jobs are queued, not run), rate limits raised out of the way.
+it, seeds an activated batch, and serves both apps at once with the same gunicorn settings: as `codeloop serve`
+does on PostgreSQL, gevent workers taking as many connections as the database pool holds (`--worker-class
+gthread` for threads). It loads them in turns of 5 s (bare, scan, bare, scan …) so that drift in the machine's
+speed (CPU steal from other guests) falls on both alike; the JSON line reports the steal share seen during the
+run. The scan app runs as in production: jobs and rate-limit counters in Redis (CODELOOP_BENCH_REDIS_URL,
+default redis://127.0.0.1:6379/14; the enrichment jobs are queued, not run), rate limits raised out of the way.
 Load: wrk at 16 connections (a Lua script spreads requests over 20,000 codes and 16 consumer cookies), or,
 without wrk, a Python thread pool of 16 keep-alive http.client connections. Ends with one JSON line.
 """
@@ -35,12 +36,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.harness import cpu_times, free_port, interleave, serve, steal_share, stop
+from server.db import MAX_OVERFLOW, POOL_SIZE
 
 PG_ADMIN_URL = os.environ.get("CODELOOP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("CODELOOP_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 SECRET = "bench-secret-0123456789-0123456789-abcdef"
 CONNECTIONS = 16
-WORKERS, THREADS = 2, 8
+WORKERS, THREADS, WORKER_CONNECTIONS = 2, 8, POOL_SIZE + MAX_OVERFLOW
 CODES = 20_000
 TARGET_RATIO = 0.70
 TARGET_P99_MS = 50.0
@@ -186,26 +188,29 @@ def python_load(port: int, prefix: str, codes: list[str], tokens: list[str], sec
             "non2xx": errors[0], "histogram": histogram}
 
 
+def percentile(histogram: Counter, p: float) -> float:
+    """The p-th percentile, in ms, of a {microseconds: requests} histogram."""
+    rank, seen = p / 100 * sum(histogram.values()), 0
+    for us in sorted(histogram):
+        seen += histogram[us]
+        if seen >= rank:
+            return us / 1000
+    return 0.0
+
+
 def merged(slices: list[dict]) -> dict:
-    """Requests/s over all slices, and p50/p99 from their merged latency histograms."""
+    """Requests/s over all slices, p50/p99 from their merged latency histograms, and each slice's own figures
+    (a tail that sits in one slice is a hiccup of the machine; one spread over all is the app's)."""
     histogram: Counter = sum((s["histogram"] for s in slices), Counter())
     requests, seconds = sum(s["requests"] for s in slices), sum(s["seconds"] for s in slices)
-
-    def percentile(p: float) -> float:
-        rank, seen = p / 100 * sum(histogram.values()), 0
-        for us in sorted(histogram):
-            seen += histogram[us]
-            if seen >= rank:
-                return us / 1000
-        return 0.0
-
-    return {"requests": requests, "seconds": seconds, "per_s": requests / seconds, "p50_ms": percentile(50),
-            "p99_ms": percentile(99), "errors": sum(s["errors"] for s in slices),
-            "non2xx": sum(s["non2xx"] for s in slices), "slices_per_s": [round(s["requests"] / s["seconds"]) for s in slices]}
+    return {"requests": requests, "seconds": seconds, "per_s": requests / seconds, "p50_ms": percentile(histogram, 50),
+            "p99_ms": percentile(histogram, 99), "errors": sum(s["errors"] for s in slices),
+            "non2xx": sum(s["non2xx"] for s in slices), "slices_per_s": [round(s["requests"] / s["seconds"]) for s in slices],
+            "slices_p99_ms": [round(percentile(s["histogram"], 99)) for s in slices]}
 
 
 def measure(sides: dict[str, tuple[str, str]], env: dict, codes, tokens, seconds: int, warmup: int, workdir: Path,
-            use_wrk: bool, workers: int, threads: int) -> dict[str, dict]:
+            use_wrk: bool, gunicorn: dict) -> dict[str, dict]:
     """Serve every side at once ({name: (gunicorn target, URL prefix)}), warm each up, then load them in turns
     of SLICE_SECONDS until each has had `seconds`."""
     ports = {name: free_port() for name in sides}
@@ -222,7 +227,7 @@ def measure(sides: dict[str, tuple[str, str]], env: dict, codes, tokens, seconds
 
     try:
         for name, (target, _) in sides.items():
-            procs[name] = serve(target, env, ports[name], workers, threads)
+            procs[name] = serve(target, env, ports[name], **gunicorn)
         for name in sides:
             load(name, warmup)
         rounds = max(1, seconds // SLICE_SECONDS)
@@ -238,7 +243,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="10 s per endpoint instead of 30 s")
     parser.add_argument("--python-client", action="store_true", help="use the Python load generator even if wrk exists")
     parser.add_argument("--workers", type=int, default=WORKERS, help="gunicorn workers (both apps)")
-    parser.add_argument("--threads", type=int, default=THREADS, help="gunicorn threads per worker (both apps)")
+    parser.add_argument("--worker-class", default="gevent", choices=["gevent", "gthread"], help="gunicorn worker class (both apps)")
+    parser.add_argument("--threads", type=int, default=THREADS, help="threads per gthread worker (both apps)")
     args = parser.parse_args()
     seconds, warmup = (10, 2) if args.quick else (30, 5)
     use_wrk = shutil.which("wrk") is not None and not args.python_client
@@ -253,9 +259,11 @@ def main() -> int:
         env.update(CODELOOP_ENV="production", CODELOOP_DATABASE_URL=url, CODELOOP_SECRET_KEY=SECRET,
                    CODELOOP_REDIS_URL=REDIS_URL, CODELOOP_INSTANCE_DIR=str(workdir / "instance"),
                    CODELOOP_RATE_LIMIT_SCAN="100000000/minute", CODELOOP_RATE_LIMIT_CLAIM="100000000/minute")
+        gunicorn = dict(workers=args.workers, threads=args.threads, worker_class=args.worker_class,
+                        connections=WORKER_CONNECTIONS)
         before = cpu_times()
         results = measure({"bare": ("bench.scan:bare_app()", "/bare/"), "scan": ("server.app:create_app()", "/S/")},
-                          env, codes, tokens, seconds, warmup, workdir, use_wrk, args.workers, args.threads)
+                          env, codes, tokens, seconds, warmup, workdir, use_wrk, gunicorn)
         steal = steal_share(before, cpu_times())
         bare, scan = results["bare"], results["scan"]
         redis.Redis.from_url(REDIS_URL).flushdb()
@@ -263,12 +271,14 @@ def main() -> int:
         drop_database(url)
         shutil.rmtree(workdir, ignore_errors=True)
     ratio = scan["per_s"] / bare["per_s"]
+    described = f"{args.worker_class} -w {args.workers} " + (f"--threads {args.threads}" if args.worker_class == "gthread"
+                                                              else f"--worker-connections {WORKER_CONNECTIONS}")
     figures = {side: {k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()}
                for side, r in (("scan", scan), ("bare", bare))}
     targets = {"ratio_min": TARGET_RATIO, "scan_p99_ms_max": TARGET_P99_MS}
     met = ratio >= TARGET_RATIO and scan["p99_ms"] <= TARGET_P99_MS and scan["non2xx"] == 0 and scan["errors"] == 0
     print(json.dumps({"figures": figures, "ratios": {"scan_vs_bare": round(ratio, 3)}, "targets": targets,
-                      "settings": {"connections": CONNECTIONS, "gunicorn": f"gthread -w {args.workers} --threads {args.threads}",
+                      "settings": {"connections": CONNECTIONS, "gunicorn": described,
                                    "seconds": seconds, "slice_seconds": SLICE_SECONDS,
                                    "cpu_steal": steal, "load": "wrk" if use_wrk else "python", "cores": os.cpu_count(),
                                    "jobs": "redis (queued)", "database": "postgresql"},

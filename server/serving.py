@@ -24,8 +24,9 @@ def worker_class(choice: str, database_url: str) -> str:
 
 def gunicorn_argv(*, host: str, port: int, workers: int, worker_class: str, threads: int, connections: int) -> list[str]:
     """The gunicorn command line that serves the app."""
-    argv = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
-            "--worker-class", worker_class, "--access-logfile", "-", "--timeout", "60", "--graceful-timeout", "5"]
+    argv = [sys.executable, "-m", "gunicorn", "--config", "python:server.gunicorn_config", "--bind", f"{host}:{port}",
+            "--workers", str(workers), "--worker-class", worker_class, "--access-logfile", "-", "--timeout", "60",
+            "--graceful-timeout", "5"]
     if worker_class == "gevent":
         argv += ["--worker-connections", str(connections)]
     else:
