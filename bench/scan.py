@@ -6,8 +6,8 @@ endpoint doing one primary-key SELECT and one INSERT, in the same run with the s
 
 It creates a fresh PostgreSQL database (CODELOOP_TEST_PG_URL's server, default postgres@127.0.0.1), migrates
 it, seeds an activated batch, and serves both apps at once with the same gunicorn settings: as `codeloop serve`
-does on PostgreSQL, gevent workers taking as many connections as the database pool holds (`--worker-class
-gthread` for threads). It loads them in turns of 5 s (bare, scan, bare, scan …) so that drift in the machine's
+does on PostgreSQL, gevent workers with `codeloop serve`'s connections per worker (`--worker-class gthread`
+for threads). It loads them in turns of 5 s (bare, scan, bare, scan …) so that drift in the machine's
 speed (CPU steal from other guests) falls on both alike; the JSON line reports the steal share seen during the
 run. The scan app runs as in production: jobs and rate-limit counters in Redis (CODELOOP_BENCH_REDIS_URL,
 default redis://127.0.0.1:6379/14; the enrichment jobs are queued, not run), rate limits raised out of the way.
@@ -36,13 +36,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.harness import cpu_times, free_port, interleave, serve, steal_share, stop
-from server.db import MAX_OVERFLOW, POOL_SIZE
+from server.serving import WORKER_CONNECTIONS
 
 PG_ADMIN_URL = os.environ.get("CODELOOP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("CODELOOP_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 SECRET = "bench-secret-0123456789-0123456789-abcdef"
 CONNECTIONS = 16
-WORKERS, THREADS, WORKER_CONNECTIONS = 2, 8, POOL_SIZE + MAX_OVERFLOW
+WORKERS, THREADS = 2, 8
 CODES = 20_000
 TARGET_RATIO = 0.70
 TARGET_P99_MS = 50.0

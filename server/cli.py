@@ -8,9 +8,8 @@ from flask import current_app
 from flask.cli import FlaskGroup
 
 from server.config import Config, ConfigError
-from server.db import MAX_OVERFLOW, POOL_SIZE
 from server.errors import DomainError
-from server.serving import WORKER_CLASSES
+from server.serving import WORKER_CLASSES, WORKER_CONNECTIONS
 
 
 def _create_app():
@@ -72,8 +71,8 @@ def db_upgrade() -> None:
 @click.option("--worker-class", "worker_class", type=click.Choice(WORKER_CLASSES), default="auto", show_default=True,
               help="auto: gevent on PostgreSQL, gthread on SQLite.")
 @click.option("--threads", default=4, show_default=True, type=int, help="Threads per gthread worker.")
-@click.option("--worker-connections", "connections", default=POOL_SIZE + MAX_OVERFLOW, show_default=True, type=int,
-              help="Connections at once per gevent worker; by default as many as its database pool holds.")
+@click.option("--worker-connections", "connections", default=WORKER_CONNECTIONS, show_default=True, type=int,
+              help="Connections at once per gevent worker.")
 def serve(host: str, port: int, workers: int, worker_class: str, threads: int, connections: int) -> None:
     """Serve the app with gunicorn, once it has been built and checked here."""
     from server import serving

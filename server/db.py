@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from server.config import ConfigError
 
 
-POOL_SIZE, MAX_OVERFLOW = 10, 10  # connections per process on PostgreSQL: kept open, and opened beyond them
+# Connections per process on PostgreSQL. None beyond the pool: a request that finds all ten busy waits (up
+# to pool_timeout) rather than opening a connection for one statement, which costs the server a new process.
+POOL_SIZE, MAX_OVERFLOW = 10, 0
 
 
 def make_engine(url: str, **kwargs) -> Engine:

@@ -6,9 +6,10 @@ import sys
 from typing import NoReturn
 
 from server.config import ConfigError
-from server.db import MAX_OVERFLOW, POOL_SIZE
+from server.db import POOL_SIZE
 
 WORKER_CLASSES = ("auto", "gevent", "gthread")
+WORKER_CONNECTIONS = 2 * POOL_SIZE  # per gevent worker: a request holds a database connection only for its statements
 
 
 def worker_class(choice: str, database_url: str) -> str:
@@ -35,7 +36,7 @@ def gunicorn_argv(*, host: str, port: int, workers: int, worker_class: str, thre
 
 
 def exec_gunicorn(database_url: str, *, host: str, port: int, workers: int = 2, kind: str = "auto", threads: int = 4,
-                  connections: int = POOL_SIZE + MAX_OVERFLOW) -> NoReturn:
+                  connections: int = WORKER_CONNECTIONS) -> NoReturn:
     """Replace this process with gunicorn serving the app (the configuration travels in the environment).
 
     Nothing is preloaded: a gevent worker patches the standard library before it imports the app, and

@@ -139,6 +139,27 @@ def test_twenty_phones_claim_one_pack_at_once_through_gevent_workers(serve, worl
         assert run_checks(s) == []
 
 
+def _sessions_opened(probe) -> int:
+    opened = probe.execute(text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")).scalar_one()
+    probe.commit()  # the statistics are a snapshot per transaction
+    return opened
+
+
+@pytest.mark.postgres
+def test_a_burst_beyond_the_pool_waits_for_connections_instead_of_opening_more(serve, world, pg_engine):
+    """40 clients at once against one gevent worker (20 requests at a time): it never opens more database
+    connections than its pool holds, where connections beyond the pool would be opened and closed per request."""
+    base = serve("--workers", "1")
+    with pg_engine.connect() as probe:
+        before = _sessions_opened(probe)
+        with ThreadPoolExecutor(40) as pool:
+            statuses = list(pool.map(lambda i: requests.get(f"{base}/S/{world.code(i)}", timeout=30).status_code,
+                                     range(400)))
+        opened = _sessions_opened(probe) - before
+    assert statuses == [200] * 400
+    assert opened <= POOL_SIZE
+
+
 @pytest.mark.postgres
 def test_a_busy_pool_answers_503_with_retry_after(world):
     """Every pooled connection held elsewhere for longer than the pool's timeout: a clear 503, not a 500."""
