@@ -2,9 +2,13 @@
 memory while Redis is unreachable."""
 from __future__ import annotations
 
+import time
+
 import pytest
+from limits import parse_many
 from limits.errors import StorageError
-from limits.storage import MemoryStorage
+from limits.storage import MemoryStorage, storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 
 from server.ratelimits import RETRY_STORAGE_SECONDS, RateLimits
 from tests.conftest import make_config
@@ -82,9 +86,30 @@ def test_counts_in_memory_while_the_storage_is_down_then_returns_to_it():
     assert limits.hit("2/minute", "k") > 0 and shared.calls == 5  # back on the shared counter, still over
 
 
-def test_every_limit_in_a_list_counts_for_every_key():
-    limits = RateLimits(None)
+@pytest.mark.parametrize("storage", ["memory", "redis"])
+def test_every_limit_in_a_list_counts_for_every_key(request, storage):
+    limits = RateLimits.from_url(request.getfixturevalue("redis_url") if storage == "redis" else None)
     assert [limits.hit("5/minute;2/hour", "ip-a", "consumer-a") for _ in range(2)] == [None, None]
     assert 60 < limits.hit("5/minute;2/hour", "ip-a", "consumer-b") <= 3600  # ip-a has had its two this hour
     assert 60 < limits.hit("5/minute;2/hour", "ip-b", "consumer-a") <= 3600  # and so has consumer-a
     assert limits.hit("5/minute;2/hour", "ip-b", "consumer-b") is None
+
+
+def test_the_counters_are_the_librarys_own(redis_url):
+    """One round trip counts every window, in the keys, amounts and expiries of limits' FixedWindowRateLimiter."""
+    limits = RateLimits.from_url(redis_url)
+    for _ in range(3):
+        limits.hit("5/minute;10/hour", "ip-a", "consumer-a")
+    assert limits.hit("5/minute;10/hour", "ip-b", "consumer-a") is None
+    library = FixedWindowRateLimiter(storage_from_string(redis_url))
+    minute, hour = parse_many("5/minute;10/hour")
+    assert [library.get_window_stats(minute, key).remaining for key in ("ip-a", "consumer-a", "ip-b")] == [2, 1, 4]
+    assert [library.get_window_stats(hour, key).remaining for key in ("ip-a", "consumer-a", "ip-b")] == [7, 6, 9]
+    assert 0 < library.get_window_stats(minute, "ip-a").reset_time - time.time() <= 60
+    assert 3000 < library.get_window_stats(hour, "ip-a").reset_time - time.time() <= 3600
+
+
+def test_retry_after_waits_for_the_last_full_window():
+    limits = RateLimits(None)
+    assert [limits.hit("2/minute;2/hour", "k") for _ in range(2)] == [None, None]
+    assert 60 < limits.hit("2/minute;2/hour", "k") <= 3600  # the minute's reset would only meet the hour's refusal
