@@ -23,8 +23,9 @@ def serve(target: str, env: dict, port: int, workers: int, threads: int, worker_
     """gunicorn serving `target` on 127.0.0.1:port, once it accepts connections. `threads` is for gthread
     workers, `connections` for gevent workers; gunicorn's hooks as in `codeloop serve`."""
     per_worker = ["--threads", str(threads)] if worker_class == "gthread" else ["--worker-connections", str(connections)]
-    cmd = [str(Path(sys.executable).parent / "gunicorn"), "--config", "python:server.gunicorn_config", "-k", worker_class, "-w", str(workers), *per_worker,
-           "-b", f"127.0.0.1:{port}", "--chdir", str(ROOT), "--log-level", "warning", "--keep-alive", "30", target]
+    cmd = [str(Path(sys.executable).parent / "gunicorn"), "--config", "python:server.gunicorn_config", "-k", worker_class,
+           "-w", str(workers), *per_worker, "-b", f"127.0.0.1:{port}", "--chdir", str(ROOT), "--log-level", "warning",
+           "--keep-alive", "30", target]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.time() + 30
     while time.time() < deadline:

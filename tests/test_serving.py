@@ -2,6 +2,7 @@
 HTTP requests from other threads of this process."""
 from __future__ import annotations
 
+import gc
 import os
 import re
 import signal
@@ -16,6 +17,7 @@ from sqlalchemy import func, select, text
 
 from server.config import ConfigError
 from server.db import MAX_OVERFLOW, POOL_SIZE
+from server.gunicorn_config import post_worker_init
 from server.models import Scan, Voucher
 from server.services.invariants import run_checks
 from server.serving import gunicorn_argv, worker_class
@@ -35,8 +37,18 @@ def test_worker_class_follows_the_database():
 def test_gunicorn_builds_the_app_in_each_worker():
     gevent = gunicorn_argv(host="0.0.0.0", port=8000, workers=4, worker_class="gevent", threads=4, connections=20)
     assert gevent[-1] == "server.app:create_app()" and "--preload" not in gevent
+    assert " --config python:server.gunicorn_config " in " ".join(gevent)
     assert " --worker-class gevent --access-logfile - " in " ".join(gevent) and "--worker-connections" in gevent
     assert "--threads" in gunicorn_argv(host="h", port=1, workers=1, worker_class="gthread", threads=8, connections=20)
+
+
+def test_workers_hide_the_built_app_from_the_garbage_collector(app):
+    assert any(o is app for o in gc.get_objects())
+    try:
+        post_worker_init(None)
+        assert not any(o is app for o in gc.get_objects())  # full collections no longer walk it
+    finally:
+        gc.unfreeze()
 
 
 def test_gevent_on_sqlite_is_refused_before_serving(tmp_path):
