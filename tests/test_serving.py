@@ -93,7 +93,7 @@ def serve(pg_engine, pg_url, redis_url, tmp_path):
 
 
 @pytest.fixture
-def world(pg_url, tmp_path):
+def world(pg_engine, pg_url, tmp_path):  # pg_engine first: it empties the tables
     from server.app import create_app
 
     app = create_app(make_config(pg_url, tmp_path))  # same secret as the server: same codes
@@ -170,6 +170,18 @@ def test_a_burst_beyond_the_pool_waits_for_connections_instead_of_opening_more(s
         opened = _sessions_opened(probe) - before
     assert statuses == [200] * 400
     assert opened <= POOL_SIZE
+
+
+@pytest.mark.postgres
+def test_pooled_connections_the_database_dropped_are_replaced_unseen(world, pg_engine):
+    """PostgreSQL restarted or a proxy cut idle connections: the next requests still answer 200."""
+    client = world.app.test_client()
+    assert [client.get(f"/S/{world.code(i)}").status_code for i in range(3)] == [200] * 3
+    with pg_engine.connect() as conn:
+        dropped = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                    "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar_one()
+    assert dropped >= 1
+    assert [client.get(f"/S/{world.code(i)}").status_code for i in range(3, 6)] == [200] * 3
 
 
 @pytest.mark.postgres
