@@ -50,6 +50,14 @@ def stop(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
+def probe_seconds() -> float:
+    """Seconds this machine takes for a fixed piece of pure Python (≈ 0.5 s when fast): how fast the machine is
+    right now, for reading absolute figures such as a p99, which no same-run yardstick can correct."""
+    started = time.perf_counter()
+    sum(range(30_000_000))
+    return round(time.perf_counter() - started, 2)
+
+
 def cpu_times() -> list[int]:
     """The machine's CPU time counters from /proc/stat (user … steal), or [] where there is none."""
     try:

@@ -9,7 +9,8 @@ it, seeds an activated batch, and serves both apps at once with the same gunicor
 does on PostgreSQL, gevent workers with `codeloop serve`'s connections per worker (`--worker-class gthread`
 for threads). It loads them in turns of 5 s (bare, scan, bare, scan …) so that drift in the machine's
 speed (CPU steal from other guests) falls on both alike; the JSON line reports the steal share seen during the
-run. The scan app runs as in production: jobs and rate-limit counters in Redis (CODELOOP_BENCH_REDIS_URL,
+run, and `probe_s`, the seconds a fixed piece of pure Python took before and after (≈ 0.5 on a fast machine):
+the ratio is corrected for the machine's speed, the absolute p99 is not. The scan app runs as in production: jobs and rate-limit counters in Redis (CODELOOP_BENCH_REDIS_URL,
 default redis://127.0.0.1:6379/14; the enrichment jobs are queued, not run), rate limits raised out of the way.
 Load: wrk at 16 connections (a Lua script spreads requests over 20,000 codes and 16 consumer cookies), or,
 without wrk, a Python thread pool of 16 keep-alive http.client connections. Ends with one JSON line.
@@ -35,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import cpu_times, free_port, interleave, serve, steal_share, stop
+from bench.harness import cpu_times, free_port, interleave, probe_seconds, serve, steal_share, stop
 from server.serving import WORKER_CONNECTIONS
 
 PG_ADMIN_URL = os.environ.get("CODELOOP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -259,12 +260,12 @@ def main() -> int:
         env.update(CODELOOP_ENV="production", CODELOOP_DATABASE_URL=url, CODELOOP_SECRET_KEY=SECRET,
                    CODELOOP_REDIS_URL=REDIS_URL, CODELOOP_INSTANCE_DIR=str(workdir / "instance"),
                    CODELOOP_RATE_LIMIT_SCAN="100000000/minute", CODELOOP_RATE_LIMIT_CLAIM="100000000/minute")
-        gunicorn = dict(workers=args.workers, threads=args.threads, worker_class=args.worker_class,
-                        connections=WORKER_CONNECTIONS)
-        before = cpu_times()
+        gunicorn = {"workers": args.workers, "threads": args.threads, "worker_class": args.worker_class,
+                        "connections": WORKER_CONNECTIONS}
+        probe_before, before = probe_seconds(), cpu_times()
         results = measure({"bare": ("bench.scan:bare_app()", "/bare/"), "scan": ("server.app:create_app()", "/S/")},
                           env, codes, tokens, seconds, warmup, workdir, use_wrk, gunicorn)
-        steal = steal_share(before, cpu_times())
+        steal, probe_after = steal_share(before, cpu_times()), probe_seconds()
         bare, scan = results["bare"], results["scan"]
         redis.Redis.from_url(REDIS_URL).flushdb()
     finally:
@@ -280,7 +281,8 @@ def main() -> int:
     print(json.dumps({"figures": figures, "ratios": {"scan_vs_bare": round(ratio, 3)}, "targets": targets,
                       "settings": {"connections": CONNECTIONS, "gunicorn": described,
                                    "seconds": seconds, "slice_seconds": SLICE_SECONDS,
-                                   "cpu_steal": steal, "load": "wrk" if use_wrk else "python", "cores": os.cpu_count(),
+                                   "cpu_steal": steal, "probe_s": [probe_before, probe_after],
+                                   "load": "wrk" if use_wrk else "python", "cores": os.cpu_count(),
                                    "jobs": "redis (queued)", "database": "postgresql"},
                       "targets_met": met}))
     return 0
