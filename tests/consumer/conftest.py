@@ -5,8 +5,9 @@ import re
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy import func, select
 
-from server.models import BatchRange, Store, User
+from server.models import BatchRange, Scan, Store, User, Voucher
 from tests.factories import make_batch, make_campaign
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -46,6 +47,16 @@ def make_clerk(s, store: Store, username="clerk1") -> User:
     s.add(clerk)
     s.flush()
     return clerk
+
+
+def assert_one_winner(world: World, statuses: list[int]) -> None:
+    """Phones claimed one pack at once: one got the voucher (303), the rest were told it is taken (409), and
+    every phone's scan was recorded."""
+    n = len(statuses)
+    assert sorted(statuses) == [303] + [409] * (n - 1)
+    with world.session() as s:
+        assert s.execute(select(func.count()).select_from(Voucher)).scalar_one() == 1
+        assert s.execute(select(func.count()).select_from(Scan).where(Scan.outcome == "ok")).scalar_one() == n
 
 
 def csrf_of(html: str) -> str:
