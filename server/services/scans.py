@@ -219,11 +219,11 @@ def record_scan(session: Session, codec: Codec, text_: str, *, secret: bytes | s
                   user_agent=sanitize_raw(user_agent or "", UA_MAX),
                   geo_status="pending")  # the scan row is its own outbox entry (workers/geo.py)
     if is_postgres(session):
-        if not session.in_transaction():
-            # one statement is its own transaction: no BEGIN and COMMIT round trips on the hot path
-            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        session.flush()  # the statement runs on the session's connection, past the ORM's autoflush
+        # one statement is its own transaction: no BEGIN and COMMIT round trips on the hot path
+        options = {} if session.in_transaction() else {"execution_options": {"isolation_level": "AUTOCOMMIT"}}
         code = decoded if check.outcome == "ok" else None
-        row = session.execute(_PG_SCAN, {**values, "public_id": public_id, "now": now, "count_code": code is not None,
+        row = session.connection(**options).execute(_PG_SCAN, {**values, "public_id": public_id, "now": now, "count_code": code is not None,
                                          "code_batch": code.batch if code else 0, "code_serial": code.serial if code else 0,
                                          "code_kind": code.kind if code else 0}).one()
         scan_id, consumer_id, code_id, scan_count, first_at, first_city, voucher_id = row
