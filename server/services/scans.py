@@ -223,9 +223,10 @@ def record_scan(session: Session, codec: Codec, text_: str, *, secret: bytes | s
         # one statement is its own transaction: no BEGIN and COMMIT round trips on the hot path
         options = {} if session.in_transaction() else {"execution_options": {"isolation_level": "AUTOCOMMIT"}}
         code = decoded if check.outcome == "ok" else None
-        row = session.connection(**options).execute(_PG_SCAN, {**values, "public_id": public_id, "now": now, "count_code": code is not None,
-                                         "code_batch": code.batch if code else 0, "code_serial": code.serial if code else 0,
-                                         "code_kind": code.kind if code else 0}).one()
+        params = {**values, "public_id": public_id, "now": now, "count_code": code is not None,
+                  "code_batch": code.batch if code else 0, "code_serial": code.serial if code else 0,
+                  "code_kind": code.kind if code else 0}
+        row = session.connection(**options).execute(_PG_SCAN, params).one()
         scan_id, consumer_id, code_id, scan_count, first_at, first_city, voucher_id = row
     else:
         consumer_id, clerk_id = consumer_and_clerk(session, public_id, now) or (None, None)
