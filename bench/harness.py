@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from server.serving import WORKER_CONNECTIONS
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -19,7 +21,7 @@ def free_port() -> int:
 
 
 def serve(target: str, env: dict, port: int, workers: int, threads: int, worker_class: str = "gthread",
-          connections: int = 20) -> subprocess.Popen:
+          connections: int = WORKER_CONNECTIONS) -> subprocess.Popen:
     """gunicorn serving `target` on 127.0.0.1:port, once it accepts connections. `threads` is for gthread
     workers, `connections` for gevent workers; gunicorn's hooks as in `codeloop serve`."""
     per_worker = ["--threads", str(threads)] if worker_class == "gthread" else ["--worker-connections", str(connections)]

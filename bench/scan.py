@@ -10,8 +10,9 @@ does on PostgreSQL, gevent workers with `codeloop serve`'s connections per worke
 for threads). It loads them in turns of 5 s (bare, scan, bare, scan …) so that drift in the machine's
 speed (CPU steal from other guests) falls on both alike; the JSON line reports the steal share seen during the
 run, and `probe_s`, the seconds a fixed piece of pure Python took before and after (≈ 0.5 on a fast machine):
-the ratio is corrected for the machine's speed, the absolute p99 is not. The scan app runs as in production: jobs and rate-limit counters in Redis (CODELOOP_BENCH_REDIS_URL,
-default redis://127.0.0.1:6379/14; the enrichment jobs are queued, not run), rate limits raised out of the way.
+the ratio is corrected for the machine's speed, the absolute p99 is not. The scan app runs as in production:
+jobs and rate-limit counters in Redis (CODELOOP_BENCH_REDIS_URL, default redis://127.0.0.1:6379/14; the
+enrichment jobs are queued, not run), rate limits raised out of the way.
 Load: wrk at 16 connections (a Lua script spreads requests over 20,000 codes and 16 consumer cookies), or,
 without wrk, a Python thread pool of 16 keep-alive http.client connections. Ends with one JSON line.
 """
@@ -260,8 +261,7 @@ def main() -> int:
         env.update(CODELOOP_ENV="production", CODELOOP_DATABASE_URL=url, CODELOOP_SECRET_KEY=SECRET,
                    CODELOOP_REDIS_URL=REDIS_URL, CODELOOP_INSTANCE_DIR=str(workdir / "instance"),
                    CODELOOP_RATE_LIMIT_SCAN="100000000/minute", CODELOOP_RATE_LIMIT_CLAIM="100000000/minute")
-        gunicorn = {"workers": args.workers, "threads": args.threads, "worker_class": args.worker_class,
-                        "connections": WORKER_CONNECTIONS}
+        gunicorn = {"workers": args.workers, "threads": args.threads, "worker_class": args.worker_class}
         probe_before, before = probe_seconds(), cpu_times()
         results = measure({"bare": ("bench.scan:bare_app()", "/bare/"), "scan": ("server.app:create_app()", "/S/")},
                           env, codes, tokens, seconds, warmup, workdir, use_wrk, gunicorn)

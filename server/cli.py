@@ -77,8 +77,9 @@ def serve(host: str, port: int, workers: int, worker_class: str, threads: int, c
     """Serve the app with gunicorn, once it has been built and checked here."""
     from server import serving
 
-    _runtime().engine.dispose()
-    serving.exec_gunicorn(_runtime().config.database_url, host=host, port=port, workers=workers, kind=worker_class,
+    rt = _runtime()
+    rt.engine.dispose()
+    serving.exec_gunicorn(rt.config.database_url, host=host, port=port, workers=workers, kind=worker_class,
                           threads=threads, connections=connections)
 
 

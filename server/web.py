@@ -53,7 +53,9 @@ def _translations():
     if "translations" not in g:
         catalogues = current_app.extensions.setdefault("codeloop_catalogues", {})
         lang = language()
-        g.translations = catalogues.get(lang) or catalogues.setdefault(lang, flask_babel.get_translations())
+        if lang not in catalogues:
+            catalogues[lang] = flask_babel.get_translations()
+        g.translations = catalogues[lang]
     return g.translations
 
 

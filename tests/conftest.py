@@ -158,10 +158,13 @@ def client(app):
     return app.test_client()
 
 
+def codeloop_env(**settings: str) -> dict[str, str]:
+    """This process's environment without any CODELOOP_* variable, plus `settings`: for a `codeloop` subprocess."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("CODELOOP_")}, **settings}
+
+
 @pytest.fixture
 def cli_env(database_url, tmp_path):
     """Environment for running the `codeloop` console script against the test database."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODELOOP_")}
-    env.update(CODELOOP_DATABASE_URL=database_url, CODELOOP_SECRET_KEY=SECRET,
-               CODELOOP_INSTANCE_DIR=str(tmp_path / "instance"), CODELOOP_ENV="test")
-    return env
+    return codeloop_env(CODELOOP_DATABASE_URL=database_url, CODELOOP_SECRET_KEY=SECRET,
+                        CODELOOP_INSTANCE_DIR=str(tmp_path / "instance"), CODELOOP_ENV="test")

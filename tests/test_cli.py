@@ -12,6 +12,7 @@ from sqlalchemy import select, text
 
 from server.models import ApiToken, User
 from server.services.accounts import hash_token
+from tests.conftest import codeloop_env
 
 CODELOOP = str(Path(sys.executable).with_name("codeloop"))
 
@@ -69,7 +70,7 @@ def _free_port() -> int:
 
 def test_demo_serves_the_embedded_default_from_nothing(tmp_path):
     """The README's first command: no configuration, SQLite, inline jobs, bundled GeoIP."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODELOOP_")}
+    env = codeloop_env()
     port = _free_port()
     proc = subprocess.Popen([CODELOOP, "demo", "--port", str(port)], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)

@@ -20,7 +20,7 @@ from server.db import MAX_OVERFLOW, POOL_SIZE
 from server.gunicorn_config import post_worker_init
 from server.services.invariants import run_checks
 from server.serving import gunicorn_argv, worker_class
-from tests.conftest import SECRET, make_config
+from tests.conftest import SECRET, codeloop_env, make_config
 from tests.consumer.conftest import assert_one_winner, build_world, csrf_of
 from tests.test_cli import CODELOOP, _free_port
 
@@ -51,8 +51,7 @@ def test_workers_hide_the_built_app_from_the_garbage_collector(app):
 
 
 def test_gevent_on_sqlite_is_refused_before_serving(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODELOOP_")}
-    env.update(CODELOOP_DATABASE_URL=f"sqlite:///{tmp_path / 'x.sqlite3'}", CODELOOP_INSTANCE_DIR=str(tmp_path))
+    env = codeloop_env(CODELOOP_DATABASE_URL=f"sqlite:///{tmp_path / 'x.sqlite3'}", CODELOOP_INSTANCE_DIR=str(tmp_path))
     run = subprocess.run([CODELOOP, "serve", "--worker-class", "gevent", "--port", str(_free_port())], env=env,
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and "configuration error: gevent workers need PostgreSQL" in run.stderr
@@ -67,10 +66,9 @@ def serve(pg_engine, pg_url, redis_url, tmp_path):
 
     def start(*args: str) -> str:
         port = _free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CODELOOP_")}
-        env.update(CODELOOP_ENV="production", CODELOOP_DATABASE_URL=pg_url, CODELOOP_SECRET_KEY=SECRET,
-                   CODELOOP_REDIS_URL=redis_url, CODELOOP_INSTANCE_DIR=str(tmp_path / "instance"),
-                   CODELOOP_RATE_LIMIT_SCAN="100000/minute", CODELOOP_RATE_LIMIT_CLAIM="100000/minute")
+        env = codeloop_env(CODELOOP_ENV="production", CODELOOP_DATABASE_URL=pg_url, CODELOOP_SECRET_KEY=SECRET,
+                           CODELOOP_REDIS_URL=redis_url, CODELOOP_INSTANCE_DIR=str(tmp_path / "instance"),
+                           CODELOOP_RATE_LIMIT_SCAN="100000/minute", CODELOOP_RATE_LIMIT_CLAIM="100000/minute")
         proc = subprocess.Popen([CODELOOP, "serve", "--port", str(port), *args], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, start_new_session=True)
         procs.append(proc)

@@ -76,7 +76,7 @@ def _clean_device(value: str | None) -> str | None:
 def consumer_key() -> str:
     """Rate-limit key per consumer: the token they present, else their address."""
     token = presented_token()
-    return "c:" + token[-24:] if token else "ip:" + (request.remote_addr or "unknown")
+    return "c:" + token[-24:] if token else "ip:" + (client_ip() or "unknown")
 
 
 def limited(kind: str):
