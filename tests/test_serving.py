@@ -166,16 +166,31 @@ def test_a_burst_beyond_the_pool_waits_for_connections_instead_of_opening_more(s
     assert opened <= POOL_SIZE
 
 
+def _drop_database_connections(pg_engine) -> int:
+    """What a PostgreSQL restart or a proxy's idle timeout does to the app's pooled connections."""
+    with pg_engine.connect() as conn:
+        return conn.execute(text("SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+                                 "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar_one()
+
+
 @pytest.mark.postgres
 def test_pooled_connections_the_database_dropped_are_replaced_unseen(world, pg_engine):
     """PostgreSQL restarted or a proxy cut idle connections: the next requests still answer 200."""
     client = world.app.test_client()
     assert [client.get(f"/S/{world.code(i)}").status_code for i in range(3)] == [200] * 3
-    with pg_engine.connect() as conn:
-        dropped = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                                    "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar_one()
-    assert dropped >= 1
+    assert _drop_database_connections(pg_engine) >= 1
     assert [client.get(f"/S/{world.code(i)}").status_code for i in range(3, 6)] == [200] * 3
+
+
+@pytest.mark.postgres
+def test_a_gevent_worker_replaces_the_connections_the_database_dropped(serve, world, pg_engine):
+    """The same under gevent, where the pool's liveness check must see the socket as the OS does."""
+    base = serve("--workers", "1")
+    with ThreadPoolExecutor(8) as pool:  # several pooled connections, all idle afterwards
+        assert set(pool.map(lambda i: requests.get(f"{base}/S/{world.code(i)}", timeout=30).status_code,
+                            range(40))) == {200}
+    assert _drop_database_connections(pg_engine) >= 2
+    assert [requests.get(f"{base}/S/{world.code(i)}", timeout=30).status_code for i in range(40, 60)] == [200] * 20
 
 
 @pytest.mark.postgres
