@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -191,6 +192,16 @@ def test_a_gevent_worker_replaces_the_connections_the_database_dropped(serve, wo
                             range(40))) == {200}
     assert _drop_database_connections(pg_engine) >= 2
     assert [requests.get(f"{base}/S/{world.code(i)}", timeout=30).status_code for i in range(40, 60)] == [200] * 20
+
+
+def test_the_pools_liveness_check_polls_as_the_os_does_under_gevent():
+    """gevent's poll() runs its event loop even for a zero timeout (redis-py's checkout pays that, ≈ 3 % of a
+    scan); the pool's check keeps the OS's, which a gevent worker has replaced by the time it builds the app."""
+    probe = ("from gevent import monkey; monkey.patch_all()\n"
+             "import select; from server.db import _unpatched_poll\n"
+             "print(type(select.poll()).__module__, type(_unpatched_poll()()).__module__)")
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert run.stdout.split() == ["gevent.select", "select"]
 
 
 @pytest.mark.postgres
