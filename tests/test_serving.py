@@ -196,7 +196,7 @@ def test_a_gevent_worker_replaces_the_connections_the_database_dropped(serve, wo
 
 def test_the_pools_liveness_check_polls_as_the_os_does_under_gevent():
     """gevent's poll() runs its event loop even for a zero timeout (redis-py's checkout pays that, ≈ 3 % of a
-    scan); the pool's check keeps the OS's, which a gevent worker has replaced by the time it builds the app."""
+    scan); the pool's check keeps the OS's poll, though a gevent worker patches select before it builds the app."""
     probe = ("from gevent import monkey; monkey.patch_all()\n"
              "import select; from server.db import _unpatched_poll\n"
              "print(type(select.poll()).__module__, type(_unpatched_poll()()).__module__)")
