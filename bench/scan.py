@@ -37,8 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import cpu_times, free_port, interleave, probe_seconds, serve, steal_share, stop
-from server.serving import WORKER_CONNECTIONS
+from bench.harness import cpu_times, free_port, interleave, probe_seconds, serve, steal_share, stop, worker_flags
 
 PG_ADMIN_URL = os.environ.get("CODELOOP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("CODELOOP_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -272,14 +271,12 @@ def main() -> int:
         drop_database(url)
         shutil.rmtree(workdir, ignore_errors=True)
     ratio = scan["per_s"] / bare["per_s"]
-    described = f"{args.worker_class} -w {args.workers} " + (f"--threads {args.threads}" if args.worker_class == "gthread"
-                                                              else f"--worker-connections {WORKER_CONNECTIONS}")
     figures = {side: {k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()}
                for side, r in (("scan", scan), ("bare", bare))}
     targets = {"ratio_min": TARGET_RATIO, "scan_p99_ms_max": TARGET_P99_MS}
     met = ratio >= TARGET_RATIO and scan["p99_ms"] <= TARGET_P99_MS and scan["non2xx"] == 0 and scan["errors"] == 0
     print(json.dumps({"figures": figures, "ratios": {"scan_vs_bare": round(ratio, 3)}, "targets": targets,
-                      "settings": {"connections": CONNECTIONS, "gunicorn": described,
+                      "settings": {"connections": CONNECTIONS, "gunicorn": " ".join(worker_flags(**gunicorn)),
                                    "seconds": seconds, "slice_seconds": SLICE_SECONDS,
                                    "cpu_steal": steal, "probe_s": [probe_before, probe_after],
                                    "load": "wrk" if use_wrk else "python", "cores": os.cpu_count(),
