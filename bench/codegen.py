@@ -42,8 +42,15 @@ def bare_loop(n: int, roll_size: int) -> float:
 
 def export(n: int, roll_size: int, processes: int, workdir: Path) -> float:
     """Seconds for write_package of n codes (rolls, manifest, sums, proof) into a fresh dir."""
-    spec = BatchSpec(batch=1, quantity=n, paired=False, urls=UrlTemplate("https://q.brand.cn"),
-                     product="bench", campaign="bench", created_at="2025-01-01T00:00:00+08:00")
+    spec = BatchSpec(
+        batch=1,
+        quantity=n,
+        paired=False,
+        urls=UrlTemplate("https://q.brand.cn"),
+        product="bench",
+        campaign="bench",
+        created_at="2025-01-01T00:00:00+08:00",
+    )
     out = workdir / f"p{processes}"
     started = time.perf_counter()
     write_package(out, SECRET, spec, roll_size=roll_size, processes=processes)
@@ -68,15 +75,21 @@ def report(n: int, roll_size: int, cores: int, bare_s: float, p1_s: float, all_s
         "export rate per core >= 60% of bare loop": ratio_p1 >= TARGET_RATIO,
     }
     return {
-        "bench": "codegen", "n": n, "roll_size": roll_size, "cores": cores,
+        "bench": "codegen",
+        "n": n,
+        "roll_size": roll_size,
+        "cores": cores,
         "loadavg_1min_at_end": round(os.getloadavg()[0], 2),
-        "bare_codes_per_s": round(bare), "export_p1_codes_per_s": round(p1),
-        "export_all_cores_codes_per_s": round(allc), "export_all_cores_s": round(all_s, 2),
+        "bare_codes_per_s": round(bare),
+        "export_p1_codes_per_s": round(p1),
+        "export_all_cores_codes_per_s": round(allc),
+        "export_all_cores_s": round(all_s, 2),
         "projected_10m_all_cores_s": round(projected, 2),
         "projection": "measured" if n == FULL_N else f"linear from N={n}",
         "ratio_export_p1_vs_bare": round(ratio_p1, 3),
         "ratio_export_all_cores_per_core_vs_bare": round(ratio_all, 3),
-        "targets": targets, "targets_met": all(targets.values()),
+        "targets": targets,
+        "targets_met": all(targets.values()),
     }
 
 

@@ -1,4 +1,5 @@
 """What the benchmarks share: a free port, and the app under gunicorn started and stopped."""
+
 from __future__ import annotations
 
 import os
@@ -20,21 +21,47 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def worker_flags(workers: int, threads: int, worker_class: str = "gthread",
-                 connections: int = WORKER_CONNECTIONS) -> list[str]:
+def worker_flags(
+    workers: int, threads: int, worker_class: str = "gthread", connections: int = WORKER_CONNECTIONS
+) -> list[str]:
     """gunicorn's worker settings: `threads` counts for gthread workers, `connections` for gevent workers."""
-    per_worker = ["--threads", str(threads)] if worker_class == "gthread" else ["--worker-connections", str(connections)]
+    per_worker = (
+        ["--threads", str(threads)]
+        if worker_class == "gthread"
+        else ["--worker-connections", str(connections)]
+    )
     return ["-k", worker_class, "-w", str(workers), *per_worker]
 
 
-def serve(target: str, env: dict, port: int, workers: int, threads: int, worker_class: str = "gthread",
-          connections: int = WORKER_CONNECTIONS) -> subprocess.Popen:
+def serve(
+    target: str,
+    env: dict,
+    port: int,
+    workers: int,
+    threads: int,
+    worker_class: str = "gthread",
+    connections: int = WORKER_CONNECTIONS,
+) -> subprocess.Popen:
     """gunicorn serving `target` on 127.0.0.1:port with `worker_flags`, once it accepts connections; gunicorn's
     hooks as in `codeloop serve`."""
-    cmd = [str(Path(sys.executable).parent / "gunicorn"), "--config", "python:server.gunicorn_config",
-           *worker_flags(workers, threads, worker_class, connections), "-b", f"127.0.0.1:{port}", "--chdir", str(ROOT),
-           "--log-level", "warning", "--keep-alive", "30", target]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    cmd = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "--config",
+        "python:server.gunicorn_config",
+        *worker_flags(workers, threads, worker_class, connections),
+        "-b",
+        f"127.0.0.1:{port}",
+        "--chdir",
+        str(ROOT),
+        "--log-level",
+        "warning",
+        "--keep-alive",
+        "30",
+        target,
+    ]
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
     deadline = time.time() + 30
     while time.time() < deadline:
         try:

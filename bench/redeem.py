@@ -11,6 +11,7 @@ that only runs the conditional `UPDATE vouchers … RETURNING`. Then a race: RAC
 client connection at the same moment, must each be redeemed once, the others refused as already redeemed; the
 database is checked for double redemptions, ledger transactions and invariants afterwards. Ends with one JSON line.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,10 @@ WARM_UP = 1_000
 # After the measured turns, every one of RACE vouchers is sent by all client connections at once, in the same
 # order: each must be redeemed exactly once, every other answer VOUCHER_ALREADY_REDEEMED.
 RACE = 500
-BARE_SQL = ("UPDATE vouchers SET status = 'redeemed' WHERE code = %s AND status = 'issued' AND expires_at > now() "
-            "RETURNING id")
+BARE_SQL = (
+    "UPDATE vouchers SET status = 'redeemed' WHERE code = %s AND status = 'issued' AND expires_at > now() "
+    "RETURNING id"
+)
 
 
 def bare_app():
@@ -67,6 +70,7 @@ def bare_app():
 
 
 # ---- database ------------------------------------------------------------------------------------------
+
 
 def create_database(name: str) -> str:
     from sqlalchemy import create_engine, text
@@ -104,10 +108,20 @@ def seed(url: str, n: int) -> tuple[str, list[str], list[str]]:
 
     with make_sessionmaker(engine).begin() as s:
         total = 2 * (n + WARM_UP) + RACE
-        campaign = Campaign(name="bench", starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=60),
-                            voucher_value_fen=500, voucher_min_spend_fen=0, voucher_valid_days=30, cap=total,
-                            budget_fen=total * 500, issued_count=total, spent_fen=total * 500, store_fee_fen=100,
-                            clerk_redeem_reward_fen=50)
+        campaign = Campaign(
+            name="bench",
+            starts_at=now - timedelta(days=1),
+            ends_at=now + timedelta(days=60),
+            voucher_value_fen=500,
+            voucher_min_spend_fen=0,
+            voucher_valid_days=30,
+            cap=total,
+            budget_fen=total * 500,
+            issued_count=total,
+            spent_fen=total * 500,
+            store_fee_fen=100,
+            clerk_redeem_reward_fen=50,
+        )
         product = Product(name="bench")
         s.add_all([campaign, product])
         s.flush()
@@ -116,19 +130,30 @@ def seed(url: str, n: int) -> tuple[str, list[str], list[str]]:
         consumer = Consumer(public_id="bench")
         s.add_all([batch, store, consumer])
         s.flush()
-        clerk = create_user(s, username="bench.clerk", password="bench-password", role="clerk", now=now, store_id=store.id)
+        clerk = create_user(
+            s, username="bench.clerk", password="bench-password", role="clerk", now=now, store_id=store.id
+        )
         token, _ = create_token(s, user=clerk, now=now)
-        s.execute(text("INSERT INTO codes (batch_id, serial, kind, scan_count, first_scan_at, last_scan_at) "
-                       "SELECT :b, g, 0, 1, now(), now() FROM generate_series(1, :n) g"), {"b": batch.id, "n": total})
-        s.execute(text("INSERT INTO vouchers (code, kind, campaign_id, code_id, consumer_id, value_fen, min_spend_fen, status, "
-                       "issued_at, expires_at) SELECT 'B' || lpad(c.serial::text, 8, '0'), 'pack', :camp, c.id, :cons, 500, 0, "
-                       "'issued', now(), now() + interval '30 days' FROM codes c WHERE c.batch_id = :b"),
-                  {"camp": campaign.id, "cons": consumer.id, "b": batch.id})
+        s.execute(
+            text(
+                "INSERT INTO codes (batch_id, serial, kind, scan_count, first_scan_at, last_scan_at) "
+                "SELECT :b, g, 0, 1, now(), now() FROM generate_series(1, :n) g"
+            ),
+            {"b": batch.id, "n": total},
+        )
+        s.execute(
+            text(
+                "INSERT INTO vouchers (code, kind, campaign_id, code_id, consumer_id, value_fen, min_spend_fen, status, "
+                "issued_at, expires_at) SELECT 'B' || lpad(c.serial::text, 8, '0'), 'pack', :camp, c.id, :cons, 500, 0, "
+                "'issued', now(), now() + interval '30 days' FROM codes c WHERE c.batch_id = :b"
+            ),
+            {"camp": campaign.id, "cons": consumer.id, "b": batch.id},
+        )
     with engine.begin() as conn:
         conn.execute(text("ANALYZE"))
     engine.dispose()
     codes = [f"B{i:08d}" for i in range(1, total + 1)]
-    return token, codes[:n + WARM_UP + RACE], codes[n + WARM_UP + RACE:]
+    return token, codes[: n + WARM_UP + RACE], codes[n + WARM_UP + RACE :]
 
 
 def analyze(url: str) -> None:
@@ -151,32 +176,58 @@ def verify(url: str) -> dict:
 
     engine = make_engine(url)
     with engine.connect() as conn:
-        doubles = conn.execute(text("SELECT count(*) FROM (SELECT voucher_id FROM redemptions WHERE reversed_at IS NULL "
-                                    "GROUP BY voucher_id HAVING count(*) > 1) d")).scalar()
+        doubles = conn.execute(
+            text(
+                "SELECT count(*) FROM (SELECT voucher_id FROM redemptions WHERE reversed_at IS NULL "
+                "GROUP BY voucher_id HAVING count(*) > 1) d"
+            )
+        ).scalar()
         redemptions = conn.execute(text("SELECT count(*) FROM redemptions")).scalar()
-        redemption_txns = conn.execute(text("SELECT count(*) FROM ledger_transactions WHERE key LIKE 'redemption:%'")).scalar()
-        api_redeemed = conn.execute(text("SELECT count(*) FROM vouchers v WHERE status = 'redeemed' AND EXISTS "
-                                         "(SELECT 1 FROM redemptions r WHERE r.voucher_id = v.id)")).scalar()
-    with engine.begin() as conn:  # the bare endpoint redeems without Redemption rows: count, then put them back
-        bare_redeemed = conn.execute(text(
-            "UPDATE vouchers v SET status = 'issued' WHERE status = 'redeemed' AND NOT EXISTS "
-            "(SELECT 1 FROM redemptions r WHERE r.voucher_id = v.id AND r.reversed_at IS NULL)")).rowcount
+        redemption_txns = conn.execute(
+            text("SELECT count(*) FROM ledger_transactions WHERE key LIKE 'redemption:%'")
+        ).scalar()
+        api_redeemed = conn.execute(
+            text(
+                "SELECT count(*) FROM vouchers v WHERE status = 'redeemed' AND EXISTS "
+                "(SELECT 1 FROM redemptions r WHERE r.voucher_id = v.id)"
+            )
+        ).scalar()
+    with (
+        engine.begin() as conn
+    ):  # the bare endpoint redeems without Redemption rows: count, then put them back
+        bare_redeemed = conn.execute(
+            text(
+                "UPDATE vouchers v SET status = 'issued' WHERE status = 'redeemed' AND NOT EXISTS "
+                "(SELECT 1 FROM redemptions r WHERE r.voucher_id = v.id AND r.reversed_at IS NULL)"
+            )
+        ).rowcount
     with make_sessionmaker(engine)() as s:
         violations = [f"{v.invariant}: {v.description}" for v in run_checks(s)]
     engine.dispose()
-    return {"double_redemptions": doubles, "redemptions": redemptions, "ledger_transactions": redemption_txns,
-            "vouchers_redeemed_via_api": api_redeemed, "vouchers_redeemed_bare": bare_redeemed,
-            "invariant_violations": violations}
+    return {
+        "double_redemptions": doubles,
+        "redemptions": redemptions,
+        "ledger_transactions": redemption_txns,
+        "vouchers_redeemed_via_api": api_redeemed,
+        "vouchers_redeemed_bare": bare_redeemed,
+        "invariant_violations": violations,
+    }
 
 
 # ---- servers and load --------------------------------------------------------------------------------------
 
+
 def app_env(url: str) -> dict:
     """The environment both apps run with (production settings, this run's database)."""
-    return {**{k: v for k, v in os.environ.items() if not k.startswith("CODELOOP_")},
-            "CODELOOP_DATABASE_URL": url, "CODELOOP_SECRET_KEY": SECRET, "CODELOOP_ENV": "production",
-            "CODELOOP_PUBLIC_URL": "https://q.bench.cn", "CODELOOP_INSTANCE_DIR": str(ROOT / "bench" / "out" / "instance"),
-            "CODELOOP_HOLD_DAYS": "7"}
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CODELOOP_")},
+        "CODELOOP_DATABASE_URL": url,
+        "CODELOOP_SECRET_KEY": SECRET,
+        "CODELOOP_ENV": "production",
+        "CODELOOP_PUBLIC_URL": "https://q.bench.cn",
+        "CODELOOP_INSTANCE_DIR": str(ROOT / "bench" / "out" / "instance"),
+        "CODELOOP_HOLD_DAYS": "7",
+    }
 
 
 def _client(args) -> list[tuple[float, int, str | None]]:
@@ -189,8 +240,11 @@ def _client(args) -> list[tuple[float, int, str | None]]:
     for code in codes:
         if kind == "api":
             body = json.dumps({"voucher": code})
-            headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}",
-                       "Idempotency-Key": str(uuid.uuid4())}
+            headers = {
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {token}",
+                "Idempotency-Key": str(uuid.uuid4()),
+            }
             path = "/api/v1/redemptions"
         else:
             body, headers, path = "", {}, f"/bare/{code}"
@@ -216,8 +270,11 @@ def drive(port: int, kind: str, token: str, codes: list[str], concurrency: int, 
     start_at = time.time() + 0.5
     began = time.perf_counter()
     results = pool.map(_client, [(port, kind, token, p, start_at) for p in plan])
-    return {"seconds": time.perf_counter() - began - 0.5, "latencies": [s for r in results for s, _, _ in r],
-            "statuses": Counter(status for r in results for _, status, _ in r)}
+    return {
+        "seconds": time.perf_counter() - began - 0.5,
+        "latencies": [s for r in results for s, _, _ in r],
+        "statuses": Counter(status for r in results for _, status, _ in r),
+    }
 
 
 def race(port: int, token: str, codes: list[str], concurrency: int, pool) -> dict:
@@ -227,9 +284,15 @@ def race(port: int, token: str, codes: list[str], concurrency: int, pool) -> dic
     results = pool.map(_client, [(port, "api", token, codes, start_at)] * concurrency)
     winners = [sum(r[i][1] == 201 for r in results) for i in range(len(codes))]
     answers = Counter(error or status for r in results for _, status, error in r)
-    return {"vouchers": len(codes), "clients": concurrency, "requests": len(codes) * concurrency,
-            "answers": dict(answers), "one_winner_each": all(w == 1 for w in winners),
-            "losers_told_already_redeemed": answers.get("VOUCHER_ALREADY_REDEEMED", 0) == len(codes) * (concurrency - 1)}
+    return {
+        "vouchers": len(codes),
+        "clients": concurrency,
+        "requests": len(codes) * concurrency,
+        "answers": dict(answers),
+        "one_winner_each": all(w == 1 for w in winners),
+        "losers_told_already_redeemed": answers.get("VOUCHER_ALREADY_REDEEMED", 0)
+        == len(codes) * (concurrency - 1),
+    }
 
 
 def summary(slices: list[dict]) -> dict:
@@ -237,14 +300,20 @@ def summary(slices: list[dict]) -> dict:
     latencies = sorted(s for sl in slices for s in sl["latencies"])
     statuses = sum((sl["statuses"] for sl in slices), Counter())
     n, elapsed = len(latencies), sum(sl["seconds"] for sl in slices)
-    return {"requests": n, "seconds": round(elapsed, 3), "requests_per_s": round(n / elapsed, 1),
-            "redemptions_per_s": round(statuses.get(201, 0) / elapsed, 1), "statuses": dict(statuses),
-            "p50_ms": round(latencies[n // 2] * 1000, 2), "p99_ms": round(latencies[min(n - 1, int(n * 0.99))] * 1000, 2),
-            "slices_per_s": [round(len(sl["latencies"]) / sl["seconds"]) for sl in slices]}
+    return {
+        "requests": n,
+        "seconds": round(elapsed, 3),
+        "requests_per_s": round(n / elapsed, 1),
+        "redemptions_per_s": round(statuses.get(201, 0) / elapsed, 1),
+        "statuses": dict(statuses),
+        "p50_ms": round(latencies[n // 2] * 1000, 2),
+        "p99_ms": round(latencies[min(n - 1, int(n * 0.99))] * 1000, 2),
+        "slices_per_s": [round(len(sl["latencies"]) / sl["seconds"]) for sl in slices],
+    }
 
 
 def chunks(items: list, k: int) -> list[list]:
-    return [items[i * len(items) // k:(i + 1) * len(items) // k] for i in range(k)]
+    return [items[i * len(items) // k : (i + 1) * len(items) // k] for i in range(k)]
 
 
 def main() -> int:
@@ -254,8 +323,12 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=4, help="client connections at once")
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=2, help="gunicorn threads per worker")
-    parser.add_argument("--dupes", type=float, default=0.0,
-                        help="share of the turns' vouchers also sent by a second client (contention is the race's job)")
+    parser.add_argument(
+        "--dupes",
+        type=float,
+        default=0.0,
+        help="share of the turns' vouchers also sent by a second client (contention is the race's job)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
     n = args.n or (1_000 if args.quick else 10_000)
@@ -268,19 +341,35 @@ def main() -> int:
         token, api_codes, bare_codes = seed(url, n)
         ports = {"api": free_port(), "bare": free_port()}
         targets = {"api": "server.app:create_app()", "bare": "bench.redeem:bare_app()"}
-        raced = api_codes[WARM_UP:WARM_UP + RACE]
-        warm_up, codes = {"api": api_codes[:WARM_UP], "bare": bare_codes[:WARM_UP]}, {
-            "api": chunks(api_codes[WARM_UP + RACE:], rounds), "bare": chunks(bare_codes[WARM_UP:], rounds)}
+        raced = api_codes[WARM_UP : WARM_UP + RACE]
+        warm_up, codes = (
+            {"api": api_codes[:WARM_UP], "bare": bare_codes[:WARM_UP]},
+            {
+                "api": chunks(api_codes[WARM_UP + RACE :], rounds),
+                "bare": chunks(bare_codes[WARM_UP:], rounds),
+            },
+        )
         servers = {}
         with mp.get_context("fork").Pool(args.concurrency) as pool:
             try:
                 for side in ("api", "bare"):
-                    servers[side] = serve(targets[side], app_env(url), ports[side], args.workers, args.threads)
+                    servers[side] = serve(
+                        targets[side], app_env(url), ports[side], args.workers, args.threads
+                    )
                     drive(ports[side], side, token, warm_up[side], args.concurrency, 0, pool)
                 analyze(url)
                 before = cpu_times()
-                slices = interleave(rounds, {side: (lambda i, side=side: drive(
-                    ports[side], side, token, codes[side][i], args.concurrency, args.dupes, pool)) for side in ports})
+                slices = interleave(
+                    rounds,
+                    {
+                        side: (
+                            lambda i, side=side: drive(
+                                ports[side], side, token, codes[side][i], args.concurrency, args.dupes, pool
+                            )
+                        )
+                        for side in ports
+                    },
+                )
                 steal = steal_share(before, cpu_times())
                 contended = race(ports["api"], token, raced, args.concurrency, pool)
             finally:
@@ -293,35 +382,61 @@ def main() -> int:
             drop_database(name)
     ratio = api["requests_per_s"] / bare["requests_per_s"]
     unexpected = {k: v for k, v in api["statuses"].items() if k not in (201, 409)}
-    print(f"N = {n:,} vouchers per phase (+{args.dupes:.0%} sent twice), concurrency {args.concurrency}, "
-          f"gunicorn {args.workers} workers x {args.threads} threads (gthread), {os.cpu_count()} cores, PostgreSQL, "
-          f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after; {rounds} turns each, interleaved; "
-          f"CPU steal {steal if steal is None else f'{steal:.0%}'}")
+    print(
+        f"N = {n:,} vouchers per phase (+{args.dupes:.0%} sent twice), concurrency {args.concurrency}, "
+        f"gunicorn {args.workers} workers x {args.threads} threads (gthread), {os.cpu_count()} cores, PostgreSQL, "
+        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after; {rounds} turns each, interleaved; "
+        f"CPU steal {steal if steal is None else f'{steal:.0%}'}"
+    )
     for label, r in (("POST /api/v1/redemptions", api), ("bare UPDATE … RETURNING", bare)):
-        print(f"{label:26} {r['requests_per_s']:8,.0f} req/s  {r['redemptions_per_s']:8,.0f} redemptions/s  "
-              f"p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms  statuses {r['statuses']}")
-    print(f"race: {contended['vouchers']} vouchers, each sent by {contended['clients']} connections at once: "
-          f"answers {contended['answers']}")
-    print(f"API / bare throughput: {ratio:.2f}; double redemptions: {checked['double_redemptions']}; "
-          f"invariant violations: {len(checked['invariant_violations'])}")
+        print(
+            f"{label:26} {r['requests_per_s']:8,.0f} req/s  {r['redemptions_per_s']:8,.0f} redemptions/s  "
+            f"p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms  statuses {r['statuses']}"
+        )
+    print(
+        f"race: {contended['vouchers']} vouchers, each sent by {contended['clients']} connections at once: "
+        f"answers {contended['answers']}"
+    )
+    print(
+        f"API / bare throughput: {ratio:.2f}; double redemptions: {checked['double_redemptions']}; "
+        f"invariant violations: {len(checked['invariant_violations'])}"
+    )
     targets = {
         "api throughput >= 40% of bare endpoint": ratio >= TARGET_RATIO,
         "api p99 <= 50 ms": api["p99_ms"] <= TARGET_P99_MS,
-        "zero double redemptions": checked["double_redemptions"] == 0 and contended["one_winner_each"]
+        "zero double redemptions": checked["double_redemptions"] == 0
+        and contended["one_winner_each"]
         and contended["losers_told_already_redeemed"]
         and checked["vouchers_redeemed_bare"] == bare["statuses"].get(201, 0) + WARM_UP,
         "one ledger transaction per redemption, invariants hold": (
-            checked["ledger_transactions"] == checked["redemptions"] == api["statuses"].get(201, 0) + WARM_UP + RACE
-            and not checked["invariant_violations"] and not unexpected),
+            checked["ledger_transactions"]
+            == checked["redemptions"]
+            == api["statuses"].get(201, 0) + WARM_UP + RACE
+            and not checked["invariant_violations"]
+            and not unexpected
+        ),
     }
-    print(json.dumps({
-        "bench": "redeem", "n": n, "concurrency": args.concurrency, "workers": args.workers, "threads": args.threads,
-        "dupes": args.dupes, "cores": os.cpu_count(), "rounds": rounds, "cpu_steal": steal,
-        "load_average": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
-        "figures": {"api": api, "bare": bare, "race": contended, "db": checked},
-        "ratios": {"api_vs_bare_throughput": round(ratio, 3)},
-        "targets": targets, "targets_met": all(targets.values()),
-    }, ensure_ascii=False))
+    print(
+        json.dumps(
+            {
+                "bench": "redeem",
+                "n": n,
+                "concurrency": args.concurrency,
+                "workers": args.workers,
+                "threads": args.threads,
+                "dupes": args.dupes,
+                "cores": os.cpu_count(),
+                "rounds": rounds,
+                "cpu_steal": steal,
+                "load_average": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
+                "figures": {"api": api, "bare": bare, "race": contended, "db": checked},
+                "ratios": {"api_vs_bare_throughput": round(ratio, 3)},
+                "targets": targets,
+                "targets_met": all(targets.values()),
+            },
+            ensure_ascii=False,
+        )
+    )
     return 0
 
 

@@ -16,6 +16,7 @@ enrichment jobs are queued, not run), rate limits raised out of the way.
 Load: wrk at 16 connections (a Lua script spreads requests over 20,000 codes and 16 consumer cookies), or,
 without wrk, a Python thread pool of 16 keep-alive http.client connections. Ends with one JSON line.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import cpu_times, free_port, interleave, probe_seconds, serve, steal_share, stop, worker_flags
+from bench.harness import (
+    cpu_times,
+    free_port,
+    interleave,
+    probe_seconds,
+    serve,
+    steal_share,
+    stop,
+    worker_flags,
+)
 
 PG_ADMIN_URL = os.environ.get("CODELOOP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("CODELOOP_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -65,8 +75,16 @@ def bare_app():
     def bare(code: str):
         with sessions() as s:
             batch = s.execute(select(Batch.id, Batch.quantity).where(Batch.id == 1)).one()
-            s.execute(insert(Scan).values(raw_code=code[:64], outcome="ok", scanned_at=utcnow(), batch_id=batch.id,
-                                          user_agent="", geo_status="pending"))
+            s.execute(
+                insert(Scan).values(
+                    raw_code=code[:64],
+                    outcome="ok",
+                    scanned_at=utcnow(),
+                    batch_id=batch.id,
+                    user_agent="",
+                    geo_status="pending",
+                )
+            )
             s.commit()
         return f"<!doctype html><p>{batch.quantity}</p>"
 
@@ -112,13 +130,21 @@ def seed(url: str) -> tuple[list[str], list[str]]:
     engine = make_engine(url)
     with make_sessionmaker(engine)() as s:
         now = utcnow()
-        campaign = Campaign(name="Bench", starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=30),
-                            voucher_value_fen=500, cap=1000, budget_fen=500_000)
+        campaign = Campaign(
+            name="Bench",
+            starts_at=now - timedelta(days=1),
+            ends_at=now + timedelta(days=30),
+            voucher_value_fen=500,
+            cap=1000,
+            budget_fen=500_000,
+        )
         batch = Batch(product=Product(name="Bench tea"), campaign=campaign, quantity=1_000_000)
         s.add(batch)
         s.flush()
         s.add(BatchRange(batch_id=batch.id, kind="activate", first_serial=0, last_serial=999_999, regions=[]))
-        tokens = [consumers.make_token(SECRET, consumers.create(s, now=now).public_id) for _ in range(CONNECTIONS)]
+        tokens = [
+            consumers.make_token(SECRET, consumers.create(s, now=now).public_id) for _ in range(CONNECTIONS)
+        ]
         s.commit()
         codes = Codec(SECRET.encode()).encode_range(batch.id, 0, CODES)
     engine.dispose()
@@ -141,20 +167,40 @@ def wrk(port: int, prefix: str, codes: list[str], tokens: list[str], seconds: in
         f"  return wrk.format('GET', '{prefix}' .. c, {{['Cookie'] = 'cl_c=' .. t, ['Accept-Language'] = 'zh-CN'}})\n"
         "end\n"
         "done = function(summary, latency, requests)\n"
-        "  io.write(string.format('JSON {\"requests\": %d, \"seconds\": %f, \"errors\": %d, \"non2xx\": %d}\\n', "
+        '  io.write(string.format(\'JSON {"requests": %d, "seconds": %f, "errors": %d, "non2xx": %d}\\n\', '
         "summary.requests, summary.duration / 1e6, summary.errors.connect + summary.errors.read + summary.errors.write + "
         "summary.errors.timeout, summary.errors.status))\n"
         "  for i = 1, #latency do\n"
         "    local us, n = latency(i)\n"
         "    if n > 0 then io.write(string.format('H %d %d\\n', us, n)) end\n"
         "  end\n"
-        "end\n")
-    run = subprocess.run(["wrk", "-t", "2", "-c", str(CONNECTIONS), "-d", f"{seconds}s", "--timeout", "5s", "-s", str(script),
-                          f"http://127.0.0.1:{port}"], check=False, capture_output=True, text=True)
+        "end\n"
+    )
+    run = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            "2",
+            "-c",
+            str(CONNECTIONS),
+            "-d",
+            f"{seconds}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
     if run.returncode:
         raise RuntimeError(f"wrk failed: {run.stdout[-1500:]} {run.stderr[-1500:]}")
     result = json.loads(re.search(r"^JSON (.*)$", run.stdout, re.MULTILINE).group(1))
-    result["histogram"] = Counter({int(us): int(n) for us, n in re.findall(r"^H (\d+) (\d+)$", run.stdout, re.MULTILINE)})
+    result["histogram"] = Counter(
+        {int(us): int(n) for us, n in re.findall(r"^H (\d+) (\d+)$", run.stdout, re.MULTILINE)}
+    )
     return result
 
 
@@ -185,8 +231,13 @@ def python_load(port: int, prefix: str, codes: list[str], tokens: list[str], sec
         t.start()
     for t in threads:
         t.join()
-    return {"requests": sum(histogram.values()), "seconds": time.perf_counter() - started, "errors": 0,
-            "non2xx": errors[0], "histogram": histogram}
+    return {
+        "requests": sum(histogram.values()),
+        "seconds": time.perf_counter() - started,
+        "errors": 0,
+        "non2xx": errors[0],
+        "histogram": histogram,
+    }
 
 
 def percentile(histogram: Counter, p: float) -> float:
@@ -204,14 +255,30 @@ def merged(slices: list[dict]) -> dict:
     (a tail that sits in one slice is a hiccup of the machine; one spread over all is the app's)."""
     histogram: Counter = sum((s["histogram"] for s in slices), Counter())
     requests, seconds = sum(s["requests"] for s in slices), sum(s["seconds"] for s in slices)
-    return {"requests": requests, "seconds": seconds, "per_s": requests / seconds, "p50_ms": percentile(histogram, 50),
-            "p99_ms": percentile(histogram, 99), "errors": sum(s["errors"] for s in slices),
-            "non2xx": sum(s["non2xx"] for s in slices), "slices_per_s": [round(s["requests"] / s["seconds"]) for s in slices],
-            "slices_p99_ms": [round(percentile(s["histogram"], 99)) for s in slices]}
+    return {
+        "requests": requests,
+        "seconds": seconds,
+        "per_s": requests / seconds,
+        "p50_ms": percentile(histogram, 50),
+        "p99_ms": percentile(histogram, 99),
+        "errors": sum(s["errors"] for s in slices),
+        "non2xx": sum(s["non2xx"] for s in slices),
+        "slices_per_s": [round(s["requests"] / s["seconds"]) for s in slices],
+        "slices_p99_ms": [round(percentile(s["histogram"], 99)) for s in slices],
+    }
 
 
-def measure(sides: dict[str, tuple[str, str]], env: dict, codes, tokens, seconds: int, warmup: int, workdir: Path,
-            use_wrk: bool, gunicorn: dict) -> dict[str, dict]:
+def measure(
+    sides: dict[str, tuple[str, str]],
+    env: dict,
+    codes,
+    tokens,
+    seconds: int,
+    warmup: int,
+    workdir: Path,
+    use_wrk: bool,
+    gunicorn: dict,
+) -> dict[str, dict]:
     """Serve every side at once ({name: (gunicorn target, URL prefix)}), warm each up, then load them in turns
     of SLICE_SECONDS until each has had `seconds`."""
     ports = {name: free_port() for name in sides}
@@ -220,10 +287,16 @@ def measure(sides: dict[str, tuple[str, str]], env: dict, codes, tokens, seconds
     def load(name: str, s: int) -> dict:
         port, prefix = ports[name], sides[name][1]
         try:
-            return wrk(port, prefix, codes, tokens, s, workdir) if use_wrk else python_load(port, prefix, codes, tokens, s)
+            return (
+                wrk(port, prefix, codes, tokens, s, workdir)
+                if use_wrk
+                else python_load(port, prefix, codes, tokens, s)
+            )
         except RuntimeError:
             if procs[name].poll() is not None:
-                raise RuntimeError(f"{sides[name][0]} died: {procs[name].stderr.read().decode()[-3000:]}") from None
+                raise RuntimeError(
+                    f"{sides[name][0]} died: {procs[name].stderr.read().decode()[-3000:]}"
+                ) from None
             raise
 
     try:
@@ -232,7 +305,9 @@ def measure(sides: dict[str, tuple[str, str]], env: dict, codes, tokens, seconds
         for name in sides:
             load(name, warmup)
         rounds = max(1, seconds // SLICE_SECONDS)
-        slices = interleave(rounds, {name: (lambda i, name=name: load(name, SLICE_SECONDS)) for name in sides})
+        slices = interleave(
+            rounds, {name: (lambda i, name=name: load(name, SLICE_SECONDS)) for name in sides}
+        )
         return {name: merged(runs) for name, runs in slices.items()}
     finally:
         for proc in procs.values():
@@ -242,9 +317,16 @@ def measure(sides: dict[str, tuple[str, str]], env: dict, codes, tokens, seconds
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10 s per endpoint instead of 30 s")
-    parser.add_argument("--python-client", action="store_true", help="use the Python load generator even if wrk exists")
+    parser.add_argument(
+        "--python-client", action="store_true", help="use the Python load generator even if wrk exists"
+    )
     parser.add_argument("--workers", type=int, default=WORKERS, help="gunicorn workers (both apps)")
-    parser.add_argument("--worker-class", default="gevent", choices=["gevent", "gthread"], help="gunicorn worker class (both apps)")
+    parser.add_argument(
+        "--worker-class",
+        default="gevent",
+        choices=["gevent", "gthread"],
+        help="gunicorn worker class (both apps)",
+    )
     parser.add_argument("--threads", type=int, default=THREADS, help="threads per gthread worker (both apps)")
     args = parser.parse_args()
     seconds, warmup = (10, 2) if args.quick else (30, 5)
@@ -257,13 +339,28 @@ def main() -> int:
 
         redis.Redis.from_url(REDIS_URL).flushdb()
         env = {k: v for k, v in os.environ.items() if not k.startswith("CODELOOP_")}
-        env.update(CODELOOP_ENV="production", CODELOOP_DATABASE_URL=url, CODELOOP_SECRET_KEY=SECRET,
-                   CODELOOP_REDIS_URL=REDIS_URL, CODELOOP_INSTANCE_DIR=str(workdir / "instance"),
-                   CODELOOP_RATE_LIMIT_SCAN="100000000/minute", CODELOOP_RATE_LIMIT_CLAIM="100000000/minute")
+        env.update(
+            CODELOOP_ENV="production",
+            CODELOOP_DATABASE_URL=url,
+            CODELOOP_SECRET_KEY=SECRET,
+            CODELOOP_REDIS_URL=REDIS_URL,
+            CODELOOP_INSTANCE_DIR=str(workdir / "instance"),
+            CODELOOP_RATE_LIMIT_SCAN="100000000/minute",
+            CODELOOP_RATE_LIMIT_CLAIM="100000000/minute",
+        )
         gunicorn = {"workers": args.workers, "threads": args.threads, "worker_class": args.worker_class}
         probe_before, before = probe_seconds(), cpu_times()
-        results = measure({"bare": ("bench.scan:bare_app()", "/bare/"), "scan": ("server.app:create_app()", "/S/")},
-                          env, codes, tokens, seconds, warmup, workdir, use_wrk, gunicorn)
+        results = measure(
+            {"bare": ("bench.scan:bare_app()", "/bare/"), "scan": ("server.app:create_app()", "/S/")},
+            env,
+            codes,
+            tokens,
+            seconds,
+            warmup,
+            workdir,
+            use_wrk,
+            gunicorn,
+        )
         steal, probe_after = steal_share(before, cpu_times()), probe_seconds()
         bare, scan = results["bare"], results["scan"]
         redis.Redis.from_url(REDIS_URL).flushdb()
@@ -271,17 +368,39 @@ def main() -> int:
         drop_database(url)
         shutil.rmtree(workdir, ignore_errors=True)
     ratio = scan["per_s"] / bare["per_s"]
-    figures = {side: {k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()}
-               for side, r in (("scan", scan), ("bare", bare))}
+    figures = {
+        side: {k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()}
+        for side, r in (("scan", scan), ("bare", bare))
+    }
     targets = {"ratio_min": TARGET_RATIO, "scan_p99_ms_max": TARGET_P99_MS}
-    met = ratio >= TARGET_RATIO and scan["p99_ms"] <= TARGET_P99_MS and scan["non2xx"] == 0 and scan["errors"] == 0
-    print(json.dumps({"figures": figures, "ratios": {"scan_vs_bare": round(ratio, 3)}, "targets": targets,
-                      "settings": {"connections": CONNECTIONS, "gunicorn": " ".join(worker_flags(**gunicorn)),
-                                   "seconds": seconds, "slice_seconds": SLICE_SECONDS,
-                                   "cpu_steal": steal, "probe_s": [probe_before, probe_after],
-                                   "load": "wrk" if use_wrk else "python", "cores": os.cpu_count(),
-                                   "jobs": "redis (queued)", "database": "postgresql"},
-                      "targets_met": met}))
+    met = (
+        ratio >= TARGET_RATIO
+        and scan["p99_ms"] <= TARGET_P99_MS
+        and scan["non2xx"] == 0
+        and scan["errors"] == 0
+    )
+    print(
+        json.dumps(
+            {
+                "figures": figures,
+                "ratios": {"scan_vs_bare": round(ratio, 3)},
+                "targets": targets,
+                "settings": {
+                    "connections": CONNECTIONS,
+                    "gunicorn": " ".join(worker_flags(**gunicorn)),
+                    "seconds": seconds,
+                    "slice_seconds": SLICE_SECONDS,
+                    "cpu_steal": steal,
+                    "probe_s": [probe_before, probe_after],
+                    "load": "wrk" if use_wrk else "python",
+                    "cores": os.cpu_count(),
+                    "jobs": "redis (queued)",
+                    "database": "postgresql",
+                },
+                "targets_met": met,
+            }
+        )
+    )
     return 0
 
 

@@ -25,22 +25,20 @@ def _lane_mask(*bit_ranges: tuple[int, int]) -> int:
 
 
 _LANE_MASKS: tuple[int, ...] = (
-    _lane_mask((0, 50)),                      # round 1: low half stays
-    _lane_mask((80, 130)),                    # round 1: high half moved up by 30
-    _lane_mask((0, 25), (80, 105)),           # round 2: low quarters stay
-    _lane_mask((40, 65), (120, 145)),         # round 2: high quarters moved up by 15
+    _lane_mask((0, 50)),  # round 1: low half stays
+    _lane_mask((80, 130)),  # round 1: high half moved up by 30
+    _lane_mask((0, 25), (80, 105)),  # round 2: low quarters stay
+    _lane_mask((40, 65), (120, 145)),  # round 2: high quarters moved up by 15
 ) + tuple(
     _lane_mask(*[(q + 5 * g, q + 5 * g + 5) for q in (0, 40, 80, 120)])
-    for g in range(5)                         # round 3: group g of each quarter moves up 3g
+    for g in range(5)  # round 3: group g of each quarter moves up 3g
 )
 
 
 @lru_cache(maxsize=8)
 def _masks(n: int) -> tuple[int, ...]:
     """The lane masks repeated over ``n`` lanes."""
-    return tuple(
-        int.from_bytes(m.to_bytes(LANE_BYTES, "big") * n, "big") for m in _LANE_MASKS
-    )
+    return tuple(int.from_bytes(m.to_bytes(LANE_BYTES, "big") * n, "big") for m in _LANE_MASKS)
 
 
 def encode_lanes(lanes: bytes, n: int) -> str:

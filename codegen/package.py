@@ -23,7 +23,11 @@ from .streams import iter_codes_csv, iter_package_zip
 START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 
 __all__ = [
-    "BatchSpec", "write_package", "iter_codes_csv", "iter_package_zip", "render_code_images",
+    "BatchSpec",
+    "write_package",
+    "iter_codes_csv",
+    "iter_package_zip",
+    "render_code_images",
 ]
 
 
@@ -36,8 +40,9 @@ def _write_roll(task: tuple) -> dict:
     return roll_entry(name, start, stop, data)
 
 
-def _run_rolls(tasks: list[tuple], processes: int, progress: Callable[[int], None] | None,
-               meanwhile: Callable[[], None]) -> list[dict]:
+def _run_rolls(
+    tasks: list[tuple], processes: int, progress: Callable[[int], None] | None, meanwhile: Callable[[], None]
+) -> list[dict]:
     """Write every roll, in parallel when asked (calling ``meanwhile`` in the parent while the
     workers run); returns the manifest entries in roll order."""
     done, entries = 0, []
@@ -61,9 +66,16 @@ def _run_rolls(tasks: list[tuple], processes: int, progress: Callable[[int], Non
     return sorted(entries, key=lambda e: e["first_serial"])
 
 
-def write_package(out_dir: Path, secret: bytes, spec: BatchSpec, *, roll_size: int = 10_000,
-                  processes: int | None = None, proof_count: int = 20,
-                  progress: Callable[[int], None] | None = None) -> dict:
+def write_package(
+    out_dir: Path,
+    secret: bytes,
+    spec: BatchSpec,
+    *,
+    roll_size: int = 10_000,
+    processes: int | None = None,
+    proof_count: int = 20,
+    progress: Callable[[int], None] | None = None,
+) -> dict:
     """Write the code package into ``out_dir`` (rolls in parallel) and return its manifest."""
     codec = Codec(secret)
     out = Path(out_dir)
@@ -71,10 +83,13 @@ def write_package(out_dir: Path, secret: bytes, spec: BatchSpec, *, roll_size: i
     out.mkdir(parents=True, exist_ok=True)
     tasks = [(str(out), bytes(secret), spec, name, a, b) for name, a, b in plan]
     proof: list[bytes] = []
-    rolls = _run_rolls(tasks, processes or os.cpu_count() or 1, progress,
-                       lambda: proof.append(proof_svg(codec, spec, proof_count)))
+    rolls = _run_rolls(
+        tasks,
+        processes or os.cpu_count() or 1,
+        progress,
+        lambda: proof.append(proof_svg(codec, spec, proof_count)),
+    )
     files, manifest = finish_files(codec, spec, roll_size, rolls, proof_count, proof[0])
     for name, data in files:
         (out / name).write_bytes(data)
     return manifest
-

@@ -43,8 +43,11 @@ def make_qr(url: str, box_size: int = int(MODULE_MM * 10), factory: type | None 
 def symbol_info(url: str) -> dict:
     """QR version, modules and printed size (quiet zone included) for a URL of this batch."""
     qr = make_qr(url)
-    modes = {qrcode.util.MODE_ALPHA_NUM: "alphanumeric", qrcode.util.MODE_8BIT_BYTE: "byte",
-             qrcode.util.MODE_NUMBER: "numeric"}
+    modes = {
+        qrcode.util.MODE_ALPHA_NUM: "alphanumeric",
+        qrcode.util.MODE_8BIT_BYTE: "byte",
+        qrcode.util.MODE_NUMBER: "numeric",
+    }
     return {
         "mode": "+".join(dict.fromkeys(modes.get(d.mode, "other") for d in qr.data_list)),
         "version": qr.version,

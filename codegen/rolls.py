@@ -30,8 +30,7 @@ def rows_text(codec: Codec, batch: int, prefix: str, paired: bool, start: int, s
         fields = zip(numbers[1:], sep, numbers, sep, outer, url, outer, repeat("\n"))
     else:
         inner = codec.encode_range(batch, start, stop, INNER)
-        fields = zip(numbers[1:], sep, numbers, sep, outer, url, outer, sep, inner, url, inner,
-                     repeat("\n"))
+        fields = zip(numbers[1:], sep, numbers, sep, outer, url, outer, sep, inner, url, inner, repeat("\n"))
     return "".join(chain.from_iterable(fields))
 
 

@@ -14,8 +14,9 @@ from .rolls import chunk_ranges, header_line, roll_bytes, rows_text
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
-def iter_codes_csv(secret: bytes, spec: BatchSpec, start: int = 0,
-                   stop: int | None = None) -> Iterator[bytes]:
+def iter_codes_csv(
+    secret: bytes, spec: BatchSpec, start: int = 0, stop: int | None = None
+) -> Iterator[bytes]:
     """Stream one CSV (one header) of serials ``start..stop-1`` in chunks of 10,000 rows."""
     stop = spec.quantity if stop is None else stop
     if not 0 <= start <= stop <= spec.quantity:
@@ -82,8 +83,9 @@ def iter_directory_zip(path: str | Path, *, chunk_size: int = 1 << 20) -> Iterat
     yield sink.drain()
 
 
-def iter_package_zip(secret: bytes, spec: BatchSpec, *, roll_size: int = 10_000,
-                     proof_count: int = 20) -> Iterator[bytes]:
+def iter_package_zip(
+    secret: bytes, spec: BatchSpec, *, roll_size: int = 10_000, proof_count: int = 20
+) -> Iterator[bytes]:
     """Stream the code package as a ZIP (same files and bytes as ``write_package``)."""
     codec = Codec(secret)
     prefix = spec.urls.prefix()

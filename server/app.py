@@ -1,4 +1,5 @@
 """The application factory."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,8 +17,12 @@ def create_app(config: Config | None = None) -> Flask:
     """Build the Flask app for `config` (default: from the environment)."""
     config = config or Config.from_env()
     runtime = runtime_module.build(config)
-    app = Flask(__name__, template_folder=template_folder(), static_folder=static_folder(),
-                instance_path=str(config.instance_dir.resolve()))
+    app = Flask(
+        __name__,
+        template_folder=template_folder(),
+        static_folder=static_folder(),
+        instance_path=str(config.instance_dir.resolve()),
+    )
     app.config.update(
         SECRET_KEY=config.secret_key,
         TESTING=config.testing,
@@ -39,7 +44,12 @@ def create_app(config: Config | None = None) -> Flask:
     return app
 
 
-TRANSLATION_AREAS = ("common", "consumer", "store", "admin")  # one catalogue per area: server/translations/<area>
+TRANSLATION_AREAS = (
+    "common",
+    "consumer",
+    "store",
+    "admin",
+)  # one catalogue per area: server/translations/<area>
 
 
 def _init_extensions(app: Flask, config: Config) -> None:
@@ -71,6 +81,7 @@ def _register_blueprints(app: Flask) -> None:
     for module in (health, auth, consumer, store, admin):
         app.register_blueprint(module.bp)
     from server.views import admin_people  # stores, clerks, holds and payouts
+
     app.register_blueprint(admin_people.bp)
     csrf.exempt(api)  # the API authenticates with bearer/consumer tokens, never with cookies alone
     app.register_blueprint(api, url_prefix="/api/v1")

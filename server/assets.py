@@ -1,4 +1,5 @@
 """Where templates/ and static/ are: the repository root in a checkout, inside the package in a wheel."""
+
 from __future__ import annotations
 
 from pathlib import Path

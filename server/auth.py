@@ -1,4 +1,5 @@
 """Who is asking: staff sessions (Flask-Login), bearer tokens for the API, and role checks."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -64,28 +65,50 @@ class Principal:
 # request, and a Core select skips the ORM's compile and loading steps (loading the store as an ORM entity
 # cost more than the query).
 _TOKENS, _USERS, _STORES = ApiToken.__table__.c, User.__table__.c, Store.__table__.c
-_BEARER = (select(_TOKENS.id, _TOKENS.store_id, _USERS.id.label("user_id"), _USERS.role, _USERS.active,
-                  _STORES.name.label("store_name"), _STORES.active.label("store_active"),
-                  _STORES.owner_id.label("store_owner"))
-           .select_from(ApiToken.__table__.join(User.__table__, _USERS.id == _TOKENS.user_id)
-                        .outerjoin(Store.__table__, _STORES.id == _TOKENS.store_id))
-           .where(_TOKENS.token_hash == bindparam("token_hash"), _TOKENS.revoked_at.is_(None)))
+_BEARER = (
+    select(
+        _TOKENS.id,
+        _TOKENS.store_id,
+        _USERS.id.label("user_id"),
+        _USERS.role,
+        _USERS.active,
+        _STORES.name.label("store_name"),
+        _STORES.active.label("store_active"),
+        _STORES.owner_id.label("store_owner"),
+    )
+    .select_from(
+        ApiToken.__table__.join(User.__table__, _USERS.id == _TOKENS.user_id).outerjoin(
+            Store.__table__, _STORES.id == _TOKENS.store_id
+        )
+    )
+    .where(_TOKENS.token_hash == bindparam("token_hash"), _TOKENS.revoked_at.is_(None))
+)
 # A till's write carries an Idempotency-Key: on PostgreSQL the token lookup reads the key's state too (a round
 # trip less per redemption, ≈ 10 % of its throughput); the principal's key in SQL is Principal.key's.
-_BEARER_AND_KEY = idempotency.with_key_state(_BEARER, literal("token:") + cast(_TOKENS.id, String),
-                                             bindparam("idempotency_key"))
+_BEARER_AND_KEY = idempotency.with_key_state(
+    _BEARER, literal("token:") + cast(_TOKENS.id, String), bindparam("idempotency_key")
+)
 
 
 def _bearer_principal(header: str, now: datetime) -> Principal:
     key = _key_to_read_with_token()
-    token = db().execute(_BEARER if key is None else _BEARER_AND_KEY,
-                         {"token_hash": hash_token(header.strip()), "idempotency_key": key}).first()
+    token = (
+        db()
+        .execute(
+            _BEARER if key is None else _BEARER_AND_KEY,
+            {"token_hash": hash_token(header.strip()), "idempotency_key": key},
+        )
+        .first()
+    )
     if token is None or not token.active:
         raise DomainError("UNAUTHORIZED")
     if key is not None:
         g.key_state = (key, tuple(token[-5:]), db().get_transaction())
-    store = None if token.store_id is None else redemptions.StoreRef(
-        token.store_id, token.store_name, token.store_active, token.store_owner)
+    store = (
+        None
+        if token.store_id is None
+        else redemptions.StoreRef(token.store_id, token.store_name, token.store_active, token.store_owner)
+    )
     return Principal(token.user_id, token.role, token.store_id, token.id, store)
 
 
@@ -121,6 +144,7 @@ def principal() -> Principal | None:
 
 def require_staff(*roles: str):
     """API decorator: a staff principal with one of `roles`, else UNAUTHORIZED / FORBIDDEN."""
+
     def decorate(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
@@ -130,12 +154,15 @@ def require_staff(*roles: str):
             if roles and who.role not in roles:
                 raise DomainError("FORBIDDEN")
             return view(*args, **kwargs)
+
         return wrapped
+
     return decorate
 
 
 def staff_page(*roles: str):
     """Page decorator: send anonymous visitors to the login page; wrong roles get FORBIDDEN."""
+
     def decorate(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
@@ -144,5 +171,7 @@ def staff_page(*roles: str):
             if roles and current_user.user.role not in roles:
                 raise DomainError("FORBIDDEN")
             return view(*args, **kwargs)
+
         return wrapped
+
     return decorate

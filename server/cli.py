@@ -1,4 +1,5 @@
 """The `codeloop` command (a Flask CLI group)."""
+
 from __future__ import annotations
 
 import sys
@@ -18,8 +19,14 @@ def _create_app():
     return create_app()
 
 
-cli = FlaskGroup(name="codeloop", create_app=_create_app, add_default_commands=False, add_version_option=False,
-                 load_dotenv=False, help="codeloop: one-item-one-code platform.")
+cli = FlaskGroup(
+    name="codeloop",
+    create_app=_create_app,
+    add_default_commands=False,
+    add_version_option=False,
+    load_dotenv=False,
+    help="codeloop: one-item-one-code platform.",
+)
 
 
 def main() -> None:
@@ -68,19 +75,38 @@ def db_upgrade() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
-@click.option("--worker-class", "worker_class", type=click.Choice(WORKER_CLASSES), default="auto", show_default=True,
-              help="auto: gevent on PostgreSQL, gthread on SQLite.")
+@click.option(
+    "--worker-class",
+    "worker_class",
+    type=click.Choice(WORKER_CLASSES),
+    default="auto",
+    show_default=True,
+    help="auto: gevent on PostgreSQL, gthread on SQLite.",
+)
 @click.option("--threads", default=4, show_default=True, type=int, help="Threads per gthread worker.")
-@click.option("--worker-connections", "connections", default=WORKER_CONNECTIONS, show_default=True, type=int,
-              help="Connections at once per gevent worker.")
+@click.option(
+    "--worker-connections",
+    "connections",
+    default=WORKER_CONNECTIONS,
+    show_default=True,
+    type=int,
+    help="Connections at once per gevent worker.",
+)
 def serve(host: str, port: int, workers: int, worker_class: str, threads: int, connections: int) -> None:
     """Serve the app with gunicorn, once it has been built and checked here."""
     from server import serving
 
     rt = _runtime()
     rt.engine.dispose()
-    serving.exec_gunicorn(rt.config.database_url, host=host, port=port, workers=workers, kind=worker_class,
-                          threads=threads, connections=connections)
+    serving.exec_gunicorn(
+        rt.config.database_url,
+        host=host,
+        port=port,
+        workers=workers,
+        kind=worker_class,
+        threads=threads,
+        connections=connections,
+    )
 
 
 @cli.command(with_appcontext=False)
@@ -93,7 +119,9 @@ def worker(burst: bool) -> None:
 
     rt = runtime.build(Config.from_env())
     if rt.config.inline_jobs:
-        raise ConfigError("CODELOOP_REDIS_URL is not set: jobs run inline in the web process, there is nothing for a worker to do")
+        raise ConfigError(
+            "CODELOOP_REDIS_URL is not set: jobs run inline in the web process, there is nothing for a worker to do"
+        )
     Worker([rt.queue], connection=rt.queue.connection).work(with_scheduler=True, burst=burst)
 
 
@@ -128,8 +156,15 @@ def user_create(username: str, role: str, store_id: int | None, display_name: st
     from server.services.accounts import create_user
 
     with _runtime().sessions.begin() as session:
-        created = create_user(session, username=username, password=password, role=role, store_id=store_id,
-                              display_name=display_name, now=_now())
+        created = create_user(
+            session,
+            username=username,
+            password=password,
+            role=role,
+            store_id=store_id,
+            display_name=display_name,
+            now=_now(),
+        )
         click.echo(f"created {created.role} {created.username} (id {created.id})")
 
 
@@ -147,7 +182,9 @@ def token_create(username: str, store_id: int | None, name: str) -> None:
     from server.services.accounts import create_token, user_by_name
 
     with _runtime().sessions.begin() as session:
-        plain, _ = create_token(session, user=user_by_name(session, username), store_id=store_id, name=name, now=_now())
+        plain, _ = create_token(
+            session, user=user_by_name(session, username), store_id=store_id, name=name, now=_now()
+        )
     click.echo(plain)
 
 

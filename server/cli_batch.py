@@ -1,4 +1,5 @@
 """`codeloop product …` and `codeloop batch …`: codes from the command line."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -48,8 +49,15 @@ def batch_create(product_id: int, campaign_id: int, quantity: int, paired: bool,
     from server.services.batches import create_batch
 
     with _runtime().sessions.begin() as session:
-        made = create_batch(session, product_id=product_id, campaign_id=campaign_id, quantity=quantity,
-                            paired=paired, note=note, now=utcnow())
+        made = create_batch(
+            session,
+            product_id=product_id,
+            campaign_id=campaign_id,
+            quantity=quantity,
+            paired=paired,
+            note=note,
+            now=utcnow(),
+        )
         click.echo(f"created batch {made.id}: {made.quantity:,} codes{' (paired)' if made.paired else ''}")
 
 
@@ -57,10 +65,18 @@ def _range(batch_id: int, kind: str, first: int, last: int, **text) -> None:
     from server.services.batches import RangeRequest, add_range
 
     with _runtime().sessions.begin() as session:
-        row = add_range(session, batch_id=batch_id, kind=kind, now=utcnow(),
-                        request=RangeRequest(first, last, text.get("distributor"), tuple(text.get("regions", ())),
-                                             text.get("reason")))
-        click.echo(f"{kind}d serials {row.first_serial}-{row.last_serial} of batch {batch_id} (range {row.id})")
+        row = add_range(
+            session,
+            batch_id=batch_id,
+            kind=kind,
+            now=utcnow(),
+            request=RangeRequest(
+                first, last, text.get("distributor"), tuple(text.get("regions", ())), text.get("reason")
+            ),
+        )
+        click.echo(
+            f"{kind}d serials {row.first_serial}-{row.last_serial} of batch {batch_id} (range {row.id})"
+        )
 
 
 @batch.command("activate")
@@ -69,7 +85,9 @@ def _range(batch_id: int, kind: str, first: int, last: int, **text) -> None:
 @click.option("--last", type=int, required=True, help="Last serial, inclusive.")
 @click.option("--distributor")
 @click.option("--region", "regions", multiple=True, help="Intended province (repeatable).")
-def batch_activate(batch_id: int, first: int, last: int, distributor: str | None, regions: tuple[str, ...]) -> None:
+def batch_activate(
+    batch_id: int, first: int, last: int, distributor: str | None, regions: tuple[str, ...]
+) -> None:
     """Activate a shipped range of serials."""
     _range(batch_id, "activate", first, last, distributor=distributor, regions=regions)
 
@@ -99,13 +117,19 @@ def batch_export(batch_id: int, out_dir: Path, roll_size: int, processes: int | 
     with rt.sessions() as session:
         spec = batch_spec(get_batch(session, batch_id), rt.config.public_url)
     check_roll_size(roll_size)
-    with click.progressbar(length=spec.quantity, label=f"batch {batch_id}", show_pos=True, file=click.get_text_stream("stderr")) as bar:
+    with click.progressbar(
+        length=spec.quantity, label=f"batch {batch_id}", show_pos=True, file=click.get_text_stream("stderr")
+    ) as bar:
         state = {"done": 0}
 
         def advance(done: int) -> None:
             bar.update(done - state["done"])
             state["done"] = done
 
-        manifest = write_package(out_dir, rt.secret, spec, roll_size=roll_size, processes=processes, progress=advance)
-    click.echo(f"wrote {spec.quantity:,} codes in {len(manifest['files'])} rolls to {out_dir} "
-               f"(check with: cd {out_dir} && sha256sum -c SHA256SUMS)")
+        manifest = write_package(
+            out_dir, rt.secret, spec, roll_size=roll_size, processes=processes, progress=advance
+        )
+    click.echo(
+        f"wrote {spec.quantity:,} codes in {len(manifest['files'])} rolls to {out_dir} "
+        f"(check with: cd {out_dir} && sha256sum -c SHA256SUMS)"
+    )

@@ -1,4 +1,5 @@
 """Configuration: read the CODELOOP_* environment (and a .env file) once, at start-up."""
+
 from __future__ import annotations
 
 import difflib
@@ -138,9 +139,11 @@ def _database_url(url: str, instance_dir: Path) -> str:
         return f"sqlite:///{instance_dir / 'codeloop.sqlite3'}"
     scheme = url.split(":", 1)[0]
     if scheme in ("postgres", "postgresql"):
-        return "postgresql+psycopg" + url[len(scheme):]
+        return "postgresql+psycopg" + url[len(scheme) :]
     if scheme not in ("sqlite", "postgresql+psycopg"):
-        raise ConfigError(f"CODELOOP_DATABASE_URL must be a sqlite:// or postgresql:// URL; got scheme {scheme!r}")
+        raise ConfigError(
+            f"CODELOOP_DATABASE_URL must be a sqlite:// or postgresql:// URL; got scheme {scheme!r}"
+        )
     return url
 
 

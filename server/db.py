@@ -1,10 +1,11 @@
 """Engine and session factory; no Flask here, so workers and the CLI share it."""
+
 from __future__ import annotations
 
 import select
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
@@ -12,7 +13,6 @@ from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.config import ConfigError
-
 
 # Connections per process on PostgreSQL. None beyond the pool: a request that finds all ten busy waits (up
 # to pool_timeout) rather than opening a connection for one statement, which costs the server a new process.
@@ -44,6 +44,7 @@ def _unpatched_poll():
 
 def _closed_by_server_check(poll):
     """A pool checkout listener that replaces connections the server has closed, without a round trip."""
+
     def check(dbapi_conn, _record, _proxy) -> None:
         # A pooled connection sits idle, so the server has nothing to say to it unless it closed it
         # (a restart, an idle timeout, a terminated backend: a last error message, then EOF). One
@@ -55,6 +56,7 @@ def _closed_by_server_check(poll):
             if not poller.poll(0):
                 return
         raise DisconnectionError("the database closed this pooled connection")
+
     return check
 
 
@@ -79,7 +81,9 @@ def ping(engine: Engine) -> None:
             conn.execute(text("SELECT 1"))
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise ConfigError(f"cannot reach the database at {engine.url.render_as_string(hide_password=True)}: {reason}") from None
+        raise ConfigError(
+            f"cannot reach the database at {engine.url.render_as_string(hide_password=True)}: {reason}"
+        ) from None
 
 
 @contextmanager

@@ -1,4 +1,5 @@
 """`codeloop demo`: the embedded default from nothing to a running, seeded server."""
+
 from __future__ import annotations
 
 import click
@@ -21,19 +22,19 @@ def run_demo(*, host: str, port: int, serve: bool) -> None:
         info = seed(session, now=utcnow())
     base = f"http://{host}:{port}"
     click.echo(f"""
-codeloop demo — database {rt.engine.url.render_as_string(hide_password=True)}, jobs {'inline' if config.inline_jobs else 'on Redis'}
+codeloop demo — database {rt.engine.url.render_as_string(hide_password=True)}, jobs {"inline" if config.inline_jobs else "on Redis"}
 
   health:      {base}/healthz
-  admin login: {base}/admin   user {info['admin']} / password {info['password']}
-  clerk login: {base}/clerk   user {info['clerks'][0]} / password {info['password']}
-  owner login: {base}/owner   user {info['owners'][0]} / password {info['password']}
+  admin login: {base}/admin   user {info["admin"]} / password {info["password"]}
+  clerk login: {base}/clerk   user {info["clerks"][0]} / password {info["password"]}
+  owner login: {base}/owner   user {info["owners"][0]} / password {info["password"]}
 """)
     codec = rt.codec
-    click.echo(f"""  scan a genuine pack (serial 0):     {base}/S/{codec.encode(info['batch_id'], 0)}
-  a pack not yet shipped (serial 920): {base}/S/{codec.encode(info['batch_id'], 920)}
-  a blacklisted pack (serial 960):     {base}/S/{codec.encode(info['batch_id'], 960)}
-  a forged code:                       {base}/S/{_forged(codec.encode(info['batch_id'], 1))}
-  print package of the demo batch:     codeloop batch export {info['batch_id']} --out ./print-package
+    click.echo(f"""  scan a genuine pack (serial 0):     {base}/S/{codec.encode(info["batch_id"], 0)}
+  a pack not yet shipped (serial 920): {base}/S/{codec.encode(info["batch_id"], 920)}
+  a blacklisted pack (serial 960):     {base}/S/{codec.encode(info["batch_id"], 960)}
+  a forged code:                       {base}/S/{_forged(codec.encode(info["batch_id"], 1))}
+  print package of the demo batch:     codeloop batch export {info["batch_id"]} --out ./print-package
 """)
     if serve:
         from server.serving import exec_gunicorn

@@ -1,9 +1,10 @@
 """GeoIP: a MaxMind-format City database, the bundled 2018 GeoLite2 copy by default."""
+
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import geoip2.database
 import geoip2.errors
@@ -36,13 +37,17 @@ class Geo:
 
     @property
     def build_date(self) -> datetime:
-        return datetime.fromtimestamp(self.reader.metadata().build_epoch, tz=timezone.utc)
+        return datetime.fromtimestamp(self.reader.metadata().build_epoch, tz=UTC)
 
     def status(self, now: datetime) -> dict:
         age = (now - self.build_date).days
         return {
-            "path": self.path, "bundled": self.bundled, "type": self.reader.metadata().database_type,
-            "build_date": self.build_date.date().isoformat(), "age_days": age, "stale": age > STALE_AFTER_DAYS,
+            "path": self.path,
+            "bundled": self.bundled,
+            "type": self.reader.metadata().database_type,
+            "build_date": self.build_date.date().isoformat(),
+            "age_days": age,
+            "stale": age > STALE_AFTER_DAYS,
         }
 
     def lookup(self, ip: str | None, language: str = "zh-CN") -> Place | None:
@@ -57,5 +62,9 @@ class Geo:
         def name(record) -> str | None:
             return record.names.get(language) or record.names.get("en")
 
-        return Place(name(city.country), name(city.subdivisions.most_specific), name(city.city),
-                     city.location.accuracy_radius)
+        return Place(
+            name(city.country),
+            name(city.subdivisions.most_specific),
+            name(city.city),
+            city.location.accuracy_radius,
+        )

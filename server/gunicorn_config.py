@@ -1,4 +1,5 @@
 """gunicorn hooks for `codeloop serve`, loaded with `--config python:server.gunicorn_config`."""
+
 from __future__ import annotations
 
 import gc

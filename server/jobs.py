@@ -3,6 +3,7 @@
 Server code enqueues by dotted path ("workers.geo.enrich_scans") after its transaction commits,
 so server/ never imports workers/.
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,7 +23,9 @@ def make_queue(redis_url: str | None) -> Queue:
         import fakeredis
 
         return Queue(QUEUE_NAME, connection=fakeredis.FakeStrictRedis(), is_async=False)
-    return Queue(QUEUE_NAME, connection=redis.Redis.from_url(redis_url, socket_connect_timeout=3, socket_timeout=5))
+    return Queue(
+        QUEUE_NAME, connection=redis.Redis.from_url(redis_url, socket_connect_timeout=3, socket_timeout=5)
+    )
 
 
 def redis_status(queue: Queue) -> dict:
@@ -31,7 +34,12 @@ def redis_status(queue: Queue) -> dict:
         return {"mode": "inline", "ok": True}
     try:
         policy = queue.connection.config_get("maxmemory-policy").get("maxmemory-policy")
-        return {"mode": "redis", "ok": policy == "noeviction", "maxmemory_policy": policy, "queued": queue.count}
+        return {
+            "mode": "redis",
+            "ok": policy == "noeviction",
+            "maxmemory_policy": policy,
+            "queued": queue.count,
+        }
     except redis.RedisError as exc:
         return {"mode": "redis", "ok": False, "error": str(exc).splitlines()[0]}
 

@@ -1,4 +1,5 @@
 """Alembic, driven from code: `codeloop db upgrade` and the tests call these."""
+
 from __future__ import annotations
 
 import functools

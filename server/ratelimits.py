@@ -7,6 +7,7 @@ No Flask here: views/consumer.py's `limited` decorator asks `RateLimits.hit` and
 Retry-After. (Flask-Limiter wraps this same library; its per-request resolution of limits, scopes and
 exemptions cost more CPU than the scan's own SQL statement, see docs/benchmarks.md.)
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,7 +27,7 @@ RETRY_STORAGE_SECONDS = 30.0  # how long the memory fallback serves before Redis
 
 @lru_cache(maxsize=64)
 def _items(limit: str) -> tuple[RateLimitItem, ...]:
-    """"60/minute;600/hour" as limit items, parsed once per string."""
+    """ "60/minute;600/hour" as limit items, parsed once per string."""
     return tuple(parse_many(limit))
 
 
@@ -45,7 +46,9 @@ class RateLimits:
         """Counters in Redis at `redis_url` (short timeouts: a stalled Redis must not stall scans), else memory."""
         if redis_url is None:
             return cls(None)
-        return cls(storage_from_string(redis_url, wrap_exceptions=True, socket_connect_timeout=1, socket_timeout=1))
+        return cls(
+            storage_from_string(redis_url, wrap_exceptions=True, socket_connect_timeout=1, socket_timeout=1)
+        )
 
     def hit(self, limit: str, *keys: str) -> int | None:
         """Count one request in every window of `limit` (e.g. "60/minute;600/hour") for each key; None if all
@@ -69,8 +72,11 @@ class RateLimits:
     def _storage_failed(self, exc: Exception) -> None:
         with self._lock:
             if self._clock() >= self._shared_down_until:
-                log.warning("rate-limit storage unreachable, counting in memory for %ds: %s", RETRY_STORAGE_SECONDS,
-                            str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                log.warning(
+                    "rate-limit storage unreachable, counting in memory for %ds: %s",
+                    RETRY_STORAGE_SECONDS,
+                    str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                )
             self._shared_down_until = self._clock() + RETRY_STORAGE_SECONDS
 
 

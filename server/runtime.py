@@ -3,18 +3,18 @@
 The web app keeps its Runtime in app.extensions; job functions (workers/) reach the same one
 through current(), which in a worker process is built from the environment on first use.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
 
 from rq import Queue
-
-from codegen.codes import Codec
-from codegen.ids import PublicIds
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from codegen.codes import Codec
+from codegen.ids import PublicIds
 from server.config import Config
 from server.db import make_engine, make_sessionmaker, ping
 from server.geo import Geo

@@ -1,4 +1,5 @@
 """Hand the process over to gunicorn, whose workers each build the app."""
+
 from __future__ import annotations
 
 import os
@@ -9,7 +10,9 @@ from server.config import ConfigError
 from server.db import POOL_SIZE
 
 WORKER_CLASSES = ("auto", "gevent", "gthread")
-WORKER_CONNECTIONS = 2 * POOL_SIZE  # per gevent worker: a request holds a database connection only for its statements
+WORKER_CONNECTIONS = (
+    2 * POOL_SIZE
+)  # per gevent worker: a request holds a database connection only for its statements
 
 
 def worker_class(choice: str, database_url: str) -> str:
@@ -23,11 +26,29 @@ def worker_class(choice: str, database_url: str) -> str:
     return choice
 
 
-def gunicorn_argv(*, host: str, port: int, workers: int, worker_class: str, threads: int, connections: int) -> list[str]:
+def gunicorn_argv(
+    *, host: str, port: int, workers: int, worker_class: str, threads: int, connections: int
+) -> list[str]:
     """The gunicorn command line that serves the app."""
-    argv = [sys.executable, "-m", "gunicorn", "--config", "python:server.gunicorn_config", "--bind", f"{host}:{port}",
-            "--workers", str(workers), "--worker-class", worker_class, "--access-logfile", "-", "--timeout", "60",
-            "--graceful-timeout", "5"]
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        "python:server.gunicorn_config",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        worker_class,
+        "--access-logfile",
+        "-",
+        "--timeout",
+        "60",
+        "--graceful-timeout",
+        "5",
+    ]
     if worker_class == "gevent":
         argv += ["--worker-connections", str(connections)]
     else:
@@ -35,15 +56,29 @@ def gunicorn_argv(*, host: str, port: int, workers: int, worker_class: str, thre
     return [*argv, "server.app:create_app()"]
 
 
-def exec_gunicorn(database_url: str, *, host: str, port: int, workers: int = 2, kind: str = "auto", threads: int = 4,
-                  connections: int = WORKER_CONNECTIONS) -> NoReturn:
+def exec_gunicorn(
+    database_url: str,
+    *,
+    host: str,
+    port: int,
+    workers: int = 2,
+    kind: str = "auto",
+    threads: int = 4,
+    connections: int = WORKER_CONNECTIONS,
+) -> NoReturn:
     """Replace this process with gunicorn serving the app (the configuration travels in the environment).
 
     Nothing is preloaded: a gevent worker patches the standard library before it imports the app, and
     psycopg chooses how it waits for the server when it is first imported, so an app built here first
     would block each worker on every query."""
-    argv = gunicorn_argv(host=host, port=port, workers=workers, worker_class=worker_class(kind, database_url),
-                         threads=threads, connections=connections)
+    argv = gunicorn_argv(
+        host=host,
+        port=port,
+        workers=workers,
+        worker_class=worker_class(kind, database_url),
+        threads=threads,
+        connections=connections,
+    )
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, argv)

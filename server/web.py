@@ -1,4 +1,5 @@
 """Request plumbing shared by views and the API: the request's session, language and error pages."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -17,8 +18,15 @@ from server.runtime import Runtime
 from server.services.redemptions import local_time, yuan
 
 # HTTP errors raised by Flask/Werkzeug itself, as our error codes
-_HTTP_CODES = {400: "VALIDATION_FAILED", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
-               405: "VALIDATION_FAILED", 413: "VALIDATION_FAILED", 429: "RATE_LIMITED"}
+_HTTP_CODES = {
+    400: "VALIDATION_FAILED",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "VALIDATION_FAILED",
+    413: "VALIDATION_FAILED",
+    429: "RATE_LIMITED",
+}
 
 
 def runtime() -> Runtime:
@@ -73,9 +81,12 @@ def when(moment: datetime) -> str:
 def install_gettext(app: Flask) -> None:
     """Templates' _()/gettext with the request's catalogue cached (after Flask-Babel's init_app)."""
     app.jinja_env.install_gettext_callables(
-        gettext=lambda s: _translations().ugettext(s), ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
+        gettext=lambda s: _translations().ugettext(s),
+        ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
         pgettext=lambda c, s: _translations().upgettext(c, s),
-        npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n), newstyle=True)
+        npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
+        newstyle=True,
+    )
 
 
 class CookieSessions(SecureCookieSessionInterface):
@@ -86,7 +97,10 @@ class CookieSessions(SecureCookieSessionInterface):
         keys = (app.secret_key, *(app.config["SECRET_KEY_FALLBACKS"] or ()))
         cached = app.extensions.get("codeloop_session_serializer")
         if cached is None or cached[0] != keys:
-            cached = app.extensions["codeloop_session_serializer"] = (keys, super().get_signing_serializer(app))
+            cached = app.extensions["codeloop_session_serializer"] = (
+                keys,
+                super().get_signing_serializer(app),
+            )
         return cached[1]
 
 
@@ -99,7 +113,9 @@ def error_response(error: DomainError, status: int | None = None):
     status = status or error.status
     if wants_json():
         return error.to_json(language()), status
-    return render_template("error.html", error=error, message=error.message(language()), lang=language()), status
+    return render_template(
+        "error.html", error=error, message=error.message(language()), lang=language()
+    ), status
 
 
 def _close_session(_exc) -> None:
@@ -121,9 +137,17 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         code = _HTTP_CODES.get(exc.code or 500, "VALIDATION_FAILED")
-        error = DomainError(code, reason=exc.description or exc.name) if code == "VALIDATION_FAILED" else DomainError(code)
+        error = (
+            DomainError(code, reason=exc.description or exc.name)
+            if code == "VALIDATION_FAILED"
+            else DomainError(code)
+        )
         body, status = error_response(error, exc.code)
-        return (body, status, {"Retry-After": str(getattr(exc, "retry_after", None) or 60)}) if status == 429 else (body, status)
+        return (
+            (body, status, {"Retry-After": str(getattr(exc, "retry_after", None) or 60)})
+            if status == 429
+            else (body, status)
+        )
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(PoolTimeout)

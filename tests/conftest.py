@@ -4,6 +4,7 @@ CODELOOP_TEST_DATABASE=sqlite (default) or postgresql picks the main test databa
 `postgres` (concurrency proofs) always run on PostgreSQL; tests that need Redis use a real server.
 An unreachable PostgreSQL or Redis fails those tests: nothing is skipped.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,10 +32,16 @@ if MAIN not in ("sqlite", "postgresql"):
 
 
 def pytest_report_header(config):
-    return [f"codeloop main test database: {MAIN}"
-            + (f" (database {PG_TEST_DB} on {PG_ADMIN_URL.rsplit('@', 1)[-1].rsplit('/', 1)[0]})" if MAIN == "postgresql" else ""),
-            f"codeloop PostgreSQL for concurrency tests: database {PG_TEST_DB}",
-            f"codeloop redis for queue tests: {REDIS_URL}"]
+    return [
+        f"codeloop main test database: {MAIN}"
+        + (
+            f" (database {PG_TEST_DB} on {PG_ADMIN_URL.rsplit('@', 1)[-1].rsplit('/', 1)[0]})"
+            if MAIN == "postgresql"
+            else ""
+        ),
+        f"codeloop PostgreSQL for concurrency tests: database {PG_TEST_DB}",
+        f"codeloop redis for queue tests: {REDIS_URL}",
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -73,7 +80,9 @@ def _sqlite_template(tmp_path_factory):
 def _truncate(engine) -> None:
     """Empty every table and restart ids. DELETE with triggers off: TRUNCATE costs ~0.6 s a test."""
     with engine.begin() as conn:
-        conn.execute(text("SET LOCAL session_replication_role = replica"))  # skips append-only triggers and FKs
+        conn.execute(
+            text("SET LOCAL session_replication_role = replica")
+        )  # skips append-only triggers and FKs
         for table in reversed(Base.metadata.sorted_tables):
             if conn.execute(table.delete()).rowcount:
                 conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), 1, false)"))
@@ -132,8 +141,14 @@ def redis_url():
 
 
 def make_config(database_url: str, tmp_path: Path, **overrides) -> Config:
-    values = dict(env="test", database_url=database_url, secret_key=SECRET, instance_dir=tmp_path / "instance",
-                  public_url="https://q.example.cn", testing=True)
+    values = dict(
+        env="test",
+        database_url=database_url,
+        secret_key=SECRET,
+        instance_dir=tmp_path / "instance",
+        public_url="https://q.example.cn",
+        testing=True,
+    )
     values.update(overrides)
     return Config(**values)
 
@@ -166,5 +181,9 @@ def codeloop_env(**settings: str) -> dict[str, str]:
 @pytest.fixture
 def cli_env(database_url, tmp_path):
     """Environment for running the `codeloop` console script against the test database."""
-    return codeloop_env(CODELOOP_DATABASE_URL=database_url, CODELOOP_SECRET_KEY=SECRET,
-                        CODELOOP_INSTANCE_DIR=str(tmp_path / "instance"), CODELOOP_ENV="test")
+    return codeloop_env(
+        CODELOOP_DATABASE_URL=database_url,
+        CODELOOP_SECRET_KEY=SECRET,
+        CODELOOP_INSTANCE_DIR=str(tmp_path / "instance"),
+        CODELOOP_ENV="test",
+    )

@@ -1,4 +1,5 @@
 """Small builders for test rows (fakes passed in, not mocks)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -10,9 +11,17 @@ _counter = iter(range(1, 10**9))
 
 def make_campaign(s, **overrides) -> Campaign:
     now = utcnow()
-    values = dict(name="Test campaign", starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=30),
-                  voucher_value_fen=500, voucher_min_spend_fen=0, voucher_valid_days=30, cap=100, budget_fen=50_000,
-                  per_consumer_daily_limit=3)
+    values = dict(
+        name="Test campaign",
+        starts_at=now - timedelta(days=1),
+        ends_at=now + timedelta(days=30),
+        voucher_value_fen=500,
+        voucher_min_spend_fen=0,
+        voucher_valid_days=30,
+        cap=100,
+        budget_fen=50_000,
+        per_consumer_daily_limit=3,
+    )
     values.update(overrides)
     campaign = Campaign(**values)
     s.add(campaign)
@@ -30,7 +39,9 @@ def make_batch(s, *, campaign=None, quantity=1000, paired=False) -> Batch:
 
 
 def make_code(s, *, batch=None, serial=None) -> Code:
-    code = Code(batch_id=(batch or make_batch(s)).id, serial=serial if serial is not None else next(_counter), kind=0)
+    code = Code(
+        batch_id=(batch or make_batch(s)).id, serial=serial if serial is not None else next(_counter), kind=0
+    )
     s.add(code)
     s.flush()
     return code
@@ -45,9 +56,16 @@ def make_consumer(s) -> Consumer:
 
 def make_voucher(s, *, campaign, consumer, code=None, voucher_code=None) -> Voucher:
     now = utcnow()
-    voucher = Voucher(code=voucher_code or f"V{next(_counter)}", kind="pack", campaign_id=campaign.id,
-                      code_id=(code or make_code(s)).id, consumer_id=consumer.id, value_fen=campaign.voucher_value_fen,
-                      issued_at=now, expires_at=now + timedelta(days=30))
+    voucher = Voucher(
+        code=voucher_code or f"V{next(_counter)}",
+        kind="pack",
+        campaign_id=campaign.id,
+        code_id=(code or make_code(s)).id,
+        consumer_id=consumer.id,
+        value_fen=campaign.voucher_value_fen,
+        issued_at=now,
+        expires_at=now + timedelta(days=30),
+    )
     s.add(voucher)
     s.flush()
     return voucher

@@ -1,4 +1,5 @@
 """Staff sign-in: passwords, lockout with backoff, CSRF, safe redirects, sessions ended at once."""
+
 import re
 
 import pytest
@@ -30,8 +31,12 @@ def test_sign_in_page_in_both_languages(client):
 
 
 def test_sign_in_and_open_redirect_guard(app, admin):
-    for target, expected in [("/admin/batches", "/admin/batches"), ("//evil.example", "/admin"),
-                             ("/\\evil.example", "/admin"), ("https://evil.example", "/admin")]:
+    for target, expected in [
+        ("/admin/batches", "/admin/batches"),
+        ("//evil.example", "/admin"),
+        ("/\\evil.example", "/admin"),
+        ("https://evil.example", "/admin"),
+    ]:
         client = app.test_client()
         response = _login(client, next_=target)
         assert response.status_code == 302 and response.headers["Location"] == expected
@@ -80,6 +85,8 @@ def test_session_cookies_are_signed_with_the_apps_current_keys(app, client, admi
     app.config["SECRET_KEY_FALLBACKS"], app.secret_key = [old_key], "rotated-secret-key-0123456789-abcdef"
     rotated = sessions.get_signing_serializer(app)
     assert rotated is not signer and rotated.dumps({"a": 1}) != signer.dumps({"a": 1})
-    assert client.get("/admin/batches").status_code == 200  # a cookie signed with the old key opens through the fallback
+    assert (
+        client.get("/admin/batches").status_code == 200
+    )  # a cookie signed with the old key opens through the fallback
     app.config["SECRET_KEY_FALLBACKS"] = []
     assert client.get("/admin/batches").status_code == 302  # …and no longer once that key is dropped

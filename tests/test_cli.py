@@ -1,4 +1,5 @@
 """The `codeloop` console script against the test database."""
+
 import os
 import signal
 import socket
@@ -18,8 +19,9 @@ CODELOOP = str(Path(sys.executable).with_name("codeloop"))
 
 
 def run(cli_env, *args, input=None, cwd=None):
-    return subprocess.run([CODELOOP, *args], env=cli_env, input=input, capture_output=True, text=True, timeout=120,
-                          cwd=cwd)
+    return subprocess.run(
+        [CODELOOP, *args], env=cli_env, input=input, capture_output=True, text=True, timeout=120, cwd=cwd
+    )
 
 
 def test_db_upgrade_is_repeatable(cli_env):
@@ -38,13 +40,18 @@ def test_user_and_token_create(cli_env, sessions):
     plain = token.stdout.strip()
     with sessions() as s:
         stored = s.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plain)))
-        assert stored is not None and stored.user_id == s.scalar(select(User.id).where(User.username == "boss"))
+        assert stored is not None and stored.user_id == s.scalar(
+            select(User.id).where(User.username == "boss")
+        )
         assert plain not in str(s.execute(text("SELECT * FROM api_tokens")).all())
 
 
 def test_user_create_refusals_are_clear(cli_env):
     short = run(cli_env, "user", "create", "x1x", "--role", "admin", "--password", "short")
-    assert short.returncode == 1 and "VALIDATION_FAILED: Invalid input: password must be at least 8" in short.stderr
+    assert (
+        short.returncode == 1
+        and "VALIDATION_FAILED: Invalid input: password must be at least 8" in short.stderr
+    )
     clerk = run(cli_env, "user", "create", "c1c", "--role", "clerk", "--password", "long-enough")
     assert clerk.returncode == 1 and "a clerk needs a store" in clerk.stderr
     assert "Traceback" not in short.stderr + clerk.stderr
@@ -72,8 +79,15 @@ def test_demo_serves_the_embedded_default_from_nothing(tmp_path):
     """The README's first command: no configuration, SQLite, inline jobs, bundled GeoIP."""
     env = codeloop_env()
     port = _free_port()
-    proc = subprocess.Popen([CODELOOP, "demo", "--port", str(port)], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [CODELOOP, "demo", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         deadline, health = time.monotonic() + 60, None
         while time.monotonic() < deadline:
@@ -84,11 +98,14 @@ def test_demo_serves_the_embedded_default_from_nothing(tmp_path):
                 time.sleep(0.3)
         assert health is not None and health.status_code == 200, health
         assert health.json()["database"]["dialect"] == "sqlite" and health.json()["jobs"]["mode"] == "inline"
-        assert (tmp_path / "instance" / "codeloop.sqlite3").exists() and (tmp_path / "instance" / "secret_key").exists()
+        assert (tmp_path / "instance" / "codeloop.sqlite3").exists() and (
+            tmp_path / "instance" / "secret_key"
+        ).exists()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         output = proc.communicate(timeout=30)[0]
     assert "admin login" in output and "codeloop-demo" in output
-    again = subprocess.run([CODELOOP, "demo", "--no-serve"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                           timeout=60)
+    again = subprocess.run(
+        [CODELOOP, "demo", "--no-serve"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
     assert again.returncode == 0, again.stderr  # seeding twice changes nothing

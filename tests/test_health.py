@@ -1,4 +1,5 @@
 """/healthz reports the database, the job queue and the GeoIP data."""
+
 from server.jobs import enqueue
 from tests.conftest import make_config
 
@@ -19,7 +20,11 @@ def test_healthz_with_real_redis(database_url, tmp_path, redis_url):
 
     app = create_app(make_config(database_url, tmp_path, redis_url=redis_url))
     body = app.test_client().get("/healthz").get_json()
-    assert body["jobs"]["mode"] == "redis" and body["jobs"]["ok"] and body["jobs"]["maxmemory_policy"] == "noeviction"
+    assert (
+        body["jobs"]["mode"] == "redis"
+        and body["jobs"]["ok"]
+        and body["jobs"]["maxmemory_policy"] == "noeviction"
+    )
 
 
 def test_healthz_unreachable_redis_is_degraded(database_url, tmp_path):
@@ -60,7 +65,10 @@ def test_api_errors_are_typed_and_localised(client):
     zh = client.get("/api/v1/no-such-thing")
     en = client.get("/api/v1/no-such-thing", headers={"Accept-Language": "en-US,en;q=0.9"})
     assert zh.status_code == en.status_code == 404
-    assert zh.get_json()["error"]["code"] == "NOT_FOUND" and zh.get_json()["error"]["message"] == "找不到该对象。"
+    assert (
+        zh.get_json()["error"]["code"] == "NOT_FOUND"
+        and zh.get_json()["error"]["message"] == "找不到该对象。"
+    )
     assert en.get_json()["error"]["message"] == "Not found."
     page = client.get("/no-such-page", headers={"Accept-Language": "en"})
     assert page.status_code == 404 and b"Not found." in page.data

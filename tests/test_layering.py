@@ -1,10 +1,18 @@
 """Imports run one way: workers -> server -> codegen; only the web layer imports Flask."""
+
 import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-WEB = {"server/app.py", "server/web.py", "server/cli.py", "server/demo_cli.py", "server/auth.py",
-       "server/extensions.py", "server/cli_batch.py"}
+WEB = {
+    "server/app.py",
+    "server/web.py",
+    "server/cli.py",
+    "server/demo_cli.py",
+    "server/auth.py",
+    "server/extensions.py",
+    "server/cli_batch.py",
+}
 
 
 def _imports(path: Path) -> set[str]:

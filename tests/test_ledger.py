@@ -1,4 +1,5 @@
 """The ledger: balanced, idempotent, append-only postings and balances by status."""
+
 import itertools
 from datetime import timedelta
 
@@ -36,14 +37,17 @@ def test_same_key_with_other_entries_is_refused(session):
     assert raised.value.code == "LEDGER_KEY_REUSED"
 
 
-@pytest.mark.parametrize("postings, reason", [
-    ([Posting(CAMPAIGN, -100), Posting(STORE, 99)], "do not sum to zero"),
-    ([Posting(STORE, 100)], "at least two"),
-    ([Posting(CAMPAIGN, -100), Posting(STORE, 100.0)], "non-zero integer"),
-    ([Posting(CAMPAIGN, 0), Posting(STORE, 0)], "non-zero integer"),
-    ([Posting(CAMPAIGN, -100), Posting(Account("consumer", 1, "points"), 100)], "do not sum to zero"),
-    ([Posting(STORE, -100), Posting(STORE, 100)], "appears twice"),
-])
+@pytest.mark.parametrize(
+    "postings, reason",
+    [
+        ([Posting(CAMPAIGN, -100), Posting(STORE, 99)], "do not sum to zero"),
+        ([Posting(STORE, 100)], "at least two"),
+        ([Posting(CAMPAIGN, -100), Posting(STORE, 100.0)], "non-zero integer"),
+        ([Posting(CAMPAIGN, 0), Posting(STORE, 0)], "non-zero integer"),
+        ([Posting(CAMPAIGN, -100), Posting(Account("consumer", 1, "points"), 100)], "do not sum to zero"),
+        ([Posting(STORE, -100), Posting(STORE, 100)], "appears twice"),
+    ],
+)
 def test_malformed_postings_write_nothing(session, postings, reason):
     with pytest.raises(UnbalancedTransaction, match=reason):
         ledger.post(session, key="bad", event="e", postings=postings, now=utcnow())
@@ -52,23 +56,40 @@ def test_malformed_postings_write_nothing(session, postings, reason):
 
 def test_units_balance_separately(session):
     points = Account("consumer", 3, "points")
-    ledger.post(session, key="mixed", event="e", now=utcnow(), postings=[
-        Posting(CAMPAIGN, -100), Posting(STORE, 100), Posting(Account("campaign", 1, "points"), -5), Posting(points, 5)])
+    ledger.post(
+        session,
+        key="mixed",
+        event="e",
+        now=utcnow(),
+        postings=[
+            Posting(CAMPAIGN, -100),
+            Posting(STORE, 100),
+            Posting(Account("campaign", 1, "points"), -5),
+            Posting(points, 5),
+        ],
+    )
     assert ledger.balance(session, points, utcnow()).available == 5
 
 
 def test_holding_period_then_available_then_reversal(session):
     now = utcnow()
-    posted = ledger.post(session, key="claim:1", event="clerk_claim", postings=reward(300, CLERK), now=now,
-                         available_at=now + timedelta(days=7))
+    posted = ledger.post(
+        session,
+        key="claim:1",
+        event="clerk_claim",
+        postings=reward(300, CLERK),
+        now=now,
+        available_at=now + timedelta(days=7),
+    )
     assert ledger.balance(session, CLERK, now) == Balance(held=300)
     assert ledger.balance(session, CLERK, now + timedelta(days=8)) == Balance(available=300)
     reversal = ledger.reverse(session, transaction_id=posted.transaction_id, key="reverse:claim:1", now=now)
     # a reversal of a held credit is held on the same schedule, so nothing becomes payable
     assert ledger.balance(session, CLERK, now).total == 0
     assert ledger.balance(session, CLERK, now + timedelta(days=8)) == Balance()
-    assert ledger.reverse(session, transaction_id=posted.transaction_id, key="reverse:claim:1", now=now) == \
-        ledger.Posted(reversal.transaction_id, created=False)
+    assert ledger.reverse(
+        session, transaction_id=posted.transaction_id, key="reverse:claim:1", now=now
+    ) == ledger.Posted(reversal.transaction_id, created=False)
     with pytest.raises(DomainError):
         ledger.reverse(session, transaction_id=posted.transaction_id, key="another-key", now=now)
 
@@ -79,8 +100,11 @@ def test_open_alert_holds_entries_until_released(session):
     alert = Alert(kind="store_spike", dedupe_key="a1", created_at=now)
     session.add(alert)
     session.flush()
-    entry = session.scalar(select(LedgerEntry.id).where(LedgerEntry.transaction_id == posted.transaction_id,
-                                                        LedgerEntry.amount > 0))
+    entry = session.scalar(
+        select(LedgerEntry.id).where(
+            LedgerEntry.transaction_id == posted.transaction_id, LedgerEntry.amount > 0
+        )
+    )
     assert ledger.hold(session, entry_ids=[entry], alert_id=alert.id, now=now) == 1
     assert ledger.hold(session, entry_ids=[entry], alert_id=alert.id, now=now) == 0
     assert ledger.balance(session, STORE, now) == Balance(held=100)

@@ -1,4 +1,5 @@
 """Concurrent posts of one idempotency key on PostgreSQL create one transaction."""
+
 import threading
 
 import pytest
@@ -36,8 +37,13 @@ def _race(pg_engine, n, work):
 
 def test_concurrent_double_post_of_one_key_creates_one_transaction(pg_engine):
     postings = [Posting(Account("campaign", 1), -250), Posting(Account("store", 9), 250)]
-    sessions, results, errors = _race(pg_engine, 12, lambda s, i: ledger.post(
-        s, key="redemption:42:store", event="redemption", postings=postings, now=utcnow()))
+    sessions, results, errors = _race(
+        pg_engine,
+        12,
+        lambda s, i: ledger.post(
+            s, key="redemption:42:store", event="redemption", postings=postings, now=utcnow()
+        ),
+    )
     assert errors == []
     assert sum(r.created for r in results) == 1
     assert len({r.transaction_id for r in results}) == 1
@@ -50,9 +56,17 @@ def test_concurrent_double_post_of_one_key_creates_one_transaction(pg_engine):
 
 
 def test_concurrent_distinct_posts_share_accounts(pg_engine):
-    sessions, results, errors = _race(pg_engine, 10, lambda s, i: ledger.post(
-        s, key=f"claim:{i}", event="claim",
-        postings=[Posting(Account("campaign", 1), -100), Posting(Account("clerk", 5), 100)], now=utcnow()))
+    sessions, results, errors = _race(
+        pg_engine,
+        10,
+        lambda s, i: ledger.post(
+            s,
+            key=f"claim:{i}",
+            event="claim",
+            postings=[Posting(Account("campaign", 1), -100), Posting(Account("clerk", 5), 100)],
+            now=utcnow(),
+        ),
+    )
     assert errors == [] and all(r.created for r in results)
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(LedgerAccount)) == 2

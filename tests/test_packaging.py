@@ -1,4 +1,5 @@
 """The wheel carries templates, static files and migrations, and the console script."""
+
 import shutil
 import subprocess
 import sys
@@ -11,15 +12,33 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_wheel_contains_templates_static_and_migrations(tmp_path):
     # build from a copy: setuptools writes build/ into the source tree, which parallel runs would share
     source = tmp_path / "src"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".venv", ".git", "build", "instance", "test-artifacts",
-                                                                "*.egg-info", "__pycache__", "node_modules"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path),
-                    str(source)], check=True, capture_output=True, timeout=300)
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".venv",
+            ".git",
+            "build",
+            "instance",
+            "test-artifacts",
+            "*.egg-info",
+            "__pycache__",
+            "node_modules",
+        ),
+    )
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(source)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     wheel = next(tmp_path.glob("codeloop-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "server/templates/base.html" in names and "server/templates/error.html" in names
     assert any(n.startswith("server/static/") for n in names)
-    assert "server/migrations/versions/0001_initial_schema.py" in names and "server/migrations/env.py" in names
+    assert (
+        "server/migrations/versions/0001_initial_schema.py" in names and "server/migrations/env.py" in names
+    )
     assert "codegen/__init__.py" in names and "workers/__init__.py" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "codeloop = server.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

@@ -1,4 +1,5 @@
 """The migrated schema is the models' schema, money is integer, and ledger rows are append-only."""
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -28,8 +29,12 @@ def test_downgrade_and_upgrade_again(engine):
 
 
 def test_money_columns_are_integers():
-    floats = [f"{t.name}.{c.name}" for t in Base.metadata.tables.values() for c in t.columns
-              if isinstance(c.type, Float)]
+    floats = [
+        f"{t.name}.{c.name}"
+        for t in Base.metadata.tables.values()
+        for c in t.columns
+        if isinstance(c.type, Float)
+    ]
     assert floats == ["stores.lat", "stores.lng"]
     for table in Base.metadata.tables.values():
         for column in table.columns:
@@ -37,15 +42,26 @@ def test_money_columns_are_integers():
                 assert isinstance(column.type, Integer) or column.type.python_type is int, column
 
 
-@pytest.mark.parametrize("statement", ["UPDATE ledger_entries SET amount = amount * 2", "DELETE FROM ledger_entries",
-                                       "UPDATE ledger_transactions SET event = 'x'", "DELETE FROM ledger_transactions"])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE ledger_entries SET amount = amount * 2",
+        "DELETE FROM ledger_entries",
+        "UPDATE ledger_transactions SET event = 'x'",
+        "DELETE FROM ledger_transactions",
+    ],
+)
 def test_ledger_rows_cannot_be_changed(sessions, statement):
     with sessions.begin() as s:
-        post(s, key="k", event="test", now=utcnow(),
-             postings=[Posting(Account("campaign", 1), -5), Posting(Account("store", 1), 5)])
-    with pytest.raises(DBAPIError, match="append-only"):
-        with sessions.begin() as s:
-            s.execute(text(statement))
+        post(
+            s,
+            key="k",
+            event="test",
+            now=utcnow(),
+            postings=[Posting(Account("campaign", 1), -5), Posting(Account("store", 1), 5)],
+        )
+    with pytest.raises(DBAPIError, match="append-only"), sessions.begin() as s:
+        s.execute(text(statement))
 
 
 def test_one_voucher_per_pack_is_a_constraint(sessions):
@@ -54,9 +70,8 @@ def test_one_voucher_per_pack_is_a_constraint(sessions):
     with sessions.begin() as s:
         campaign, code, consumer = make_campaign(s), make_code(s), make_consumer(s)
         make_voucher(s, campaign=campaign, code=code, consumer=consumer)
-    with pytest.raises(IntegrityError):
-        with sessions.begin() as s:
-            make_voucher(s, campaign=campaign, code=code, consumer=consumer, voucher_code="OTHER")
+    with pytest.raises(IntegrityError), sessions.begin() as s:
+        make_voucher(s, campaign=campaign, code=code, consumer=consumer, voucher_code="OTHER")
 
 
 def test_one_live_redemption_per_voucher_is_a_constraint(sessions):
@@ -68,9 +83,8 @@ def test_one_live_redemption_per_voucher_is_a_constraint(sessions):
 
     with sessions.begin() as s:
         s.add(Redemption(voucher_id=voucher.id, store_id=store.id, redeemed_at=utcnow()))
-    with pytest.raises(IntegrityError):
-        with sessions.begin() as s:
-            s.add(Redemption(voucher_id=voucher.id, store_id=store.id, redeemed_at=utcnow()))
+    with pytest.raises(IntegrityError), sessions.begin() as s:
+        s.add(Redemption(voucher_id=voucher.id, store_id=store.id, redeemed_at=utcnow()))
     with sessions.begin() as s:  # a reversed redemption frees the voucher for a new one
         s.execute(text("UPDATE redemptions SET reversed_at = redeemed_at"))
         s.add(Redemption(voucher_id=voucher.id, store_id=store.id, redeemed_at=utcnow()))

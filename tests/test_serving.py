@@ -1,5 +1,6 @@
 """`codeloop serve`: gunicorn with gevent workers on PostgreSQL and gthread workers on SQLite, serving real
 HTTP requests from other threads of this process."""
+
 from __future__ import annotations
 
 import gc
@@ -35,11 +36,17 @@ def test_worker_class_follows_the_database():
 
 
 def test_gunicorn_builds_the_app_in_each_worker():
-    gevent = gunicorn_argv(host="0.0.0.0", port=8000, workers=4, worker_class="gevent", threads=4, connections=20)
+    gevent = gunicorn_argv(
+        host="0.0.0.0", port=8000, workers=4, worker_class="gevent", threads=4, connections=20
+    )
     assert gevent[-1] == "server.app:create_app()" and "--preload" not in gevent
     assert " --config python:server.gunicorn_config " in " ".join(gevent)
-    assert " --worker-class gevent --access-logfile - " in " ".join(gevent) and "--worker-connections" in gevent
-    assert "--threads" in gunicorn_argv(host="h", port=1, workers=1, worker_class="gthread", threads=8, connections=20)
+    assert (
+        " --worker-class gevent --access-logfile - " in " ".join(gevent) and "--worker-connections" in gevent
+    )
+    assert "--threads" in gunicorn_argv(
+        host="h", port=1, workers=1, worker_class="gthread", threads=8, connections=20
+    )
 
 
 def test_workers_hide_the_built_app_from_the_garbage_collector(app):
@@ -52,9 +59,16 @@ def test_workers_hide_the_built_app_from_the_garbage_collector(app):
 
 
 def test_gevent_on_sqlite_is_refused_before_serving(tmp_path):
-    env = codeloop_env(CODELOOP_DATABASE_URL=f"sqlite:///{tmp_path / 'x.sqlite3'}", CODELOOP_INSTANCE_DIR=str(tmp_path))
-    run = subprocess.run([CODELOOP, "serve", "--worker-class", "gevent", "--port", str(_free_port())], env=env,
-                         capture_output=True, text=True, timeout=60)
+    env = codeloop_env(
+        CODELOOP_DATABASE_URL=f"sqlite:///{tmp_path / 'x.sqlite3'}", CODELOOP_INSTANCE_DIR=str(tmp_path)
+    )
+    run = subprocess.run(
+        [CODELOOP, "serve", "--worker-class", "gevent", "--port", str(_free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 2 and "configuration error: gevent workers need PostgreSQL" in run.stderr
     assert "Traceback" not in run.stderr
 
@@ -67,11 +81,23 @@ def serve(pg_engine, pg_url, redis_url, tmp_path):
 
     def start(*args: str) -> str:
         port = _free_port()
-        env = codeloop_env(CODELOOP_ENV="production", CODELOOP_DATABASE_URL=pg_url, CODELOOP_SECRET_KEY=SECRET,
-                           CODELOOP_REDIS_URL=redis_url, CODELOOP_INSTANCE_DIR=str(tmp_path / "instance"),
-                           CODELOOP_RATE_LIMIT_SCAN="100000/minute", CODELOOP_RATE_LIMIT_CLAIM="100000/minute")
-        proc = subprocess.Popen([CODELOOP, "serve", "--port", str(port), *args], env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        env = codeloop_env(
+            CODELOOP_ENV="production",
+            CODELOOP_DATABASE_URL=pg_url,
+            CODELOOP_SECRET_KEY=SECRET,
+            CODELOOP_REDIS_URL=redis_url,
+            CODELOOP_INSTANCE_DIR=str(tmp_path / "instance"),
+            CODELOOP_RATE_LIMIT_SCAN="100000/minute",
+            CODELOOP_RATE_LIMIT_CLAIM="100000/minute",
+        )
+        proc = subprocess.Popen(
+            [CODELOOP, "serve", "--port", str(port), *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         procs.append(proc)
         base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -101,8 +127,12 @@ def world(pg_engine, pg_url, tmp_path):  # pg_engine first: it empties the table
 
 def _waiting_on_a_lock(engine) -> int:
     with engine.connect() as conn:
-        return conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                 "AND datname = current_database()")).scalar_one()
+        return conn.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()"
+            )
+        ).scalar_one()
 
 
 @pytest.mark.postgres
@@ -137,8 +167,9 @@ def test_twenty_phones_claim_one_pack_at_once_through_gevent_workers(serve, worl
         barrier.wait()
         token = csrf_of(browser.get(f"{base}/S/{code}", timeout=30).text)
         barrier.wait()
-        return browser.post(f"{base}/S/{code}/claim", data={"csrf_token": token}, allow_redirects=False,
-                            timeout=30).status_code
+        return browser.post(
+            f"{base}/S/{code}/claim", data={"csrf_token": token}, allow_redirects=False, timeout=30
+        ).status_code
 
     with ThreadPoolExecutor(n) as pool:
         assert_one_winner(world, list(pool.map(phone, range(n))))
@@ -147,7 +178,9 @@ def test_twenty_phones_claim_one_pack_at_once_through_gevent_workers(serve, worl
 
 
 def _sessions_opened(probe) -> int:
-    opened = probe.execute(text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")).scalar_one()
+    opened = probe.execute(
+        text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+    ).scalar_one()
     probe.commit()  # the statistics are a snapshot per transaction
     return opened
 
@@ -160,8 +193,11 @@ def test_a_burst_beyond_the_pool_waits_for_connections_instead_of_opening_more(s
     with pg_engine.connect() as probe:
         before = _sessions_opened(probe)
         with ThreadPoolExecutor(40) as pool:
-            statuses = list(pool.map(lambda i: requests.get(f"{base}/S/{world.code(i)}", timeout=30).status_code,
-                                     range(400)))
+            statuses = list(
+                pool.map(
+                    lambda i: requests.get(f"{base}/S/{world.code(i)}", timeout=30).status_code, range(400)
+                )
+            )
         opened = _sessions_opened(probe) - before
     assert statuses == [200] * 400
     assert opened <= POOL_SIZE
@@ -170,8 +206,12 @@ def test_a_burst_beyond_the_pool_waits_for_connections_instead_of_opening_more(s
 def _drop_database_connections(pg_engine) -> int:
     """What a PostgreSQL restart or a proxy's idle timeout does to the app's pooled connections."""
     with pg_engine.connect() as conn:
-        return conn.execute(text("SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
-                                 "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar_one()
+        return conn.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar_one()
 
 
 @pytest.mark.postgres
@@ -188,19 +228,26 @@ def test_a_gevent_worker_replaces_the_connections_the_database_dropped(serve, wo
     """The same under gevent, where the pool's liveness check must see the socket as the OS does."""
     base = serve("--workers", "1")
     with ThreadPoolExecutor(8) as pool:  # several pooled connections, all idle afterwards
-        assert set(pool.map(lambda i: requests.get(f"{base}/S/{world.code(i)}", timeout=30).status_code,
-                            range(40))) == {200}
+        assert set(
+            pool.map(lambda i: requests.get(f"{base}/S/{world.code(i)}", timeout=30).status_code, range(40))
+        ) == {200}
     assert _drop_database_connections(pg_engine) >= 2
-    assert [requests.get(f"{base}/S/{world.code(i)}", timeout=30).status_code for i in range(40, 60)] == [200] * 20
+    assert [requests.get(f"{base}/S/{world.code(i)}", timeout=30).status_code for i in range(40, 60)] == [
+        200
+    ] * 20
 
 
 def test_the_pools_liveness_check_polls_as_the_os_does_under_gevent():
     """gevent's poll() runs its event loop even for a zero timeout (redis-py's checkout pays that, ≈ 3 % of a
     scan); the pool's check keeps the OS's poll, though a gevent worker patches select before it builds the app."""
-    probe = ("from gevent import monkey; monkey.patch_all()\n"
-             "import select; from server.db import _unpatched_poll\n"
-             "print(type(select.poll()).__module__, type(_unpatched_poll()()).__module__)")
-    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    probe = (
+        "from gevent import monkey; monkey.patch_all()\n"
+        "import select; from server.db import _unpatched_poll\n"
+        "print(type(select.poll()).__module__, type(_unpatched_poll()()).__module__)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
     assert run.stdout.split() == ["gevent.select", "select"]
 
 

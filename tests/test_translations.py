@@ -1,4 +1,5 @@
 """Every committed .mo matches its .po, so a translation edited but not compiled fails CI."""
+
 from pathlib import Path
 
 import pytest

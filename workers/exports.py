@@ -1,4 +1,5 @@
 """Write a batch's print package on the worker, reporting progress to the admin page."""
+
 from __future__ import annotations
 
 import shutil
@@ -19,7 +20,10 @@ def run_export(export_id: int) -> str | None:
         if not exports.start(session, export_id):
             return None
         export = session.get(exports.BatchExport, export_id)
-        spec, roll_size = batch_spec(get_batch(session, export.batch_id), rt.config.public_url), export.roll_size
+        spec, roll_size = (
+            batch_spec(get_batch(session, export.batch_id), rt.config.public_url),
+            export.roll_size,
+        )
     out = Path(rt.config.instance_dir) / "exports" / f"batch-{spec.batch}-export-{export_id}"
     shutil.rmtree(out, ignore_errors=True)
 

@@ -2,6 +2,7 @@
 entry: `enrich_scans` works through whatever is pending (the web process pokes it at most once a second,
 the scheduler every few seconds), `enrich_scan` does one (the inline queue of the embedded default).
 Both are idempotent: a scan that is no longer pending is left as it is."""
+
 from __future__ import annotations
 
 from sqlalchemy import select, update
@@ -58,8 +59,12 @@ def _enrich(session: Session, runtime: Runtime, scan: Scan) -> None:
     scan.geo_status = "done"
     if scan.code_id is not None and place.city:
         # the code's first city is the city of its earliest scan
-        first = session.execute(select(Scan.id).where(Scan.code_id == scan.code_id)
-                                .order_by(Scan.scanned_at, Scan.id).limit(1)).scalar()
+        first = session.execute(
+            select(Scan.id).where(Scan.code_id == scan.code_id).order_by(Scan.scanned_at, Scan.id).limit(1)
+        ).scalar()
         if first == scan.id:
-            session.execute(update(Code).where(Code.id == scan.code_id, Code.first_city.is_(None))
-                            .values(first_city=place.city))
+            session.execute(
+                update(Code)
+                .where(Code.id == scan.code_id, Code.first_city.is_(None))
+                .values(first_city=place.city)
+            )

@@ -1,4 +1,5 @@
 """Housekeeping jobs."""
+
 from __future__ import annotations
 
 import logging
@@ -15,5 +16,7 @@ def check_invariants() -> list[dict]:
         violations = run_checks(session)
     for v in violations:
         log.error("invariant %s violated: %s: %s", v.invariant, v.description, v.rows)
-    return [{"invariant": v.invariant, "description": v.description, "rows": [list(map(str, r)) for r in v.rows]}
-            for v in violations]
+    return [
+        {"invariant": v.invariant, "description": v.description, "rows": [list(map(str, r)) for r in v.rows]}
+        for v in violations
+    ]

@@ -3,11 +3,14 @@
 Every job here is idempotent, so an interval that fires twice, or a scheduler restarted mid-way,
 does no harm: settlement is unique per (account, period end), enrichment skips done scans.
 """
+
 from rq import cron
 
 from server.jobs import QUEUE_NAME
 from workers import geo, maintenance, settlement
 
 cron.register(settlement.run_daily, queue_name=QUEUE_NAME, interval=3600, job_timeout=1800)
-cron.register(geo.enrich_scans, queue_name=QUEUE_NAME, interval=10, job_timeout=600)  # what the web's pokes missed
+cron.register(
+    geo.enrich_scans, queue_name=QUEUE_NAME, interval=10, job_timeout=600
+)  # what the web's pokes missed
 cron.register(maintenance.check_invariants, queue_name=QUEUE_NAME, interval=86400, job_timeout=1800)

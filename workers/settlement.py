@@ -1,4 +1,5 @@
 """Settlement job: close a period into one statement per store and clerk account (idempotent)."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -8,6 +8,7 @@ Seeds a fresh PostgreSQL database as bench/redeem.py or bench/scan.py does, then
 requests uninstrumented, then instrumentation on (`callgrind_control -i on`) for -n requests. The count is
 the same run after run (±0.2 %) whatever else the machine does; it includes the test client's own work.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,9 +38,14 @@ def seed(what: str) -> dict:
 
     url = scan.create_database()
     codes, tokens = scan.seed(url)
-    env = {"CODELOOP_ENV": "production", "CODELOOP_DATABASE_URL": url, "CODELOOP_SECRET_KEY": scan.SECRET,
-           "CODELOOP_REDIS_URL": scan.REDIS_URL, "CODELOOP_INSTANCE_DIR": tempfile.mkdtemp(prefix="codeloop-instr-"),
-           "CODELOOP_RATE_LIMIT_SCAN": "100000000/minute"}
+    env = {
+        "CODELOOP_ENV": "production",
+        "CODELOOP_DATABASE_URL": url,
+        "CODELOOP_SECRET_KEY": scan.SECRET,
+        "CODELOOP_REDIS_URL": scan.REDIS_URL,
+        "CODELOOP_INSTANCE_DIR": tempfile.mkdtemp(prefix="codeloop-instr-"),
+        "CODELOOP_RATE_LIMIT_SCAN": "100000000/minute",
+    }
     return {"what": what, "url": url, "env": env, "tokens": tokens, "codes": codes}
 
 
@@ -53,13 +59,18 @@ def run(plan: dict, n: int) -> None:
 
     def request() -> None:
         if plan["what"] == "redeem":
-            r = client.post("/api/v1/redemptions", json={"voucher": next(codes)},
-                            headers={"Authorization": f"Bearer {plan['token']}", "Idempotency-Key": str(uuid.uuid4())})
+            r = client.post(
+                "/api/v1/redemptions",
+                json={"voucher": next(codes)},
+                headers={"Authorization": f"Bearer {plan['token']}", "Idempotency-Key": str(uuid.uuid4())},
+            )
             assert r.status_code == 201, r.get_data()
         else:
             # as bench/scan.py's wrk sends it: the consumer cookie only, no session cookie kept between scans
-            r = client.get("/S/" + rng.choice(plan["codes"]),
-                           headers={"Accept-Language": "zh-CN", "Cookie": "cl_c=" + rng.choice(plan["tokens"])})
+            r = client.get(
+                "/S/" + rng.choice(plan["codes"]),
+                headers={"Accept-Language": "zh-CN", "Cookie": "cl_c=" + rng.choice(plan["tokens"])},
+            )
             assert r.status_code == 200, r.status_code
 
     for _ in range(20):
@@ -77,13 +88,30 @@ def main() -> int:
     args = parser.parse_args()
     if args.plan:
         run(json.loads(Path(args.plan).read_text()), args.n)
-        os._exit(0)  # no interpreter shutdown: callgrind would count its ≈ 0.28 G instructions with the requests
+        os._exit(
+            0
+        )  # no interpreter shutdown: callgrind would count its ≈ 0.28 G instructions with the requests
     plan = seed(args.what)
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "plan.json").write_text(json.dumps(plan))
-        done = subprocess.run(["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={tmp}/out",
-                               sys.executable, __file__, args.what, "-n", str(args.n), "--plan", f"{tmp}/plan.json"],
-                              check=False, capture_output=True, text=True)
+        done = subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--instr-atstart=no",
+                f"--callgrind-out-file={tmp}/out",
+                sys.executable,
+                __file__,
+                args.what,
+                "-n",
+                str(args.n),
+                "--plan",
+                f"{tmp}/plan.json",
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+        )
     from bench.redeem import drop_database
 
     drop_database(plan["url"].rsplit("/", 1)[1])
@@ -91,7 +119,15 @@ def main() -> int:
     if done.returncode or counted is None:
         print(done.stderr[-3000:], file=sys.stderr)
         return 1
-    print(json.dumps({"what": args.what, "requests": args.n, "instructions_per_request": int(counted.group(1)) // args.n}))
+    print(
+        json.dumps(
+            {
+                "what": args.what,
+                "requests": args.n,
+                "instructions_per_request": int(counted.group(1)) // args.n,
+            }
+        )
+    )
     return 0
 
 

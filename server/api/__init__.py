@@ -1,4 +1,5 @@
 """The JSON API under /api/v1, described by the OpenAPI document at /api/v1/openapi.json."""
+
 from __future__ import annotations
 
 from flask import Blueprint

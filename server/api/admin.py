@@ -1,4 +1,5 @@
 """Admin JSON API: products, campaigns, batches and their ranges, exports, one code's history."""
+
 from __future__ import annotations
 
 from flask import Response, request
@@ -23,9 +24,15 @@ ADMIN = require_staff("admin")
 @ADMIN
 def create_product():
     body = json_body()
-    product = catalog.create_product(db(), name=str_field(body, "name", required=True), gtin=str_field(body, "gtin", max_len=20),
-                                     url_form=body.get("url_form", "short"), description=str_field(body, "description", max_len=2000) or "",
-                                     actor_id=principal().user_id, now=utcnow())
+    product = catalog.create_product(
+        db(),
+        name=str_field(body, "name", required=True),
+        gtin=str_field(body, "gtin", max_len=20),
+        url_form=body.get("url_form", "short"),
+        description=str_field(body, "description", max_len=2000) or "",
+        actor_id=principal().user_id,
+        now=utcnow(),
+    )
     db().commit()
     return product_json(product), 201
 
@@ -41,9 +48,16 @@ def list_products():
 def create_campaign():
     body = json_body()
     amounts = {k: body[k] for k in catalog.CAMPAIGN_INTS if k in body}
-    campaign = catalog.create_campaign(db(), name=str_field(body, "name", required=True), starts_at=datetime_field(body, "starts_at"),
-                                       ends_at=datetime_field(body, "ends_at"), rotating_token=body.get("rotating_token") is True,
-                                       actor_id=principal().user_id, now=utcnow(), **amounts)
+    campaign = catalog.create_campaign(
+        db(),
+        name=str_field(body, "name", required=True),
+        starts_at=datetime_field(body, "starts_at"),
+        ends_at=datetime_field(body, "ends_at"),
+        rotating_token=body.get("rotating_token") is True,
+        actor_id=principal().user_id,
+        now=utcnow(),
+        **amounts,
+    )
     db().commit()
     return campaign_json(campaign), 201
 
@@ -58,9 +72,16 @@ def list_campaigns():
 @ADMIN
 def create_batch():
     body = json_body()
-    batch = batches.create_batch(db(), product_id=int_field(body, "product_id"), campaign_id=int_field(body, "campaign_id"),
-                                 quantity=int_field(body, "quantity"), paired=body.get("paired") is True,
-                                 note=str_field(body, "note", max_len=500) or "", actor_id=principal().user_id, now=utcnow())
+    batch = batches.create_batch(
+        db(),
+        product_id=int_field(body, "product_id"),
+        campaign_id=int_field(body, "campaign_id"),
+        quantity=int_field(body, "quantity"),
+        paired=body.get("paired") is True,
+        note=str_field(body, "note", max_len=500) or "",
+        actor_id=principal().user_id,
+        now=utcnow(),
+    )
     db().commit()
     return batch_json(batch, runtime()), 201
 
@@ -75,17 +96,28 @@ def list_batches():
 @ADMIN
 def get_batch(batch_id: int):
     batch = batches.get_batch(db(), batch_id)
-    return batch_json(batch, runtime(), ranges=batches.ranges(db(), batch_id), exports=exports.list_exports(db(), batch_id))
+    return batch_json(
+        batch, runtime(), ranges=batches.ranges(db(), batch_id), exports=exports.list_exports(db(), batch_id)
+    )
 
 
 def _range(kind: str, batch_id: int):
     body = json_body()
     regions = body.get("regions", [])
     if not isinstance(regions, list):
-        raise validation("regions must be a list of province names", zh="销售区域须为省份名称列表", field="regions")
-    request_ = batches.RangeRequest(int_field(body, "first_serial"), int_field(body, "last_serial"),
-                                    str_field(body, "distributor"), tuple(regions), str_field(body, "reason"))
-    row = batches.add_range(db(), batch_id=batch_id, kind=kind, request=request_, actor_id=principal().user_id, now=utcnow())
+        raise validation(
+            "regions must be a list of province names", zh="销售区域须为省份名称列表", field="regions"
+        )
+    request_ = batches.RangeRequest(
+        int_field(body, "first_serial"),
+        int_field(body, "last_serial"),
+        str_field(body, "distributor"),
+        tuple(regions),
+        str_field(body, "reason"),
+    )
+    row = batches.add_range(
+        db(), batch_id=batch_id, kind=kind, request=request_, actor_id=principal().user_id, now=utcnow()
+    )
     db().commit()
     return range_json(row), 201
 
@@ -103,7 +135,9 @@ def blacklist(batch_id: int):
 
 
 def _download(body, name: str, mimetype: str) -> Response:
-    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
 
 
 @api.get("/batches/<int:batch_id>/codes.csv")
@@ -112,9 +146,14 @@ def codes_csv(batch_id: int):
     spec = batches.batch_spec(batches.get_batch(db(), batch_id), runtime().config.public_url)
     first, stop = query_int("from", 0), query_int("to", spec.quantity)
     if not 0 <= first <= stop <= spec.quantity:
-        raise validation(f"from/to must satisfy 0 ≤ from ≤ to ≤ {spec.quantity}",
-                         zh=f"from/to 须满足 0 ≤ from ≤ to ≤ {spec.quantity}", field="from")
-    return _download(iter_codes_csv(runtime().secret, spec, first, stop), f"batch-{batch_id}-codes.csv", "text/csv")
+        raise validation(
+            f"from/to must satisfy 0 ≤ from ≤ to ≤ {spec.quantity}",
+            zh=f"from/to 须满足 0 ≤ from ≤ to ≤ {spec.quantity}",
+            field="from",
+        )
+    return _download(
+        iter_codes_csv(runtime().secret, spec, first, stop), f"batch-{batch_id}-codes.csv", "text/csv"
+    )
 
 
 @api.get("/batches/<int:batch_id>/package.zip")
@@ -122,8 +161,11 @@ def codes_csv(batch_id: int):
 def package_zip(batch_id: int):
     spec = batches.batch_spec(batches.get_batch(db(), batch_id), runtime().config.public_url)
     roll_size = exports.check_roll_size(query_int("roll_size", 10_000))
-    return _download(iter_package_zip(runtime().secret, spec, roll_size=roll_size), f"batch-{batch_id}-package.zip",
-                     "application/zip")
+    return _download(
+        iter_package_zip(runtime().secret, spec, roll_size=roll_size),
+        f"batch-{batch_id}-package.zip",
+        "application/zip",
+    )
 
 
 @api.get("/batches/<int:batch_id>/images.zip")
@@ -131,14 +173,18 @@ def package_zip(batch_id: int):
 def images_zip(batch_id: int):
     spec = batches.batch_spec(batches.get_batch(db(), batch_id), runtime().config.public_url)
     fmt = request.args.get("format", "png")
-    return _download(batches.iter_images_zip(runtime().secret, spec, fmt), f"batch-{batch_id}-{fmt}.zip", "application/zip")
+    return _download(
+        batches.iter_images_zip(runtime().secret, spec, fmt), f"batch-{batch_id}-{fmt}.zip", "application/zip"
+    )
 
 
 @api.post("/batches/<int:batch_id>/exports")
 @ADMIN
 def queue_export(batch_id: int):
     body = request.get_json(silent=True) or {}
-    export = exports.request_export(db(), batch_id=batch_id, roll_size=int_field(body, "roll_size", default=10_000), now=utcnow())
+    export = exports.request_export(
+        db(), batch_id=batch_id, roll_size=int_field(body, "roll_size", default=10_000), now=utcnow()
+    )
     db().commit()
     enqueue(runtime().queue, "workers.exports.run_export", export.id, job_timeout=3600)
     db().refresh(export)
@@ -182,6 +228,18 @@ for route, method, summary in [
     ("/batches/{id}/exports/{export_id}/package.zip", "get", "Download a finished export"),
     ("/codes/{code}", "get", "One code's state and scan history"),
 ]:
-    path(route, method, {"summary": summary, "tags": ["admin"], "security": [{"bearer": []}],
-                         "responses": {"default": {"description": "error",
-                                                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}})
+    path(
+        route,
+        method,
+        {
+            "summary": summary,
+            "tags": ["admin"],
+            "security": [{"bearer": []}],
+            "responses": {
+                "default": {
+                    "description": "error",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                }
+            },
+        },
+    )

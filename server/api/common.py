@@ -1,4 +1,5 @@
 """Small helpers shared by the API modules: JSON bodies, ints and ISO datetimes from clients."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -30,8 +31,11 @@ def str_field(body: dict, name: str, *, required: bool = False, max_len: int = 2
     if value is None and not required:
         return None
     if not isinstance(value, str) or len(value) > max_len or (required and not value.strip()):
-        raise validation(f"{name} must be text of at most {max_len} characters",
-                         zh=f"{name} 须为不超过 {max_len} 字的文字", field=name)
+        raise validation(
+            f"{name} must be text of at most {max_len} characters",
+            zh=f"{name} 须为不超过 {max_len} 字的文字",
+            field=name,
+        )
     return value
 
 
@@ -42,8 +46,11 @@ def datetime_field(body: dict, name: str) -> datetime:
     except ValueError:
         parsed = None
     if parsed is None or parsed.tzinfo is None:
-        raise validation(f"{name} must be an ISO 8601 time with a time zone",
-                         zh=f"{name} 须为带时区的 ISO 8601 时间", field=name)
+        raise validation(
+            f"{name} must be an ISO 8601 time with a time zone",
+            zh=f"{name} 须为带时区的 ISO 8601 时间",
+            field=name,
+        )
     return parsed
 
 

@@ -4,6 +4,7 @@ A consumer identifies with a consumer token: `Authorization: Consumer <token>` o
 <token>` (the same signed value as the H5 cookie). `POST /consumers` returns a new one; `GET /scan/{code}`
 without a token makes a consumer and returns its token as `consumer_token`. Claims need a token.
 """
+
 from __future__ import annotations
 
 from flask import current_app, request
@@ -15,19 +16,35 @@ from server.errors import DomainError
 from server.models import utcnow
 from server.services import attribution, claims, phones, referrals, voucher_tokens
 from server.services.scans import record_scan
-from server.views.consumer import (batch_cache, client_ip, consumer_token, current_consumer, device_id, enqueue_enrichment, limited,
-                                   terms)
+from server.views.consumer import (
+    batch_cache,
+    client_ip,
+    consumer_token,
+    current_consumer,
+    device_id,
+    enqueue_enrichment,
+    limited,
+    terms,
+)
 from server.web import db, runtime
 
 CONSUMER = [{"consumerToken": []}]
-_ERR = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+_ERR = {
+    "description": "error",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
 
 
 def _op(summary: str, *, security=CONSUMER, errors=(400, 404, 409, 429), params=None, body=None) -> dict:
-    op = {"summary": summary, "security": security, "responses": {"200": {"description": "OK"},
-                                                                   **{str(s): _ERR for s in errors}}}
+    op = {
+        "summary": summary,
+        "security": security,
+        "responses": {"200": {"description": "OK"}, **{str(s): _ERR for s in errors}},
+    }
     if params:
-        op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]
+        op["parameters"] = [
+            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params
+        ]
     if body:
         op["requestBody"] = {"content": {"application/json": {"schema": body}}}
     return op
@@ -46,14 +63,27 @@ def sms_sender() -> phones.SmsSender:
 
 def voucher_json(state: claims.VoucherState, *, mine: bool, now) -> dict:
     v = state.voucher
-    body = {"code": v.code, "kind": v.kind, "state": state.state, "value_fen": v.value_fen, "min_spend_fen": v.min_spend_fen,
-            "issued_at": v.issued_at.isoformat(timespec="seconds"), "expires_at": v.expires_at.isoformat(timespec="seconds"),
-            "campaign": {"id": state.campaign.id, "name": state.campaign.name},
-            "redeemed_at": state.redeemed_at.isoformat(timespec="seconds") if state.redeemed_at else None,
-            "store": {"id": state.store.id, "name": state.store.name} if state.store else None}
+    body = {
+        "code": v.code,
+        "kind": v.kind,
+        "state": state.state,
+        "value_fen": v.value_fen,
+        "min_spend_fen": v.min_spend_fen,
+        "issued_at": v.issued_at.isoformat(timespec="seconds"),
+        "expires_at": v.expires_at.isoformat(timespec="seconds"),
+        "campaign": {"id": state.campaign.id, "name": state.campaign.name},
+        "redeemed_at": state.redeemed_at.isoformat(timespec="seconds") if state.redeemed_at else None,
+        "store": {"id": state.store.id, "name": state.store.name} if state.store else None,
+    }
     if mine and state.state == "issued":
-        body["qr"] = (voucher_tokens.make_token(runtime().secret, v.code, now) if state.campaign.rotating_token else v.code)
-        body["qr_refresh_seconds"] = voucher_tokens.seconds_left(now) if state.campaign.rotating_token else None
+        body["qr"] = (
+            voucher_tokens.make_token(runtime().secret, v.code, now)
+            if state.campaign.rotating_token
+            else v.code
+        )
+        body["qr_refresh_seconds"] = (
+            voucher_tokens.seconds_left(now) if state.campaign.rotating_token else None
+        )
     return body
 
 
@@ -65,42 +95,75 @@ def create_consumer():
     return {"consumer_token": consumer_token(consumer), "phone": consumer.phone_masked}, 201
 
 
-path("/consumers", "post", _op("Create an anonymous consumer and return its token", security=[], errors=(429,)))
+path(
+    "/consumers", "post", _op("Create an anonymous consumer and return its token", security=[], errors=(429,))
+)
 
 
 @api.get("/scan/<code>")
 @limited("scan")
 def scan(code: str):
     consumer = current_consumer()
-    result = record_scan(db(), runtime().codec, code, secret=runtime().secret, public_id=consumer.public_id, ip=client_ip(),
-                         user_agent=request.headers.get("User-Agent", ""), now=utcnow(), gtin=request.args.get("gtin"),
-                         cache=batch_cache())
+    result = record_scan(
+        db(),
+        runtime().codec,
+        code,
+        secret=runtime().secret,
+        public_id=consumer.public_id,
+        ip=client_ip(),
+        user_agent=request.headers.get("User-Agent", ""),
+        now=utcnow(),
+        gtin=request.args.get("gtin"),
+        cache=batch_cache(),
+    )
     db().commit()
     enqueue_enrichment(result)
     body = {"outcome": result.outcome, "consumer_token": consumer_token(consumer)}
     if result.outcome != "ok":
-        return {**DomainError(result.check.error_code).to_json(_lang()), **body}, {"invalid": 404, "inactive": 409,
-                                                                                  "blacklisted": 410}[result.outcome]
+        return {**DomainError(result.check.error_code).to_json(_lang()), **body}, {
+            "invalid": 404,
+            "inactive": 409,
+            "blacklisted": 410,
+        }[result.outcome]
     campaign = result.campaign
-    body.update({
-        "verdict": "first_scan" if result.first else "scanned_before",
-        "product": {"id": result.product.id, "name": result.product.name, "gtin": result.product.gtin},
-        "scan_count": result.scan_count,
-        "first_scan": {"at": result.first_scan_at.isoformat(timespec="seconds"), "city": result.first_city},
-        "claimable": result.claimable and (result.voucher is None or result.voucher.consumer_id == consumer.id),
-        "claimed": result.voucher is not None,
-        "voucher": result.voucher.code if result.voucher and result.voucher.consumer_id == consumer.id else None,
-        "offer": {"campaign": campaign.name, "value_fen": campaign.voucher_value_fen,
-                  "min_spend_fen": campaign.voucher_min_spend_fen} if result.claimable else None,
-        "claim_token": result.check.code.text if result.claimable else None,
-    })
+    body.update(
+        {
+            "verdict": "first_scan" if result.first else "scanned_before",
+            "product": {"id": result.product.id, "name": result.product.name, "gtin": result.product.gtin},
+            "scan_count": result.scan_count,
+            "first_scan": {
+                "at": result.first_scan_at.isoformat(timespec="seconds"),
+                "city": result.first_city,
+            },
+            "claimable": result.claimable
+            and (result.voucher is None or result.voucher.consumer_id == consumer.id),
+            "claimed": result.voucher is not None,
+            "voucher": result.voucher.code
+            if result.voucher and result.voucher.consumer_id == consumer.id
+            else None,
+            "offer": {
+                "campaign": campaign.name,
+                "value_fen": campaign.voucher_value_fen,
+                "min_spend_fen": campaign.voucher_min_spend_fen,
+            }
+            if result.claimable
+            else None,
+            "claim_token": result.check.code.text if result.claimable else None,
+        }
+    )
     return body
 
 
-path("/scan/{code}", "get", _op(
-    "Record a scan: verdict, product, scan count, first scan, claimability. Without a token a consumer is made "
-    "and `consumer_token` returned. `claim_token` is the canonical code to POST to /scan/{claim_token}/claim.",
-    params=["code"], errors=(404, 409, 410, 429)))
+path(
+    "/scan/{code}",
+    "get",
+    _op(
+        "Record a scan: verdict, product, scan count, first scan, claimability. Without a token a consumer is made "
+        "and `consumer_token` returned. `claim_token` is the canonical code to POST to /scan/{claim_token}/claim.",
+        params=["code"],
+        errors=(404, 409, 410, 429),
+    ),
+)
 
 
 @api.post("/scan/<code>/claim")
@@ -108,17 +171,34 @@ path("/scan/{code}", "get", _op(
 def claim(code: str):
     consumer = _require_consumer()
     now = utcnow()
-    claimed = claims.claim(db(), runtime().codec, runtime().ids, code, consumer_id=consumer.id, terms=terms(), now=now,
-                           gtin=request.args.get("gtin"))
+    claimed = claims.claim(
+        db(),
+        runtime().codec,
+        runtime().ids,
+        code,
+        consumer_id=consumer.id,
+        terms=terms(),
+        now=now,
+        gtin=request.args.get("gtin"),
+    )
     state = claims.voucher_state(db(), claimed.voucher, now)
     db().commit()
-    return {"created": claimed.created, "voucher": voucher_json(state, mine=True, now=now)}, 201 if claimed.created else 200
+    return {
+        "created": claimed.created,
+        "voucher": voucher_json(state, mine=True, now=now),
+    }, 201 if claimed.created else 200
 
 
-path("/scan/{code}/claim", "post", _op(
-    "Issue the pack's voucher; idempotent per consumer (201 the first time, 200 with the same voucher after). "
-    "Refusals: CODE_ALREADY_CLAIMED, CAMPAIGN_NOT_ACTIVE, CAMPAIGN_EXHAUSTED, LIMIT_PER_CONSUMER, CODE_NOT_CLAIMABLE.",
-    params=["code"], errors=(401, 404, 409, 410, 429)))
+path(
+    "/scan/{code}/claim",
+    "post",
+    _op(
+        "Issue the pack's voucher; idempotent per consumer (201 the first time, 200 with the same voucher after). "
+        "Refusals: CODE_ALREADY_CLAIMED, CAMPAIGN_NOT_ACTIVE, CAMPAIGN_EXHAUSTED, LIMIT_PER_CONSUMER, CODE_NOT_CLAIMABLE.",
+        params=["code"],
+        errors=(401, 404, 409, 410, 429),
+    ),
+)
 
 
 @api.get("/vouchers/<code>")
@@ -137,8 +217,15 @@ def voucher(code: str):
     return {"voucher": voucher_json(claims.voucher_state(db(), found, now), mine=mine, now=now)}
 
 
-path("/vouchers/{code}", "get", _op("Voucher state, for its holder (consumer token) or staff (bearer token); code or "
-                                    "rotating token", security=[*CONSUMER, {"bearer": []}], params=["code"]))
+path(
+    "/vouchers/{code}",
+    "get",
+    _op(
+        "Voucher state, for its holder (consumer token) or staff (bearer token); code or rotating token",
+        security=[*CONSUMER, {"bearer": []}],
+        params=["code"],
+    ),
+)
 
 
 @api.post("/referrals/<token>/claim")
@@ -153,9 +240,15 @@ def referral_claim(token: str):
     return {"created": created, "voucher": voucher_json(state, mine=True, now=now)}, 201 if created else 200
 
 
-path("/referrals/{token}/claim", "post", _op(
-    "Claim a friend voucher from a share link (one per friend; REFERRAL_SELF, REFERRAL_EXHAUSTED)",
-    params=["token"], errors=(401, 403, 404, 409, 429)))
+path(
+    "/referrals/{token}/claim",
+    "post",
+    _op(
+        "Claim a friend voucher from a share link (one per friend; REFERRAL_SELF, REFERRAL_EXHAUSTED)",
+        params=["token"],
+        errors=(401, 403, 404, 409, 429),
+    ),
+)
 
 
 @api.post("/promo/<promo>/attach")
@@ -164,13 +257,22 @@ def promo_attach(promo: str):
     consumer = _require_consumer()
     clerk, store, attr = attribution.attach(db(), runtime().ids, promo, consumer_id=consumer.id, now=utcnow())
     db().commit()
-    return {"clerk": {"promo_code": clerk.promo_code, "name": clerk.display_name or clerk.username},
-            "store": {"id": store.id, "name": store.name, "city": store.city} if store else None,
-            "expires_at": attr.expires_at.isoformat(timespec="seconds")}
+    return {
+        "clerk": {"promo_code": clerk.promo_code, "name": clerk.display_name or clerk.username},
+        "store": {"id": store.id, "name": store.name, "city": store.city} if store else None,
+        "expires_at": attr.expires_at.isoformat(timespec="seconds"),
+    }
 
 
-path("/promo/{promo}/attach", "post", _op("Attribute this consumer's claims in the next 30 minutes to the clerk",
-                                          params=["promo"], errors=(401, 404, 429)))
+path(
+    "/promo/{promo}/attach",
+    "post",
+    _op(
+        "Attribute this consumer's claims in the next 30 minutes to the clerk",
+        params=["promo"],
+        errors=(401, 404, 429),
+    ),
+)
 
 
 @api.post("/consumers/me/phone")
@@ -178,13 +280,21 @@ path("/promo/{promo}/attach", "post", _op("Attribute this consumer's claims in t
 def phone_start():
     consumer = _require_consumer()
     phone = str_field(json_body(), "phone", required=True, max_len=20)
-    phones.start(db(), secret=runtime().secret, consumer=consumer, phone=phone, sender=sms_sender(), now=utcnow())
+    phones.start(
+        db(), secret=runtime().secret, consumer=consumer, phone=phone, sender=sms_sender(), now=utcnow()
+    )
     db().commit()
     return {"sent": True}, 202
 
 
-path("/consumers/me/phone", "post", _op("Send a one-time code to bind a phone (body: {phone})",
-                                        body={"type": "object", "properties": {"phone": {"type": "string"}}}))
+path(
+    "/consumers/me/phone",
+    "post",
+    _op(
+        "Send a one-time code to bind a phone (body: {phone})",
+        body={"type": "object", "properties": {"phone": {"type": "string"}}},
+    ),
+)
 
 
 @api.post("/consumers/me/phone/verify")
@@ -203,9 +313,14 @@ def phone_verify():
     return {"phone": consumer.phone_masked}
 
 
-path("/consumers/me/phone/verify", "post", _op("Bind the phone with the one-time code (body: {phone, code})",
-                                               body={"type": "object", "properties": {"phone": {"type": "string"},
-                                                                                      "code": {"type": "string"}}}))
+path(
+    "/consumers/me/phone/verify",
+    "post",
+    _op(
+        "Bind the phone with the one-time code (body: {phone, code})",
+        body={"type": "object", "properties": {"phone": {"type": "string"}, "code": {"type": "string"}}},
+    ),
+)
 
 
 def _lang() -> str:

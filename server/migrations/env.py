@@ -1,4 +1,5 @@
 """Alembic environment: the engine comes from server.migrate, the target from the models."""
+
 from alembic import context
 
 from server.models import Base

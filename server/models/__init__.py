@@ -1,16 +1,50 @@
 """The whole domain model; importing this package registers every table on Base.metadata."""
+
 from server.models.base import Base, utcnow
 from server.models.catalog import MAX_BATCH_QUANTITY, Batch, BatchExport, BatchRange, Campaign, Product
-from server.models.ledger import LedgerAccount, LedgerEntry, LedgerHold, LedgerTransaction, Settlement, SettlementItem
+from server.models.ledger import (
+    LedgerAccount,
+    LedgerEntry,
+    LedgerHold,
+    LedgerTransaction,
+    Settlement,
+    SettlementItem,
+)
 from server.models.ops import Alert, AuditLog, Outbox, Rollup
 from server.models.people import ROLES, ApiToken, Store, User
 from server.models.scans import Attribution, Code, Consumer, PhoneChallenge, Scan
 from server.models.vouchers import IdempotencyKey, Redemption, Referral, Voucher
 
 __all__ = [
-    "Base", "utcnow", "MAX_BATCH_QUANTITY", "Batch", "BatchExport", "BatchRange", "Campaign", "Product",
-    "LedgerAccount", "LedgerEntry", "LedgerHold", "LedgerTransaction", "Settlement", "SettlementItem",
-    "Alert", "AuditLog", "Outbox", "Rollup", "ROLES", "ApiToken", "Store", "User",
-    "Attribution", "Code", "Consumer", "PhoneChallenge", "Scan",
-    "IdempotencyKey", "Redemption", "Referral", "Voucher",
+    "Base",
+    "utcnow",
+    "MAX_BATCH_QUANTITY",
+    "Batch",
+    "BatchExport",
+    "BatchRange",
+    "Campaign",
+    "Product",
+    "LedgerAccount",
+    "LedgerEntry",
+    "LedgerHold",
+    "LedgerTransaction",
+    "Settlement",
+    "SettlementItem",
+    "Alert",
+    "AuditLog",
+    "Outbox",
+    "Rollup",
+    "ROLES",
+    "ApiToken",
+    "Store",
+    "User",
+    "Attribution",
+    "Code",
+    "Consumer",
+    "PhoneChallenge",
+    "Scan",
+    "IdempotencyKey",
+    "Redemption",
+    "Referral",
+    "Voucher",
 ]

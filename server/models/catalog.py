@@ -1,4 +1,5 @@
 """What the brand sets up: products, campaigns with their reward rules, batches and serial ranges."""
+
 from __future__ import annotations
 
 from datetime import datetime

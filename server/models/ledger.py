@@ -1,4 +1,5 @@
 """The append-only double-entry ledger, holds and settlements. Entries are never updated."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -83,7 +84,9 @@ class Settlement(Base):
     __table_args__ = (
         UniqueConstraint("account_id", "period_end"),
         CheckConstraint("status IN ('open', 'paid')", name="status"),
-        CheckConstraint("status = 'open' OR (paid_reference IS NOT NULL AND paid_at IS NOT NULL)", name="paid"),
+        CheckConstraint(
+            "status = 'open' OR (paid_reference IS NOT NULL AND paid_at IS NOT NULL)", name="paid"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,9 +1,20 @@
 """Operations: fraud alerts, report rollups, the job outbox and the audit log."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, SmallInteger, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models.base import Base, utcnow
@@ -40,7 +51,9 @@ class Rollup(Base):
 
     __tablename__ = "rollups"
     __table_args__ = (
-        UniqueConstraint("metric", "day", "hour", "campaign_id", "batch_id", "store_id", "clerk_id", "province", "city"),
+        UniqueConstraint(
+            "metric", "day", "hour", "campaign_id", "batch_id", "store_id", "clerk_id", "province", "city"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,4 +1,5 @@
 """Stores and the people who act for the brand: admins, store owners and clerks, and API tokens."""
+
 from __future__ import annotations
 
 from datetime import datetime

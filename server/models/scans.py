@@ -1,9 +1,19 @@
 """Consumers, the codes they scanned (a row only once scanned), every scan, and clerk attribution."""
+
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, SmallInteger, String, UniqueConstraint, text
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models.base import Base, utcnow
@@ -52,8 +62,12 @@ class Scan(Base):
         Index("ix_scans_code_time", "code_id", "scanned_at"),
         Index("ix_scans_time", "scanned_at"),
         # the enrichment queue: a pending scan is its own outbox entry (workers/geo.py)
-        Index("ix_scans_pending", "id", sqlite_where=text("geo_status = 'pending'"),
-              postgresql_where=text("geo_status = 'pending'")),
+        Index(
+            "ix_scans_pending",
+            "id",
+            sqlite_where=text("geo_status = 'pending'"),
+            postgresql_where=text("geo_status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

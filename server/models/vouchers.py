@@ -1,4 +1,5 @@
 """Vouchers, referrals, redemptions and the idempotency keys that make till retries safe."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -62,8 +63,11 @@ class Redemption(Base):
         CheckConstraint("purchase_fen IS NULL OR purchase_fen >= 0", name="purchase"),
         CheckConstraint("reversed_at IS NULL OR reversed_at >= redeemed_at", name="reversal"),
         Index(
-            "uq_redemptions_live_voucher", "voucher_id", unique=True,
-            sqlite_where=text("reversed_at IS NULL"), postgresql_where=text("reversed_at IS NULL"),
+            "uq_redemptions_live_voucher",
+            "voucher_id",
+            unique=True,
+            sqlite_where=text("reversed_at IS NULL"),
+            postgresql_where=text("reversed_at IS NULL"),
         ),
     )
 

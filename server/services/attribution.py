@@ -1,6 +1,7 @@
 """Clerk attribution: a consumer who opens a clerk's promo link `/c/<promo>` credits that clerk for
 claims within the window (the campaign's attribution_minutes where a campaign is known; otherwise
 DEFAULT_MINUTES = 30, because a promo code is scanned before any pack and so before any campaign)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -22,7 +23,9 @@ def promo_code_for(ids: PublicIds, user_id: int) -> str:
 
 def assign_missing(session: Session, ids: PublicIds) -> int:
     """Give every clerk without a promo code one; returns how many were assigned."""
-    clerks = session.execute(select(User).where(User.role == "clerk", User.promo_code.is_(None))).scalars().all()
+    clerks = (
+        session.execute(select(User).where(User.role == "clerk", User.promo_code.is_(None))).scalars().all()
+    )
     for clerk in clerks:
         clerk.promo_code = promo_code_for(ids, clerk.id)
     session.flush()
@@ -37,7 +40,9 @@ def find_clerk(session: Session, ids: PublicIds, text: str) -> User:
         user_id = None
     clerk = session.get(User, user_id) if user_id is not None else None
     canon = text.strip().upper() if isinstance(text, str) else ""
-    if clerk is None and 0 < len(canon) <= 32 and canon.isascii() and canon.isalnum():  # a code assigned some other way
+    if (
+        clerk is None and 0 < len(canon) <= 32 and canon.isascii() and canon.isalnum()
+    ):  # a code assigned some other way
         clerk = session.execute(select(User).where(User.promo_code == canon)).scalar_one_or_none()
     if clerk is None or clerk.role != "clerk" or not clerk.active:
         raise DomainError("NOT_FOUND")
@@ -46,11 +51,22 @@ def find_clerk(session: Session, ids: PublicIds, text: str) -> User:
     return clerk
 
 
-def attach(session: Session, ids: PublicIds, text: str, *, consumer_id: int, now: datetime,
-           minutes: int = DEFAULT_MINUTES) -> tuple[User, Store | None, Attribution]:
+def attach(
+    session: Session,
+    ids: PublicIds,
+    text: str,
+    *,
+    consumer_id: int,
+    now: datetime,
+    minutes: int = DEFAULT_MINUTES,
+) -> tuple[User, Store | None, Attribution]:
     clerk = find_clerk(session, ids, text)
-    attribution = Attribution(consumer_id=consumer_id, clerk_id=clerk.id, started_at=now,
-                              expires_at=now + timedelta(minutes=minutes))
+    attribution = Attribution(
+        consumer_id=consumer_id,
+        clerk_id=clerk.id,
+        started_at=now,
+        expires_at=now + timedelta(minutes=minutes),
+    )
     session.add(attribution)
     session.flush()
     return clerk, session.get(Store, clerk.store_id) if clerk.store_id else None, attribution

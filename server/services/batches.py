@@ -1,4 +1,5 @@
 """Batches of pack codes and their serial ranges (activated when shipped, blacklisted when lost)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,25 +18,47 @@ from server.models import MAX_BATCH_QUANTITY, AuditLog, Batch, BatchRange, Campa
 MAX_REGIONS = 40
 
 
-def create_batch(session: Session, *, product_id: int, campaign_id: int, quantity: int, now: datetime,
-                 paired: bool = False, note: str = "", actor_id: int | None = None) -> Batch:
+def create_batch(
+    session: Session,
+    *,
+    product_id: int,
+    campaign_id: int,
+    quantity: int,
+    now: datetime,
+    paired: bool = False,
+    note: str = "",
+    actor_id: int | None = None,
+) -> Batch:
     """One row for N codes; the URL form comes from the product (GS1 when it has a GTIN and asks for it)."""
     if type(quantity) is not int or not 1 <= quantity <= MAX_BATCH_QUANTITY:
-        raise validation(f"quantity must be a whole number from 1 to {MAX_BATCH_QUANTITY:,}",
-                         zh=f"数量须为 1 到 {MAX_BATCH_QUANTITY:,} 之间的整数", field="quantity",
-                         limit=MAX_BATCH_QUANTITY)
+        raise validation(
+            f"quantity must be a whole number from 1 to {MAX_BATCH_QUANTITY:,}",
+            zh=f"数量须为 1 到 {MAX_BATCH_QUANTITY:,} 之间的整数",
+            field="quantity",
+            limit=MAX_BATCH_QUANTITY,
+        )
     product = session.get(Product, product_id) if type(product_id) is int else None
     if product is None:
         raise validation(f"no product {product_id}", zh=f"商品 {product_id} 不存在", field="product_id")
     if (session.get(Campaign, campaign_id) if type(campaign_id) is int else None) is None:
         raise validation(f"no campaign {campaign_id}", zh=f"活动 {campaign_id} 不存在", field="campaign_id")
-    batch = Batch(product_id=product.id, campaign_id=campaign_id, quantity=quantity, paired=bool(paired),
-                  url_form=product.url_form, note=(note or "")[:500], created_at=now, created_by=actor_id)
+    batch = Batch(
+        product_id=product.id,
+        campaign_id=campaign_id,
+        quantity=quantity,
+        paired=bool(paired),
+        url_form=product.url_form,
+        note=(note or "")[:500],
+        created_at=now,
+        created_by=actor_id,
+    )
     session.add(batch)
     session.flush()
     if batch.id > MAX_BATCH:  # the code format carries 20 bits of batch number
-        raise validation(f"this deployment has used all {MAX_BATCH:,} batch numbers",
-                         zh=f"本系统的 {MAX_BATCH:,} 个批次号已用完")
+        raise validation(
+            f"this deployment has used all {MAX_BATCH:,} batch numbers",
+            zh=f"本系统的 {MAX_BATCH:,} 个批次号已用完",
+        )
     _audit(session, now, actor_id, "batch.create", batch.id, quantity=quantity, paired=bool(paired))
     return batch
 
@@ -56,31 +79,71 @@ class RangeRequest:
     reason: str | None = None
 
 
-def add_range(session: Session, *, batch_id: int, kind: str, request: RangeRequest, now: datetime,
-              actor_id: int | None = None) -> BatchRange:
+def add_range(
+    session: Session,
+    *,
+    batch_id: int,
+    kind: str,
+    request: RangeRequest,
+    now: datetime,
+    actor_id: int | None = None,
+) -> BatchRange:
     """Activate or blacklist serials first..last (inclusive); ranges of one kind never overlap."""
     batch = _locked_batch(session, batch_id)
     first, last = request.first_serial, request.last_serial
     if type(first) is not int or type(last) is not int or not 0 <= first <= last < batch.quantity:
-        raise validation(f"serials must satisfy 0 ≤ first ≤ last < {batch.quantity}",
-                         zh=f"序号须满足 0 ≤ 起始 ≤ 结束 < {batch.quantity}", field="serials",
-                         first=first, last=last, quantity=batch.quantity)
+        raise validation(
+            f"serials must satisfy 0 ≤ first ≤ last < {batch.quantity}",
+            zh=f"序号须满足 0 ≤ 起始 ≤ 结束 < {batch.quantity}",
+            field="serials",
+            first=first,
+            last=last,
+            quantity=batch.quantity,
+        )
     _check_range_text(kind, request)
     overlap = session.execute(
-        select(BatchRange).where(BatchRange.batch_id == batch.id, BatchRange.kind == kind,
-                                 BatchRange.first_serial <= last, BatchRange.last_serial >= first).limit(1)
+        select(BatchRange)
+        .where(
+            BatchRange.batch_id == batch.id,
+            BatchRange.kind == kind,
+            BatchRange.first_serial <= last,
+            BatchRange.last_serial >= first,
+        )
+        .limit(1)
     ).scalar()
     if overlap is not None:
-        raise validation(f"serials {first}-{last} overlap the {kind} range {overlap.first_serial}-{overlap.last_serial}",
-                         zh=f"序号 {first}-{last} 与已有号段 {overlap.first_serial}-{overlap.last_serial} 重叠",
-                         field="serials", overlaps=overlap.id)
-    row = BatchRange(batch_id=batch.id, kind=kind, first_serial=first, last_serial=last, created_at=now,
-                     distributor=request.distributor, regions=list(request.regions), reason=request.reason,
-                     created_by=actor_id)
+        raise validation(
+            f"serials {first}-{last} overlap the {kind} range {overlap.first_serial}-{overlap.last_serial}",
+            zh=f"序号 {first}-{last} 与已有号段 {overlap.first_serial}-{overlap.last_serial} 重叠",
+            field="serials",
+            overlaps=overlap.id,
+        )
+    row = BatchRange(
+        batch_id=batch.id,
+        kind=kind,
+        first_serial=first,
+        last_serial=last,
+        created_at=now,
+        distributor=request.distributor,
+        regions=list(request.regions),
+        reason=request.reason,
+        created_by=actor_id,
+    )
     session.add(row)
     session.flush()
-    _audit(session, now, actor_id, f"batch.{kind}", batch.id, range_id=row.id, first=first, last=last,
-           distributor=request.distributor, regions=list(request.regions), reason=request.reason)
+    _audit(
+        session,
+        now,
+        actor_id,
+        f"batch.{kind}",
+        batch.id,
+        range_id=row.id,
+        first=first,
+        last=last,
+        distributor=request.distributor,
+        regions=list(request.regions),
+        reason=request.reason,
+    )
     return row
 
 
@@ -100,33 +163,58 @@ def _check_range_text(kind: str, request: RangeRequest) -> None:
         raise validation("kind must be activate or blacklist", zh="操作须为激活或停用")
     if kind == "blacklist" and not (request.reason or "").strip():
         raise validation("a blacklist needs a reason", zh="停用号段须填写原因", field="reason")
-    if len(request.regions) > MAX_REGIONS or any(not isinstance(r, str) or not 0 < len(r) <= 40 for r in request.regions):
-        raise validation(f"regions must be up to {MAX_REGIONS} province names",
-                         zh=f"销售区域最多 {MAX_REGIONS} 个省份名称", field="regions")
+    if len(request.regions) > MAX_REGIONS or any(
+        not isinstance(r, str) or not 0 < len(r) <= 40 for r in request.regions
+    ):
+        raise validation(
+            f"regions must be up to {MAX_REGIONS} province names",
+            zh=f"销售区域最多 {MAX_REGIONS} 个省份名称",
+            field="regions",
+        )
     for field in ("distributor", "reason"):
         value = getattr(request, field)
         if value is not None and (not isinstance(value, str) or len(value) > 200):
-            raise validation(f"{field} must be text of at most 200 characters",
-                             zh=f"{field} 须为不超过 200 字的文字", field=field)
+            raise validation(
+                f"{field} must be text of at most 200 characters",
+                zh=f"{field} 须为不超过 200 字的文字",
+                field=field,
+            )
 
 
 def ranges(session: Session, batch_id: int) -> list[BatchRange]:
-    return list(session.execute(select(BatchRange).where(BatchRange.batch_id == batch_id)
-                                .order_by(BatchRange.kind, BatchRange.first_serial)).scalars())
+    return list(
+        session.execute(
+            select(BatchRange)
+            .where(BatchRange.batch_id == batch_id)
+            .order_by(BatchRange.kind, BatchRange.first_serial)
+        ).scalars()
+    )
 
 
 def batch_spec(batch: Batch, public_url: str) -> BatchSpec:
     """What codegen needs to write this batch's codes: identical on every export (reprints are exact)."""
     product = batch.product
     gtin = product.gtin if batch.url_form == "gs1" else None
-    return BatchSpec(batch=batch.id, quantity=batch.quantity, paired=batch.paired,
-                     urls=UrlTemplate(public_url, batch.url_form, gtin), product=product.name, gtin14=product.gtin,
-                     campaign=batch.campaign.name, created_at=batch.created_at.isoformat(timespec="seconds"))
+    return BatchSpec(
+        batch=batch.id,
+        quantity=batch.quantity,
+        paired=batch.paired,
+        urls=UrlTemplate(public_url, batch.url_form, gtin),
+        product=product.name,
+        gtin14=product.gtin,
+        campaign=batch.campaign.name,
+        created_at=batch.created_at.isoformat(timespec="seconds"),
+    )
 
 
-def _audit(session: Session, now: datetime, actor_id: int | None, action: str, batch_id: int, **details) -> None:
-    session.add(AuditLog(at=now, actor_id=actor_id, action=action, object_type="batch", object_id=batch_id,
-                         details=details))
+def _audit(
+    session: Session, now: datetime, actor_id: int | None, action: str, batch_id: int, **details
+) -> None:
+    session.add(
+        AuditLog(
+            at=now, actor_id=actor_id, action=action, object_type="batch", object_id=batch_id, details=details
+        )
+    )
 
 
 def list_batches(session: Session, limit: int = 500) -> list[Batch]:
@@ -143,12 +231,16 @@ def iter_images_zip(secret: bytes, spec: BatchSpec, fmt: str):
     if fmt not in ("png", "svg"):
         raise validation("format must be png or svg", zh="格式须为 png 或 svg", field="format")
     if spec.quantity > IMAGE_LIMIT:
-        raise validation(f"one image per code is offered up to {IMAGE_LIMIT:,} codes; use the CSV package",
-                         zh=f"每码一图仅限 {IMAGE_LIMIT:,} 个码以内的批次，请使用 CSV 码包",
-                         field="batch", limit=IMAGE_LIMIT)
+        raise validation(
+            f"one image per code is offered up to {IMAGE_LIMIT:,} codes; use the CSV package",
+            zh=f"每码一图仅限 {IMAGE_LIMIT:,} 个码以内的批次，请使用 CSV 码包",
+            field="batch",
+            limit=IMAGE_LIMIT,
+        )
 
     def generate():
         with tempfile.TemporaryDirectory(prefix="codeloop-images-") as tmp:
             render_code_images(secret, spec, tmp, fmt=fmt)
             yield from iter_directory_zip(tmp)
+
     return generate()

@@ -7,6 +7,7 @@ UNIQUE code_id makes a concurrent second claim of the pack fail here) and the co
 `UPDATE campaigns … WHERE issued_count < cap AND spent_fen + v <= budget_fen` → the voucher's
 public code → the attributed clerk's reward (rewards.post_claim_reward).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -45,6 +46,7 @@ class Terms:
 
 # ---- voucher codes -------------------------------------------------------------------------------
 
+
 def voucher_code(ids: PublicIds, secret: bytes, voucher_id: int) -> str:
     """hashids of the id (namespace "voucher") + 4 MAC characters: short, uppercase, typed at the till,
     and not guessable from a neighbour's code."""
@@ -65,13 +67,16 @@ def normalize_voucher_code(text: str) -> str | None:
 
 def find_voucher(session: Session, text: str) -> Voucher:
     canon = normalize_voucher_code(text)
-    voucher = session.execute(select(Voucher).where(Voucher.code == canon)).scalar_one_or_none() if canon else None
+    voucher = (
+        session.execute(select(Voucher).where(Voucher.code == canon)).scalar_one_or_none() if canon else None
+    )
     if voucher is None:
         raise DomainError("VOUCHER_NOT_FOUND")
     return voucher
 
 
 # ---- shared rules --------------------------------------------------------------------------------
+
 
 def day_start(now: datetime, tz: ZoneInfo) -> datetime:
     """Midnight of `now`'s day in the deployment time zone, as an aware datetime."""
@@ -84,14 +89,21 @@ def check_window(campaign: Campaign, now: datetime) -> None:
         raise DomainError("CAMPAIGN_NOT_ACTIVE")
 
 
-def check_daily_limit(session: Session, *, campaign: Campaign, consumer_id: int, now: datetime, tz: ZoneInfo) -> None:
+def check_daily_limit(
+    session: Session, *, campaign: Campaign, consumer_id: int, now: datetime, tz: ZoneInfo
+) -> None:
     """Vouchers of this campaign (pack and friend) issued to the consumer today, in the deployment's time
     zone. The caller holds the consumer's row lock, so the count cannot race."""
     start = day_start(now, tz)
     count = session.execute(
-        select(func.count()).select_from(Voucher).where(Voucher.consumer_id == consumer_id,
-                                                        Voucher.campaign_id == campaign.id,
-                                                        Voucher.issued_at >= start, Voucher.issued_at < start + timedelta(days=1))
+        select(func.count())
+        .select_from(Voucher)
+        .where(
+            Voucher.consumer_id == consumer_id,
+            Voucher.campaign_id == campaign.id,
+            Voucher.issued_at >= start,
+            Voucher.issued_at < start + timedelta(days=1),
+        )
     ).scalar_one()
     if count >= campaign.per_consumer_daily_limit:
         raise DomainError("LIMIT_PER_CONSUMER", limit=campaign.per_consumer_daily_limit)
@@ -100,8 +112,12 @@ def check_daily_limit(session: Session, *, campaign: Campaign, consumer_id: int,
 def spend(session: Session, campaign: Campaign, value_fen: int) -> None:
     """Count one voucher of `value_fen` against the cap and the budget, atomically."""
     done = session.execute(
-        update(Campaign).where(Campaign.id == campaign.id, Campaign.issued_count < Campaign.cap,
-                               Campaign.spent_fen + value_fen <= Campaign.budget_fen)
+        update(Campaign)
+        .where(
+            Campaign.id == campaign.id,
+            Campaign.issued_count < Campaign.cap,
+            Campaign.spent_fen + value_fen <= Campaign.budget_fen,
+        )
         .values(issued_count=Campaign.issued_count + 1, spent_fen=Campaign.spent_fen + value_fen)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -109,8 +125,9 @@ def spend(session: Session, campaign: Campaign, value_fen: int) -> None:
         raise DomainError("CAMPAIGN_EXHAUSTED")
 
 
-def finish_voucher(session: Session, voucher: Voucher, *, ids: PublicIds, terms: Terms, campaign: Campaign,
-                   now: datetime) -> Voucher:
+def finish_voucher(
+    session: Session, voucher: Voucher, *, ids: PublicIds, terms: Terms, campaign: Campaign, now: datetime
+) -> Voucher:
     """Give a freshly inserted voucher its public code and post the attributed clerk's claim reward."""
     voucher.code = voucher_code(ids, terms.secret, voucher.id)
     session.flush()
@@ -124,14 +141,24 @@ def placeholder_code() -> str:
 
 # ---- the pack claim ------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Claimed:
     voucher: Voucher
     created: bool
 
 
-def claim(session: Session, codec: Codec, ids: PublicIds, text: str, *, consumer_id: int, terms: Terms, now: datetime,
-          gtin: str | None = None) -> Claimed:
+def claim(
+    session: Session,
+    codec: Codec,
+    ids: PublicIds,
+    text: str,
+    *,
+    consumer_id: int,
+    terms: Terms,
+    now: datetime,
+    gtin: str | None = None,
+) -> Claimed:
     """Issue the pack's voucher to `consumer_id`; the same consumer again gets the same voucher."""
     check = verify(session, codec, text, gtin)
     if check.outcome != "ok":
@@ -143,8 +170,11 @@ def claim(session: Session, codec: Codec, ids: PublicIds, text: str, *, consumer
     consumers.lock(session, consumer_id)
     # a claim normally follows a scan, but the pack's row may not exist yet (an API client that skipped it)
     key = dict(batch_id=pack.batch, serial=pack.serial, kind=pack.kind)
-    session.execute(insert_ignoring_conflicts(session, Code, index_elements=["batch_id", "serial", "kind"])
-                    .values(**key, scan_count=1, first_scan_at=now, last_scan_at=now))
+    session.execute(
+        insert_ignoring_conflicts(session, Code, index_elements=["batch_id", "serial", "kind"]).values(
+            **key, scan_count=1, first_scan_at=now, last_scan_at=now
+        )
+    )
     code_id = session.execute(select(Code.id).filter_by(**key)).scalar_one()
     existing = _existing(session, code_id, consumer_id)
     if existing is not None:
@@ -152,10 +182,19 @@ def claim(session: Session, codec: Codec, ids: PublicIds, text: str, *, consumer
     check_window(campaign, now)
     check_daily_limit(session, campaign=campaign, consumer_id=consumer_id, now=now, tz=terms.tz)
     value = campaign.voucher_value_fen
-    voucher = Voucher(code=placeholder_code(), kind="pack", campaign_id=campaign.id, code_id=code_id,
-                      consumer_id=consumer_id, clerk_id=active_clerk(session, consumer_id, now), value_fen=value,
-                      min_spend_fen=campaign.voucher_min_spend_fen, status="issued", issued_at=now,
-                      expires_at=now + timedelta(days=campaign.voucher_valid_days))
+    voucher = Voucher(
+        code=placeholder_code(),
+        kind="pack",
+        campaign_id=campaign.id,
+        code_id=code_id,
+        consumer_id=consumer_id,
+        clerk_id=active_clerk(session, consumer_id, now),
+        value_fen=value,
+        min_spend_fen=campaign.voucher_min_spend_fen,
+        status="issued",
+        issued_at=now,
+        expires_at=now + timedelta(days=campaign.voucher_valid_days),
+    )
     try:
         with session.begin_nested():
             session.add(voucher)
@@ -178,6 +217,7 @@ def _existing(session: Session, code_id: int, consumer_id: int) -> Voucher | Non
 
 # ---- the voucher page ----------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class VoucherState:
     voucher: Voucher
@@ -191,10 +231,13 @@ def voucher_state(session: Session, voucher: Voucher, now: datetime) -> VoucherS
     campaign = session.get(Campaign, voucher.campaign_id)
     if voucher.status == "redeemed":
         row = session.execute(
-            select(Redemption, Store).join(Store, Store.id == Redemption.store_id)
+            select(Redemption, Store)
+            .join(Store, Store.id == Redemption.store_id)
             .where(Redemption.voucher_id == voucher.id, Redemption.reversed_at.is_(None))
         ).first()
-        return VoucherState(voucher, campaign, "redeemed", row[0].redeemed_at if row else None, row[1] if row else None)
+        return VoucherState(
+            voucher, campaign, "redeemed", row[0].redeemed_at if row else None, row[1] if row else None
+        )
     if voucher.expires_at <= now:
         return VoucherState(voucher, campaign, "expired")
     return VoucherState(voucher, campaign, "issued")

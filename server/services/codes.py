@@ -1,8 +1,9 @@
 """Verify a scanned pack code: the MAC first (no database), then the batch's state for that serial."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,14 +39,25 @@ def check_code(session: Session, codec: Codec, text: str, batch_state: BatchStat
         code = codec.decode(text)
     except CodeInvalid as exc:
         return CodeCheck("invalid", reason=exc.reason)
-    batch, ranges = batch_state(code.batch) if batch_state is not None else (session.get(Batch, code.batch), None)
+    batch, ranges = (
+        batch_state(code.batch) if batch_state is not None else (session.get(Batch, code.batch), None)
+    )
     if batch is None or code.serial >= batch.quantity or (code.kind == 1 and not batch.paired):
         return CodeCheck("invalid", code=code, reason="unknown_batch")
     if ranges is None:  # from the database: only the ranges that hold this serial
-        ranges = session.execute(
-            select(BatchRange).where(BatchRange.batch_id == batch.id, BatchRange.first_serial <= code.serial,
-                                     BatchRange.last_serial >= code.serial).order_by(BatchRange.id)
-        ).scalars().all()
+        ranges = (
+            session.execute(
+                select(BatchRange)
+                .where(
+                    BatchRange.batch_id == batch.id,
+                    BatchRange.first_serial <= code.serial,
+                    BatchRange.last_serial >= code.serial,
+                )
+                .order_by(BatchRange.id)
+            )
+            .scalars()
+            .all()
+        )
     mine = [r for r in ranges if r.first_serial <= code.serial <= r.last_serial]
     activation = next((r for r in mine if r.kind == "activate"), None)
     blacklist = next((r for r in mine if r.kind == "blacklist"), None)
@@ -61,18 +73,48 @@ def code_history(session: Session, codec: Codec, text: str, *, tz, limit: int = 
     body: dict = {"outcome": check.outcome, "reason": check.reason}
     if check.code is None:
         return body
-    body.update(code=check.code.text, batch_id=check.code.batch, serial=check.code.serial,
-                kind="inner" if check.code.kind else "outer")
+    body.update(
+        code=check.code.text,
+        batch_id=check.code.batch,
+        serial=check.code.serial,
+        kind="inner" if check.code.kind else "outer",
+    )
     for name, row in (("activation", check.activation), ("blacklist", check.blacklist)):
-        body[name] = row and {"first_serial": row.first_serial, "last_serial": row.last_serial,
-                              "distributor": row.distributor, "regions": row.regions, "reason": row.reason}
-    code_row = session.execute(select(Code).where(Code.batch_id == check.code.batch, Code.serial == check.code.serial,
-                                                  Code.kind == check.code.kind)).scalar()
-    scans = [] if code_row is None else session.execute(
-        select(Scan).where(Scan.code_id == code_row.id).order_by(Scan.scanned_at.desc()).limit(limit)).scalars()
+        body[name] = row and {
+            "first_serial": row.first_serial,
+            "last_serial": row.last_serial,
+            "distributor": row.distributor,
+            "regions": row.regions,
+            "reason": row.reason,
+        }
+    code_row = session.execute(
+        select(Code).where(
+            Code.batch_id == check.code.batch, Code.serial == check.code.serial, Code.kind == check.code.kind
+        )
+    ).scalar()
+    scans = (
+        []
+        if code_row is None
+        else session.execute(
+            select(Scan).where(Scan.code_id == code_row.id).order_by(Scan.scanned_at.desc()).limit(limit)
+        ).scalars()
+    )
     body["scan_count"] = code_row.scan_count if code_row else 0
-    body["scans"] = [{"at": s.scanned_at.astimezone(tz).isoformat(), "city": s.city, "province": s.province,
-                      "outcome": s.outcome, "consumer_id": s.consumer_id, "clerk_id": s.clerk_id} for s in scans]
+    body["scans"] = [
+        {
+            "at": s.scanned_at.astimezone(tz).isoformat(),
+            "city": s.city,
+            "province": s.province,
+            "outcome": s.outcome,
+            "consumer_id": s.consumer_id,
+            "clerk_id": s.clerk_id,
+        }
+        for s in scans
+    ]
     voucher = code_row and session.execute(select(Voucher).where(Voucher.code_id == code_row.id)).scalar()
-    body["voucher"] = voucher and {"code": voucher.code, "status": voucher.status, "issued_at": voucher.issued_at.isoformat()}
+    body["voucher"] = voucher and {
+        "code": voucher.code,
+        "status": voucher.status,
+        "issued_at": voucher.issued_at.isoformat(),
+    }
     return body

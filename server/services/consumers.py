@@ -4,6 +4,7 @@ The same signed token is the browser cookie and the JSON API's consumer token
 (`Authorization: Consumer <token>` or `X-Consumer-Token: <token>`): it carries the consumer's random
 public_id, signed with the deployment secret (itsdangerous), and never expires on its own.
 """
+
 from __future__ import annotations
 
 import functools
@@ -25,7 +26,9 @@ MAX_TOKEN = 200
 
 @functools.lru_cache(maxsize=8)  # built once per secret: every scan reads a token
 def _serializer(secret: bytes | str) -> URLSafeSerializer:
-    return URLSafeSerializer(secret if isinstance(secret, str) else secret.decode("utf-8", "replace"), salt=TOKEN_SALT)
+    return URLSafeSerializer(
+        secret if isinstance(secret, str) else secret.decode("utf-8", "replace"), salt=TOKEN_SALT
+    )
 
 
 def make_token(secret: bytes | str, public_id: str) -> str:
@@ -48,8 +51,9 @@ def new_device_id() -> str:
 
 
 def create(session: Session, *, now: datetime, device_id: str | None = None) -> Consumer:
-    consumer = Consumer(public_id=secrets.token_urlsafe(18), device_id=(device_id or None) and device_id[:64],
-                        created_at=now)
+    consumer = Consumer(
+        public_id=secrets.token_urlsafe(18), device_id=(device_id or None) and device_id[:64], created_at=now
+    )
     session.add(consumer)
     session.flush()
     return consumer
@@ -61,7 +65,9 @@ def find(session: Session, public_id: str | None) -> Consumer | None:
     return session.execute(select(Consumer).where(Consumer.public_id == public_id)).scalar_one_or_none()
 
 
-def resolve(session: Session, *, public_id: str | None, device_id: str | None, now: datetime) -> tuple[Consumer, bool]:
+def resolve(
+    session: Session, *, public_id: str | None, device_id: str | None, now: datetime
+) -> tuple[Consumer, bool]:
     """The consumer named by the cookie/token, or a new one; (consumer, created)."""
     consumer = find(session, public_id)
     if consumer is not None:

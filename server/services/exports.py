@@ -1,4 +1,5 @@
 """Print-package exports that run on the worker queue, with progress for the admin page."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -17,15 +18,20 @@ MIN_ROLL, MAX_ROLL = 100, 1_000_000
 
 def check_roll_size(roll_size: int) -> int:
     if type(roll_size) is not int or not MIN_ROLL <= roll_size <= MAX_ROLL:
-        raise validation(f"roll_size must be a whole number from {MIN_ROLL} to {MAX_ROLL}",
-                         zh=f"每卷码数须为 {MIN_ROLL} 到 {MAX_ROLL} 之间的整数", field="roll_size")
+        raise validation(
+            f"roll_size must be a whole number from {MIN_ROLL} to {MAX_ROLL}",
+            zh=f"每卷码数须为 {MIN_ROLL} 到 {MAX_ROLL} 之间的整数",
+            field="roll_size",
+        )
     return roll_size
 
 
 def request_export(session: Session, *, batch_id: int, roll_size: int, now: datetime) -> BatchExport:
     """Record an export for the worker (enqueue workers.exports.run_export after commit)."""
     get_batch(session, batch_id)
-    export = BatchExport(batch_id=batch_id, roll_size=check_roll_size(roll_size), status="queued", created_at=now)
+    export = BatchExport(
+        batch_id=batch_id, roll_size=check_roll_size(roll_size), status="queued", created_at=now
+    )
     session.add(export)
     session.flush()
     return export
@@ -39,14 +45,20 @@ def get_export(session: Session, *, batch_id: int, export_id: int) -> BatchExpor
 
 
 def list_exports(session: Session, batch_id: int) -> list[BatchExport]:
-    return list(session.execute(select(BatchExport).where(BatchExport.batch_id == batch_id)
-                                .order_by(BatchExport.id.desc())).scalars())
+    return list(
+        session.execute(
+            select(BatchExport).where(BatchExport.batch_id == batch_id).order_by(BatchExport.id.desc())
+        ).scalars()
+    )
 
 
 def start(session: Session, export_id: int) -> bool:
     """Claim a queued (or crashed-while-running) export for this run; False if it is already done."""
-    result = session.execute(update(BatchExport).where(BatchExport.id == export_id, BatchExport.status != "done")
-                             .values(status="running", done_count=0, error=None))
+    result = session.execute(
+        update(BatchExport)
+        .where(BatchExport.id == export_id, BatchExport.status != "done")
+        .values(status="running", done_count=0, error=None)
+    )
     return result.rowcount == 1
 
 
@@ -55,8 +67,16 @@ def progress(session: Session, export_id: int, done: int) -> None:
 
 
 def finish(session: Session, export_id: int, *, path: Path | None, error: str | None, now: datetime) -> None:
-    session.execute(update(BatchExport).where(BatchExport.id == export_id).values(
-        status="failed" if error else "done", path=str(path) if path else None, error=error, finished_at=now))
+    session.execute(
+        update(BatchExport)
+        .where(BatchExport.id == export_id)
+        .values(
+            status="failed" if error else "done",
+            path=str(path) if path else None,
+            error=error,
+            finished_at=now,
+        )
+    )
 
 
 def iter_export_zip(export: BatchExport):

@@ -1,15 +1,16 @@
 """Idempotency keys with Stripe's semantics, for till and POS retries — in the work's own transaction.
 
-    begin()   first thing in the transaction: the stored response to replay, IDEMPOTENCY_KEY_REUSED (other
-              body), REQUEST_IN_PROGRESS (a request with this key is running now), or None: do the work.
-              PostgreSQL: a transaction-level advisory lock on the key says "running"; it ends with the
-              transaction, so a request that dies leaves nothing behind. SQLite (one writer at a time): a
-              'started' row written first takes the write lock; a same-key request waits, then replays.
-    with_key_state() / resume()   the same on PostgreSQL, with the key's read and lock riding along with the
-              request's first statement, the lookup of its principal (a bearer token's): a round trip less.
-    finish()  stores the response: in the same transaction as the work on success (a crash leaves either
-              nothing or the work and its answer), in its own after a refusal.
+begin()   first thing in the transaction: the stored response to replay, IDEMPOTENCY_KEY_REUSED (other
+          body), REQUEST_IN_PROGRESS (a request with this key is running now), or None: do the work.
+          PostgreSQL: a transaction-level advisory lock on the key says "running"; it ends with the
+          transaction, so a request that dies leaves nothing behind. SQLite (one writer at a time): a
+          'started' row written first takes the write lock; a same-key request waits, then replays.
+with_key_state() / resume()   the same on PostgreSQL, with the key's read and lock riding along with the
+          request's first statement, the lookup of its principal (a bearer token's): a round trip less.
+finish()  stores the response: in the same transaction as the work on success (a crash leaves either
+          nothing or the work and its answer), in its own after a refusal.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,7 +18,20 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, String, and_, bindparam, case, column, func, literal, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    column,
+    func,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from server.db import insert_ignoring_conflicts, is_postgres
@@ -37,7 +51,9 @@ class Replay:
 
 def request_hash(method: str, path: str, body: object) -> str:
     """A stable fingerprint of the request: the same JSON in another key order is the same request."""
-    canonical = json.dumps([method.upper(), path, body], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    canonical = json.dumps(
+        [method.upper(), path, body], sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -46,8 +62,11 @@ def check_key(key: str | None) -> str | None:
         return None
     key = key.strip()
     if not key or len(key) > MAX_KEY or not key.isprintable():
-        raise validation(f"Idempotency-Key must be 1-{MAX_KEY} printable characters",
-                         f"Idempotency-Key 须为 1-{MAX_KEY} 个可打印字符", field="Idempotency-Key")
+        raise validation(
+            f"Idempotency-Key must be 1-{MAX_KEY} printable characters",
+            f"Idempotency-Key 须为 1-{MAX_KEY} 个可打印字符",
+            field="Idempotency-Key",
+        )
     return key
 
 
@@ -66,28 +85,43 @@ def with_key_state(stmt: Select, principal: ColumnElement[str], key: ColumnEleme
     the key's lock taken (CASE evaluates one branch). begin() reads it alone; a request's principal lookup can
     read it in the same round trip (`principal` being Principal.key in SQL). The last five columns are the state."""
     lock = func.pg_try_advisory_xact_lock(func.hashtextextended(principal + " " + key, 0))
-    return (stmt.add_columns(case((KEYS.c.id.is_(None), lock)).label("key_locked"), KEYS.c.request_hash.label("key_hash"),
-                             KEYS.c.status.label("key_status"), KEYS.c.response_status.label("key_response_status"),
-                             KEYS.c.response_body.label("key_response_body"))
-            .outerjoin(KEYS, and_(KEYS.c.principal == principal, KEYS.c.key == key)))
+    return stmt.add_columns(
+        case((KEYS.c.id.is_(None), lock)).label("key_locked"),
+        KEYS.c.request_hash.label("key_hash"),
+        KEYS.c.status.label("key_status"),
+        KEYS.c.response_status.label("key_response_status"),
+        KEYS.c.response_body.label("key_response_body"),
+    ).outerjoin(KEYS, and_(KEYS.c.principal == principal, KEYS.c.key == key))
 
 
 _ONE = select(literal(1).label("one")).subquery("one")
-_READ_OR_LOCK = with_key_state(select(_ONE.c.one), bindparam("principal", type_=String), bindparam("key", type_=String))
+_READ_OR_LOCK = with_key_state(
+    select(_ONE.c.one), bindparam("principal", type_=String), bindparam("key", type_=String)
+)
 
 
-def begin(session: Session, *, principal: str, key: str, fingerprint: str, now: datetime) -> tuple[Claim, Replay | None]:
+def begin(
+    session: Session, *, principal: str, key: str, fingerprint: str, now: datetime
+) -> tuple[Claim, Replay | None]:
     """Take the key for this transaction; (claim, None) to do the work, (claim, Replay) to answer from the store."""
     claim = Claim(principal, key, fingerprint)
     if is_postgres(session):
-        return _claimed(claim, *session.execute(_READ_OR_LOCK, {"principal": principal, "key": key}).one()[-5:])
+        return _claimed(
+            claim, *session.execute(_READ_OR_LOCK, {"principal": principal, "key": key}).one()[-5:]
+        )
     stmt = insert_ignoring_conflicts(session, KEYS, index_elements=["principal", "key"])
-    claim.row_id = session.execute(stmt.values(principal=principal, key=key, request_hash=fingerprint, status="started",
-                                               created_at=now).returning(KEYS.c.id)).scalar()
+    claim.row_id = session.execute(
+        stmt.values(
+            principal=principal, key=key, request_hash=fingerprint, status="started", created_at=now
+        ).returning(KEYS.c.id)
+    ).scalar()
     if claim.row_id is not None:
         return claim, None
-    row = session.execute(select(KEYS.c.request_hash, KEYS.c.status, KEYS.c.response_status, KEYS.c.response_body)
-                          .where(KEYS.c.principal == principal, KEYS.c.key == key)).one()
+    row = session.execute(
+        select(KEYS.c.request_hash, KEYS.c.status, KEYS.c.response_status, KEYS.c.response_body).where(
+            KEYS.c.principal == principal, KEYS.c.key == key
+        )
+    ).one()
     replay = _stored(key, fingerprint, *row)
     if replay is None:  # a 'started' row another transaction committed: only a crash of older code leaves one
         raise DomainError("REQUEST_IN_PROGRESS", key=key)
@@ -99,7 +133,9 @@ def resume(*, principal: str, key: str, fingerprint: str, state: tuple) -> tuple
     return _claimed(Claim(principal, key, fingerprint), *state)
 
 
-def _claimed(claim: Claim, locked, stored_hash, status, response_status, response_body) -> tuple[Claim, Replay | None]:
+def _claimed(
+    claim: Claim, locked, stored_hash, status, response_status, response_body
+) -> tuple[Claim, Replay | None]:
     if locked is False:  # a request with this key is running now: it holds the lock
         raise DomainError("REQUEST_IN_PROGRESS", key=claim.key)
     return claim, _stored(claim.key, claim.fingerprint, stored_hash, status, response_status, response_body)
@@ -114,12 +150,18 @@ def _stored(key: str, fingerprint: str, stored_hash, status, response_status, re
 
 
 # prebuilt: every till request with a key stores its answer (same text on both dialects)
-_STORE = text(
-    "INSERT INTO idempotency_keys (principal, key, request_hash, status, response_status, response_body, created_at) "
-    "VALUES (:principal, :key, :request_hash, 'done', :response_status, :response_body, :created_at) "
-    "ON CONFLICT (principal, key) DO NOTHING RETURNING id"
-).bindparams(bindparam("response_body", type_=KEYS.c.response_body.type), bindparam("created_at", type_=UTCDateTime())
-             ).columns(column("id"))
+_STORE = (
+    text(
+        "INSERT INTO idempotency_keys (principal, key, request_hash, status, response_status, response_body, created_at) "
+        "VALUES (:principal, :key, :request_hash, 'done', :response_status, :response_body, :created_at) "
+        "ON CONFLICT (principal, key) DO NOTHING RETURNING id"
+    )
+    .bindparams(
+        bindparam("response_body", type_=KEYS.c.response_body.type),
+        bindparam("created_at", type_=UTCDateTime()),
+    )
+    .columns(column("id"))
+)
 
 TRANSIENT = frozenset({"REQUEST_IN_PROGRESS", "INTERNAL_ERROR"})  # answers a retry should not get replayed
 
@@ -128,14 +170,29 @@ def finish(session: Session, claim: Claim, *, status: int, body: dict, now: date
     """Store the response for replay. If a same-key request stored its answer first (it committed between
     this one's read and its lock), return that answer: the caller rolls back and replays it instead."""
     if claim.row_id is not None:
-        done = session.execute(update(KEYS).where(KEYS.c.id == claim.row_id, KEYS.c.status == "started")
-                               .values(status="done", response_status=status, response_body=body)).rowcount
+        done = session.execute(
+            update(KEYS)
+            .where(KEYS.c.id == claim.row_id, KEYS.c.status == "started")
+            .values(status="done", response_status=status, response_body=body)
+        ).rowcount
         if done:
             return None
-    stored = session.execute(_STORE, dict(principal=claim.principal, key=claim.key, request_hash=claim.fingerprint,
-                                          response_status=status, response_body=body, created_at=now)).scalar()
+    stored = session.execute(
+        _STORE,
+        dict(
+            principal=claim.principal,
+            key=claim.key,
+            request_hash=claim.fingerprint,
+            response_status=status,
+            response_body=body,
+            created_at=now,
+        ),
+    ).scalar()
     if stored is not None:
         return None
-    row = session.execute(select(KEYS.c.response_status, KEYS.c.response_body)
-                          .where(KEYS.c.principal == claim.principal, KEYS.c.key == claim.key)).one()
+    row = session.execute(
+        select(KEYS.c.response_status, KEYS.c.response_body).where(
+            KEYS.c.principal == claim.principal, KEYS.c.key == claim.key
+        )
+    ).one()
     return Replay(row[0], row[1])

@@ -1,4 +1,5 @@
 """DESIGN.md §6 as queries: each returns the rows that break an invariant (none on a sound database)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,7 +8,15 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from server.models import (
-    Campaign, LedgerAccount, LedgerEntry, LedgerTransaction, Redemption, Settlement, SettlementItem, User, Voucher,
+    Campaign,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+    Redemption,
+    Settlement,
+    SettlementItem,
+    User,
+    Voucher,
 )
 
 
@@ -19,13 +28,21 @@ class Violation:
 
 
 def _one_voucher_per_pack():
-    return (select(Voucher.code_id, func.count()).where(Voucher.code_id.is_not(None))
-            .group_by(Voucher.code_id).having(func.count() > 1))
+    return (
+        select(Voucher.code_id, func.count())
+        .where(Voucher.code_id.is_not(None))
+        .group_by(Voucher.code_id)
+        .having(func.count() > 1)
+    )
 
 
 def _one_live_redemption():
-    return (select(Redemption.voucher_id, func.count()).where(Redemption.reversed_at.is_(None))
-            .group_by(Redemption.voucher_id).having(func.count() > 1))
+    return (
+        select(Redemption.voucher_id, func.count())
+        .where(Redemption.reversed_at.is_(None))
+        .group_by(Redemption.voucher_id)
+        .having(func.count() > 1)
+    )
 
 
 def _voucher_state_matches_redemptions():
@@ -37,17 +54,31 @@ def _voucher_state_matches_redemptions():
 
 
 def _cap_and_budget():
-    issued = (select(Voucher.campaign_id, func.count().label("n"), func.sum(Voucher.value_fen).label("fen"))
-              .group_by(Voucher.campaign_id).subquery())
-    return select(Campaign.id, Campaign.cap, Campaign.issued_count, issued.c.n, Campaign.budget_fen, issued.c.fen).join(
-        issued, issued.c.campaign_id == Campaign.id
-    ).where((issued.c.n > Campaign.cap) | (issued.c.fen > Campaign.budget_fen)
-            | (issued.c.n != Campaign.issued_count) | (issued.c.fen != Campaign.spent_fen))
+    issued = (
+        select(Voucher.campaign_id, func.count().label("n"), func.sum(Voucher.value_fen).label("fen"))
+        .group_by(Voucher.campaign_id)
+        .subquery()
+    )
+    return (
+        select(
+            Campaign.id, Campaign.cap, Campaign.issued_count, issued.c.n, Campaign.budget_fen, issued.c.fen
+        )
+        .join(issued, issued.c.campaign_id == Campaign.id)
+        .where(
+            (issued.c.n > Campaign.cap)
+            | (issued.c.fen > Campaign.budget_fen)
+            | (issued.c.n != Campaign.issued_count)
+            | (issued.c.fen != Campaign.spent_fen)
+        )
+    )
 
 
 def _transactions_balance():
-    return (select(LedgerEntry.transaction_id, LedgerEntry.unit, func.sum(LedgerEntry.amount))
-            .group_by(LedgerEntry.transaction_id, LedgerEntry.unit).having(func.sum(LedgerEntry.amount) != 0))
+    return (
+        select(LedgerEntry.transaction_id, LedgerEntry.unit, func.sum(LedgerEntry.amount))
+        .group_by(LedgerEntry.transaction_id, LedgerEntry.unit)
+        .having(func.sum(LedgerEntry.amount) != 0)
+    )
 
 
 def _empty_transactions():
@@ -55,26 +86,43 @@ def _empty_transactions():
 
 
 def _entry_unit_matches_account():
-    return (select(LedgerEntry.id, LedgerEntry.unit, LedgerAccount.unit).join(LedgerAccount)
-            .where(LedgerEntry.unit != LedgerAccount.unit))
+    return (
+        select(LedgerEntry.id, LedgerEntry.unit, LedgerAccount.unit)
+        .join(LedgerAccount)
+        .where(LedgerEntry.unit != LedgerAccount.unit)
+    )
 
 
 def _settlement_totals():
-    items = (select(SettlementItem.settlement_id, func.coalesce(func.sum(LedgerEntry.amount), 0).label("sum"))
-             .join(LedgerEntry, LedgerEntry.id == SettlementItem.entry_id).group_by(SettlementItem.settlement_id).subquery())
-    return (select(Settlement.id, Settlement.total, items.c.sum).outerjoin(items, items.c.settlement_id == Settlement.id)
-            .where(Settlement.total != func.coalesce(items.c.sum, 0)))
+    items = (
+        select(SettlementItem.settlement_id, func.coalesce(func.sum(LedgerEntry.amount), 0).label("sum"))
+        .join(LedgerEntry, LedgerEntry.id == SettlementItem.entry_id)
+        .group_by(SettlementItem.settlement_id)
+        .subquery()
+    )
+    return (
+        select(Settlement.id, Settlement.total, items.c.sum)
+        .outerjoin(items, items.c.settlement_id == Settlement.id)
+        .where(Settlement.total != func.coalesce(items.c.sum, 0))
+    )
 
 
 def _settled_entries_belong():
-    return (select(SettlementItem.entry_id).join(Settlement).join(LedgerEntry, LedgerEntry.id == SettlementItem.entry_id)
-            .where(LedgerEntry.account_id != Settlement.account_id))
+    return (
+        select(SettlementItem.entry_id)
+        .join(Settlement)
+        .join(LedgerEntry, LedgerEntry.id == SettlementItem.entry_id)
+        .where(LedgerEntry.account_id != Settlement.account_id)
+    )
 
 
 def _clerk_redeems_for_own_store():
     clerk = aliased(User)
-    return (select(Redemption.id, Redemption.store_id, clerk.store_id).join(clerk, clerk.id == Redemption.clerk_id)
-            .where(and_(clerk.role == "clerk", clerk.store_id != Redemption.store_id)))
+    return (
+        select(Redemption.id, Redemption.store_id, clerk.store_id)
+        .join(clerk, clerk.id == Redemption.clerk_id)
+        .where(and_(clerk.role == "clerk", clerk.store_id != Redemption.store_id))
+    )
 
 
 def _redemption_key():
@@ -92,14 +140,19 @@ def _reversed_redemptions_are_reversed_in_the_ledger():
     original = aliased(LedgerTransaction)
     reversal = aliased(LedgerTransaction)
     undone = select(reversal.id).where(reversal.reverses_id == original.id).exists()
-    return (select(Redemption.id).join(original, original.key == _redemption_key())
-            .where(Redemption.reversed_at.is_not(None), ~undone))
+    return (
+        select(Redemption.id)
+        .join(original, original.key == _redemption_key())
+        .where(Redemption.reversed_at.is_not(None), ~undone)
+    )
 
 
 def _finished_idempotency_keys_store_a_response():
     from server.models import IdempotencyKey
 
-    return select(IdempotencyKey.id).where(IdempotencyKey.status == "done", IdempotencyKey.response_status.is_(None))
+    return select(IdempotencyKey.id).where(
+        IdempotencyKey.status == "done", IdempotencyKey.response_status.is_(None)
+    )
 
 
 CHECKS = [
@@ -127,6 +180,3 @@ def run_checks(session: Session, limit: int = 20) -> list[Violation]:
         if rows:
             found.append(Violation(number, description, rows))
     return found
-
-
-

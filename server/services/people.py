@@ -1,11 +1,12 @@
 """Stores, their owners and clerks: create, list, deactivate, and bulk import (all or nothing)."""
+
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -40,7 +41,11 @@ def _coordinate(values: dict, name: str, bound: float) -> float | None:
     except (TypeError, ValueError):
         raise validation(f"{name} must be a number", f"{name} 须为数字", field=name) from None
     if not -bound <= number <= bound:
-        raise validation(f"{name} must be between -{bound:g} and {bound:g}", f"{name} 须在 -{bound:g} 到 {bound:g} 之间", field=name)
+        raise validation(
+            f"{name} must be between -{bound:g} and {bound:g}",
+            f"{name} 须在 -{bound:g} 到 {bound:g} 之间",
+            field=name,
+        )
     return number
 
 
@@ -48,26 +53,48 @@ def _owner_id(session: Session, owner) -> int | None:
     if owner in (None, ""):
         return None
     if isinstance(owner, int) and not 0 < owner < 2**63:
-        raise validation(f"owner {owner!r} is not a store owner's username", f"{owner} 不是店主账号", field="owner")
-    q = (select(User).where(User.id == owner) if isinstance(owner, int)
-         else select(User).where(User.username == _text({"owner": owner}, "owner", 80)))
+        raise validation(
+            f"owner {owner!r} is not a store owner's username", f"{owner} 不是店主账号", field="owner"
+        )
+    q = (
+        select(User).where(User.id == owner)
+        if isinstance(owner, int)
+        else select(User).where(User.username == _text({"owner": owner}, "owner", 80))
+    )
     user = session.execute(q).scalar()
     if user is None or user.role != "owner":
-        raise validation(f"owner {owner!r} is not a store owner's username", f"{owner} 不是店主账号", field="owner")
+        raise validation(
+            f"owner {owner!r} is not a store owner's username", f"{owner} 不是店主账号", field="owner"
+        )
     return user.id
 
 
 def create_store(session: Session, *, values: dict, now: datetime, actor_id: int | None = None) -> Store:
     """A store from name, province, city, address, lat, lng and owner (an owner's username or id)."""
-    store = Store(name=_text(values, "name", 200, required=True), province=_text(values, "province", 50),
-                  city=_text(values, "city", 50), address=_text(values, "address", 300),
-                  lat=_coordinate(values, "lat", 90), lng=_coordinate(values, "lng", 180),
-                  owner_id=_owner_id(session, values.get("owner") if values.get("owner") not in (None, "") else values.get("owner_id")),
-                  created_at=now)
+    store = Store(
+        name=_text(values, "name", 200, required=True),
+        province=_text(values, "province", 50),
+        city=_text(values, "city", 50),
+        address=_text(values, "address", 300),
+        lat=_coordinate(values, "lat", 90),
+        lng=_coordinate(values, "lng", 180),
+        owner_id=_owner_id(
+            session, values.get("owner") if values.get("owner") not in (None, "") else values.get("owner_id")
+        ),
+        created_at=now,
+    )
     session.add(store)
     session.flush()
-    session.add(AuditLog(at=now, actor_id=actor_id, action="store.create", object_type="store", object_id=store.id,
-                         details={"name": store.name}))
+    session.add(
+        AuditLog(
+            at=now,
+            actor_id=actor_id,
+            action="store.create",
+            object_type="store",
+            object_id=store.id,
+            details={"name": store.name},
+        )
+    )
     return store
 
 
@@ -83,16 +110,38 @@ def _store_ref(session: Session, ref) -> int:
     return store.id
 
 
-def create_clerk(session: Session, *, values: dict, now: datetime, promo_for: Callable[[int], str],
-                 actor_id: int | None = None) -> User:
+def create_clerk(
+    session: Session,
+    *,
+    values: dict,
+    now: datetime,
+    promo_for: Callable[[int], str],
+    actor_id: int | None = None,
+) -> User:
     """A clerk of a store with a login and a hashids promo code (导购码)."""
-    store_id = _store_ref(session, values.get("store") if values.get("store") not in (None, "") else values.get("store_id"))
-    user = create_user(session, username=_text(values, "username", 80, required=True),
-                       password=str(values.get("password") or ""), role="clerk", now=now, store_id=store_id,
-                       display_name=_text(values, "display_name", 120))
+    store_id = _store_ref(
+        session, values.get("store") if values.get("store") not in (None, "") else values.get("store_id")
+    )
+    user = create_user(
+        session,
+        username=_text(values, "username", 80, required=True),
+        password=str(values.get("password") or ""),
+        role="clerk",
+        now=now,
+        store_id=store_id,
+        display_name=_text(values, "display_name", 120),
+    )
     user.promo_code = promo_for(user.id)
-    session.add(AuditLog(at=now, actor_id=actor_id, action="clerk.create", object_type="user", object_id=user.id,
-                         details={"store_id": store_id}))
+    session.add(
+        AuditLog(
+            at=now,
+            actor_id=actor_id,
+            action="clerk.create",
+            object_type="user",
+            object_id=user.id,
+            details={"store_id": store_id},
+        )
+    )
     session.flush()
     return user
 
@@ -103,19 +152,32 @@ def deactivate(session: Session, *, user_id: int, now: datetime, actor_id: int |
     user = session.get(User, user_id) if type(user_id) is int and 0 < user_id < 2**63 else None
     if user is None or user.role == "admin":
         raise DomainError("NOT_FOUND", what="clerk", id=user_id)
-    session.execute(update(User).where(User.id == user_id)
-                    .values(active=False, session_version=User.session_version + 1))
-    revoked = session.execute(update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
-                              .values(revoked_at=now)).rowcount
-    session.add(AuditLog(at=now, actor_id=actor_id, action="user.deactivate", object_type="user", object_id=user_id,
-                         details={"tokens_revoked": revoked}))
+    session.execute(
+        update(User).where(User.id == user_id).values(active=False, session_version=User.session_version + 1)
+    )
+    revoked = session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    ).rowcount
+    session.add(
+        AuditLog(
+            at=now,
+            actor_id=actor_id,
+            action="user.deactivate",
+            object_type="user",
+            object_id=user_id,
+            details={"tokens_revoked": revoked},
+        )
+    )
     session.flush()
     session.refresh(user)
     return user
 
 
-def pos_token(session: Session, *, store_id: int, now: datetime, name: str = "POS",
-              actor_id: int | None = None) -> tuple[str, ApiToken]:
+def pos_token(
+    session: Session, *, store_id: int, now: datetime, name: str = "POS", actor_id: int | None = None
+) -> tuple[str, ApiToken]:
     """A bearer token for a till system, bound to one store. It belongs to the store's POS service user
     (role owner, owning no store, no usable password): it can redeem and reverse for that store and
     nothing else — never an admin's powers on a till PC. The plain token is returned once."""
@@ -130,13 +192,28 @@ def pos_token(session: Session, *, store_id: int, now: datetime, name: str = "PO
     username = f"pos.store{store_id}"
     user = session.execute(select(User).where(User.username == username)).scalar()
     if user is None:
-        user = User(username=username, display_name=f"POS {store_id}", role="owner", created_at=now,
-                    password_hash=generate_password_hash(secrets.token_urlsafe(32)))
+        user = User(
+            username=username,
+            display_name=f"POS {store_id}",
+            role="owner",
+            created_at=now,
+            password_hash=generate_password_hash(secrets.token_urlsafe(32)),
+        )
         session.add(user)
         session.flush()
-    plain, token = create_token(session, user=user, store_id=store_id, now=now, name=_text({"name": name}, "name", 120) or "POS")
-    session.add(AuditLog(at=now, actor_id=actor_id, action="token.create", object_type="store", object_id=store_id,
-                         details={"token_id": token.id, "prefix": token.prefix}))
+    plain, token = create_token(
+        session, user=user, store_id=store_id, now=now, name=_text({"name": name}, "name", 120) or "POS"
+    )
+    session.add(
+        AuditLog(
+            at=now,
+            actor_id=actor_id,
+            action="token.create",
+            object_type="store",
+            object_id=store_id,
+            details={"token_id": token.id, "prefix": token.prefix},
+        )
+    )
     session.flush()
     return plain, token
 
@@ -153,17 +230,32 @@ def clerks(session: Session, store_id: int | None = None) -> list[User]:
 
 
 def store_json(store: Store) -> dict:
-    return {"id": store.id, "name": store.name, "province": store.province, "city": store.city,
-            "address": store.address, "lat": store.lat, "lng": store.lng, "owner_id": store.owner_id,
-            "active": store.active}
+    return {
+        "id": store.id,
+        "name": store.name,
+        "province": store.province,
+        "city": store.city,
+        "address": store.address,
+        "lat": store.lat,
+        "lng": store.lng,
+        "owner_id": store.owner_id,
+        "active": store.active,
+    }
 
 
 def clerk_json(user: User) -> dict:
-    return {"id": user.id, "username": user.username, "display_name": user.display_name, "store_id": user.store_id,
-            "promo_code": user.promo_code, "active": user.active}
+    return {
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "store_id": user.store_id,
+        "promo_code": user.promo_code,
+        "active": user.active,
+    }
 
 
 # ---- bulk import -------------------------------------------------------------------------------------------
+
 
 @dataclass
 class ImportReport:
@@ -182,7 +274,9 @@ def read_table(filename: str, data: bytes) -> list[dict]:
         try:
             book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except Exception as exc:  # openpyxl raises many kinds for a bad file
-            raise validation(f"not a readable XLSX file ({type(exc).__name__})", "无法读取该 XLSX 文件", field="file") from None
+            raise validation(
+                f"not a readable XLSX file ({type(exc).__name__})", "无法读取该 XLSX 文件", field="file"
+            ) from None
         rows = [["" if v is None else v for v in row] for row in book.active.iter_rows(values_only=True)]
         book.close()
     elif name.endswith(".csv") or not name:
@@ -195,9 +289,15 @@ def read_table(filename: str, data: bytes) -> list[dict]:
         raise validation("upload a .csv or .xlsx file", "请上传 .csv 或 .xlsx 文件", field="file")
     rows = [r for r in rows if any(str(v).strip() for v in r)]
     if len(rows) < 2:
-        raise validation("the file needs a header row and at least one data row", "文件须有表头和至少一行数据", field="file")
+        raise validation(
+            "the file needs a header row and at least one data row",
+            "文件须有表头和至少一行数据",
+            field="file",
+        )
     if len(rows) > MAX_IMPORT_ROWS + 1:
-        raise validation(f"at most {MAX_IMPORT_ROWS} rows per import", f"每次最多导入 {MAX_IMPORT_ROWS} 行", field="file")
+        raise validation(
+            f"at most {MAX_IMPORT_ROWS} rows per import", f"每次最多导入 {MAX_IMPORT_ROWS} 行", field="file"
+        )
     header = [str(h).strip().lower() for h in rows[0]]
     out = []
     for row in rows[1:]:
@@ -210,8 +310,15 @@ def read_table(filename: str, data: bytes) -> list[dict]:
     return out
 
 
-def import_rows(session: Session, *, kind: str, rows: list[dict], now: datetime, promo_for: Callable[[int], str],
-                actor_id: int | None = None) -> ImportReport:
+def import_rows(
+    session: Session,
+    *,
+    kind: str,
+    rows: list[dict],
+    now: datetime,
+    promo_for: Callable[[int], str],
+    actor_id: int | None = None,
+) -> ImportReport:
     """Create every row or none: each row in a savepoint so all errors are reported; any error raises
     IMPORT_FAILED (the caller rolls back) with the per-row report in the details."""
     if kind not in ("stores", "clerks"):
@@ -220,11 +327,21 @@ def import_rows(session: Session, *, kind: str, rows: list[dict], now: datetime,
     needed = {"stores": ("name",), "clerks": ("username", "password", "store")}[kind]
     missing = [h for h in needed if rows and h not in rows[0]]
     if missing:
-        raise validation(f"missing columns: {', '.join(missing)}", f"缺少列：{', '.join(missing)}", field="file")
+        raise validation(
+            f"missing columns: {', '.join(missing)}", f"缺少列：{', '.join(missing)}", field="file"
+        )
     # a write first: SQLite's driver only opens its transaction at the first write, and a SAVEPOINT
     # taken outside one would be committed by its RELEASE — the import must stay all or nothing
-    session.add(AuditLog(at=now, actor_id=actor_id, action=f"import.{kind}", object_type=kind[:-1], object_id=None,
-                         details={"rows": len(rows)}))
+    session.add(
+        AuditLog(
+            at=now,
+            actor_id=actor_id,
+            action=f"import.{kind}",
+            object_type=kind[:-1],
+            object_id=None,
+            details={"rows": len(rows)},
+        )
+    )
     session.flush()
     for number, values in enumerate(rows, start=2):
         try:
@@ -232,11 +349,22 @@ def import_rows(session: Session, *, kind: str, rows: list[dict], now: datetime,
                 if kind == "stores":
                     report.created.append(create_store(session, values=values, now=now, actor_id=actor_id).id)
                 else:
-                    report.created.append(create_clerk(session, values=values, now=now, promo_for=promo_for,
-                                                       actor_id=actor_id).id)
+                    report.created.append(
+                        create_clerk(
+                            session, values=values, now=now, promo_for=promo_for, actor_id=actor_id
+                        ).id
+                    )
         except DomainError as exc:
-            report.errors.append({"row": number, "field": exc.details.get("field", ""),
-                                  "message": exc.message("en"), "message_zh": exc.message("zh_CN")})
+            report.errors.append(
+                {
+                    "row": number,
+                    "field": exc.details.get("field", ""),
+                    "message": exc.message("en"),
+                    "message_zh": exc.message("zh_CN"),
+                }
+            )
     if report.errors:
-        raise DomainError("IMPORT_FAILED", count=len(report.errors), errors=report.errors[:200], rows=report.rows)
+        raise DomainError(
+            "IMPORT_FAILED", count=len(report.errors), errors=report.errors[:200], rows=report.rows
+        )
     return report

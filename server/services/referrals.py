@@ -7,6 +7,7 @@ campaign's cap and budget like pack vouchers. Self-referral is refused (REFERRAL
 consumer, the same device cookie, the same phone hash, or the same network (IPv4 /24, IPv6 /48) as
 any scan by the sharer within NETWORK_WINDOW.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -22,8 +23,15 @@ from server.db import insert_ignoring_conflicts
 from server.errors import DomainError
 from server.models import Campaign, Consumer, Referral, Scan, Voucher
 from server.services import consumers
-from server.services.claims import (Terms, check_daily_limit, check_window, finish_voucher, placeholder_code, spend,
-                                    normalize_voucher_code)
+from server.services.claims import (
+    Terms,
+    check_daily_limit,
+    check_window,
+    finish_voucher,
+    normalize_voucher_code,
+    placeholder_code,
+    spend,
+)
 from server.services.scans import active_clerk
 
 NETWORK_WINDOW = timedelta(days=7)
@@ -38,9 +46,16 @@ def share_for(session: Session, voucher: Voucher, campaign: Campaign, now: datet
     """The voucher's share link, created on first use (race-free: UNIQUE voucher_id); pack vouchers only."""
     if voucher.kind != "pack" or not offers_referral(campaign):
         return None
-    session.execute(insert_ignoring_conflicts(session, Referral, index_elements=["voucher_id"]).values(
-        token="".join(secrets.choice(ID_ALPHABET) for _ in range(TOKEN_LENGTH)), voucher_id=voucher.id,
-        sharer_id=voucher.consumer_id, share_limit=campaign.referral_limit_per_share, used_count=0, created_at=now))
+    session.execute(
+        insert_ignoring_conflicts(session, Referral, index_elements=["voucher_id"]).values(
+            token="".join(secrets.choice(ID_ALPHABET) for _ in range(TOKEN_LENGTH)),
+            voucher_id=voucher.id,
+            sharer_id=voucher.consumer_id,
+            share_limit=campaign.referral_limit_per_share,
+            used_count=0,
+            created_at=now,
+        )
+    )
     return session.execute(select(Referral).where(Referral.voucher_id == voucher.id)).scalar_one()
 
 
@@ -54,14 +69,22 @@ def campaign_of(session: Session, referral: Referral) -> Campaign:
 
 def find(session: Session, token: str) -> Referral:
     canon = normalize_voucher_code(token)  # same alphabet and normalisation as voucher codes
-    referral = session.execute(select(Referral).where(Referral.token == canon)).scalar_one_or_none() if canon else None
+    referral = (
+        session.execute(select(Referral).where(Referral.token == canon)).scalar_one_or_none()
+        if canon
+        else None
+    )
     if referral is None:
         raise DomainError("REFERRAL_NOT_FOUND")
     return referral
 
 
 def friend_vouchers(session: Session, referral: Referral) -> list[Voucher]:
-    return list(session.execute(select(Voucher).where(Voucher.referral_id == referral.id).order_by(Voucher.id)).scalars())
+    return list(
+        session.execute(
+            select(Voucher).where(Voucher.referral_id == referral.id).order_by(Voucher.id)
+        ).scalars()
+    )
 
 
 @dataclass(frozen=True)
@@ -71,23 +94,35 @@ class Requester:
     ip: str | None
 
 
-def check_not_self(session: Session, referral: Referral, who: Requester, *, secret: bytes, now: datetime) -> None:
+def check_not_self(
+    session: Session, referral: Referral, who: Requester, *, secret: bytes, now: datetime
+) -> None:
     sharer = session.get(Consumer, referral.sharer_id)
     if who.consumer.id == sharer.id:
         raise DomainError("REFERRAL_SELF", why="consumer")
-    for mine, theirs, why in ((who.device_id or who.consumer.device_id, sharer.device_id, "device"),
-                              (who.consumer.phone_hash, sharer.phone_hash, "phone")):
+    for mine, theirs, why in (
+        (who.device_id or who.consumer.device_id, sharer.device_id, "device"),
+        (who.consumer.phone_hash, sharer.phone_hash, "phone"),
+    ):
         if mine and theirs and mine == theirs:
             raise DomainError("REFERRAL_SELF", why=why)
     mine = consumers.network_hash(secret, who.ip)
     if mine:
-        ips = session.execute(select(Scan.ip).where(Scan.consumer_id == sharer.id, Scan.scanned_at >= now - NETWORK_WINDOW,
-                                                    Scan.ip.is_not(None)).distinct().limit(200)).scalars()
+        ips = session.execute(
+            select(Scan.ip)
+            .where(
+                Scan.consumer_id == sharer.id, Scan.scanned_at >= now - NETWORK_WINDOW, Scan.ip.is_not(None)
+            )
+            .distinct()
+            .limit(200)
+        ).scalars()
         if any(consumers.network_hash(secret, ip) == mine for ip in ips):
             raise DomainError("REFERRAL_SELF", why="network")
 
 
-def claim_friend(session: Session, ids: PublicIds, token: str, who: Requester, *, terms: Terms, now: datetime) -> tuple[Voucher, bool]:
+def claim_friend(
+    session: Session, ids: PublicIds, token: str, who: Requester, *, terms: Terms, now: datetime
+) -> tuple[Voucher, bool]:
     """The friend voucher for `who` from share link `token`: (voucher, created)."""
     referral = find(session, token)
     existing = _existing(session, referral.id, who.consumer.id)
@@ -101,10 +136,19 @@ def claim_friend(session: Session, ids: PublicIds, token: str, who: Requester, *
     check_window(campaign, now)
     check_daily_limit(session, campaign=campaign, consumer_id=who.consumer.id, now=now, tz=terms.tz)
     value = campaign.referral_friend_value_fen
-    voucher = Voucher(code=placeholder_code(), kind="friend", campaign_id=campaign.id, referral_id=referral.id,
-                      consumer_id=who.consumer.id, clerk_id=active_clerk(session, who.consumer.id, now), value_fen=value,
-                      min_spend_fen=campaign.voucher_min_spend_fen, status="issued", issued_at=now,
-                      expires_at=now + timedelta(days=campaign.voucher_valid_days))
+    voucher = Voucher(
+        code=placeholder_code(),
+        kind="friend",
+        campaign_id=campaign.id,
+        referral_id=referral.id,
+        consumer_id=who.consumer.id,
+        clerk_id=active_clerk(session, who.consumer.id, now),
+        value_fen=value,
+        min_spend_fen=campaign.voucher_min_spend_fen,
+        status="issued",
+        issued_at=now,
+        expires_at=now + timedelta(days=campaign.voucher_valid_days),
+    )
     try:
         with session.begin_nested():
             session.add(voucher)
@@ -114,8 +158,12 @@ def claim_friend(session: Session, ids: PublicIds, token: str, who: Requester, *
         if existing is None:
             raise
         return existing, False
-    used = session.execute(update(Referral).where(Referral.id == referral.id, Referral.used_count < Referral.share_limit)
-                           .values(used_count=Referral.used_count + 1).execution_options(synchronize_session=False)).rowcount
+    used = session.execute(
+        update(Referral)
+        .where(Referral.id == referral.id, Referral.used_count < Referral.share_limit)
+        .values(used_count=Referral.used_count + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if not used:
         raise DomainError("REFERRAL_EXHAUSTED")
     spend(session, campaign, value)
@@ -123,5 +171,6 @@ def claim_friend(session: Session, ids: PublicIds, token: str, who: Requester, *
 
 
 def _existing(session: Session, referral_id: int, consumer_id: int) -> Voucher | None:
-    return session.execute(select(Voucher).where(Voucher.referral_id == referral_id,
-                                                 Voucher.consumer_id == consumer_id)).scalar_one_or_none()
+    return session.execute(
+        select(Voucher).where(Voucher.referral_id == referral_id, Voucher.consumer_id == consumer_id)
+    ).scalar_one_or_none()

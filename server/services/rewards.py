@@ -3,6 +3,7 @@
 Keys: "claim:<voucher id>" for a claim, "redemption:<redemption id>" for a redemption. The
 campaign's accounts (fen and points) carry the negative side; a reversal posts the opposite.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -23,16 +24,24 @@ def redemption_key(redemption_id: int) -> str:
     return f"redemption:{redemption_id}"
 
 
-def post_claim_reward(session: Session, *, voucher: Voucher, campaign: Campaign, now: datetime,
-                      hold_days: int) -> Posted | None:
+def post_claim_reward(
+    session: Session, *, voucher: Voucher, campaign: Campaign, now: datetime, hold_days: int
+) -> Posted | None:
     """The attributed clerk's reward for a claim (once per pack: the key is the voucher)."""
     amount = campaign.clerk_claim_reward_fen
     if voucher.clerk_id is None or amount <= 0:
         return None
     return ledger.post(
-        session, key=claim_key(voucher.id), event="clerk_claim_reward", now=now,
-        available_at=now + timedelta(days=hold_days), details={"voucher_id": voucher.id},
-        postings=[Posting(Account("campaign", campaign.id), -amount), Posting(Account("clerk", voucher.clerk_id), amount)],
+        session,
+        key=claim_key(voucher.id),
+        event="clerk_claim_reward",
+        now=now,
+        available_at=now + timedelta(days=hold_days),
+        details={"voucher_id": voucher.id},
+        postings=[
+            Posting(Account("campaign", campaign.id), -amount),
+            Posting(Account("clerk", voucher.clerk_id), amount),
+        ],
     )
 
 
@@ -50,7 +59,9 @@ class RedemptionTerms(NamedTuple):
     referral_bonus_points: int
 
 
-def redemption_postings(session: Session, *, voucher: RedemptionTerms, store_id: int, clerk_id: int | None) -> list[Posting]:
+def redemption_postings(
+    session: Session, *, voucher: RedemptionTerms, store_id: int, clerk_id: int | None
+) -> list[Posting]:
     """Store payout (face value + fee), the redeeming clerk's reward, and a friend voucher's referral bonus."""
     campaign = Account("campaign", voucher.campaign_id)
     credits = [Posting(Account("store", store_id), voucher.value_fen + voucher.store_fee_fen)]
@@ -60,6 +71,8 @@ def redemption_postings(session: Session, *, voucher: RedemptionTerms, store_id:
     points = voucher.referral_bonus_points  # the sharer's bonus when a friend voucher is redeemed
     if voucher.kind == "friend" and voucher.referral_id is not None and points > 0:
         sharer = session.get(Referral, voucher.referral_id).sharer_id
-        postings += [Posting(Account("campaign", voucher.campaign_id, "points"), -points),
-                     Posting(Account("consumer", sharer, "points"), points)]
+        postings += [
+            Posting(Account("campaign", voucher.campaign_id, "points"), -points),
+            Posting(Account("consumer", sharer, "points"), points),
+        ]
     return postings

@@ -1,5 +1,6 @@
 """Record a scan: verify the code (MAC first, no database), then in one transaction create or count
 the Code row race-free and write the Scan row, pending enrichment ("workers.geo.enrich_scans")."""
+
 from __future__ import annotations
 
 import threading
@@ -28,7 +29,9 @@ UA_MAX = 400
 class ScanResult:
     check: CodeCheck
     scan_id: int
-    consumer_id: int | None = None  # None: an anonymous scan (no token, or one for a consumer we no longer have)
+    consumer_id: int | None = (
+        None  # None: an anonymous scan (no token, or one for a consumer we no longer have)
+    )
     code_id: int | None = None
     scan_count: int = 0
     first_scan_at: datetime | None = None
@@ -62,7 +65,11 @@ class ScanResult:
 
 
 def is_claim_code(check: CodeCheck) -> bool:
-    return check.batch is not None and check.code is not None and (not check.batch.paired or check.code.kind == 1)
+    return (
+        check.batch is not None
+        and check.code is not None
+        and (not check.batch.paired or check.code.kind == 1)
+    )
 
 
 def sanitize_raw(text: str, limit: int = RAW_MAX) -> str:
@@ -85,8 +92,10 @@ def active_clerk(session: Session, consumer_id: int | None, now: datetime) -> in
     if consumer_id is None:
         return None
     return session.execute(
-        select(Attribution.clerk_id).where(Attribution.consumer_id == consumer_id, Attribution.expires_at > now)
-        .order_by(Attribution.id.desc()).limit(1)
+        select(Attribution.clerk_id)
+        .where(Attribution.consumer_id == consumer_id, Attribution.expires_at > now)
+        .order_by(Attribution.id.desc())
+        .limit(1)
     ).scalar_one_or_none()
 
 
@@ -112,10 +121,24 @@ class BatchCache:
         entry = self._entries.get(batch_id)
         if entry is not None and entry[0] > now:
             return entry[1], entry[2]
-        batch = session.execute(select(Batch).options(joinedload(Batch.product), joinedload(Batch.campaign))
-                                .where(Batch.id == batch_id)).unique().scalar_one_or_none()
-        ranges = list(session.execute(select(BatchRange).where(BatchRange.batch_id == batch_id)
-                                      .order_by(BatchRange.id)).scalars()) if batch is not None else []
+        batch = (
+            session.execute(
+                select(Batch)
+                .options(joinedload(Batch.product), joinedload(Batch.campaign))
+                .where(Batch.id == batch_id)
+            )
+            .unique()
+            .scalar_one_or_none()
+        )
+        ranges = (
+            list(
+                session.execute(
+                    select(BatchRange).where(BatchRange.batch_id == batch_id).order_by(BatchRange.id)
+                ).scalars()
+            )
+            if batch is not None
+            else []
+        )
         for obj in ([batch, batch.product, batch.campaign] if batch is not None else []) + ranges:
             session.expunge(obj)
         with self._lock:
@@ -125,7 +148,9 @@ class BatchCache:
         return batch, ranges
 
 
-def verify(session: Session, codec: Codec, text: str, gtin: str | None = None, cache: BatchCache | None = None) -> CodeCheck:
+def verify(
+    session: Session, codec: Codec, text: str, gtin: str | None = None, cache: BatchCache | None = None
+) -> CodeCheck:
     """check_code (or its cached form), plus the GS1 form's GTIN, which must be valid and match the product."""
     check_gtin = None
     if gtin is not None:
@@ -134,22 +159,39 @@ def verify(session: Session, codec: Codec, text: str, gtin: str | None = None, c
         except GtinInvalid:
             return CodeCheck("invalid", reason="bad_gtin")
     check = check_code(session, codec, text, partial(cache.get, session) if cache is not None else None)
-    if check_gtin is not None and check.batch is not None and (check.batch.product.gtin or "").zfill(14) != check_gtin:
+    if (
+        check_gtin is not None
+        and check.batch is not None
+        and (check.batch.product.gtin or "").zfill(14) != check_gtin
+    ):
         return CodeCheck("invalid", code=check.code, reason="gtin_mismatch")
     return check
 
 
-_attributions, _consumers, _codes, _scans = (Attribution.__table__, Consumer.__table__, Code.__table__,
-                                            Scan.__table__)
+_attributions, _consumers, _codes, _scans = (
+    Attribution.__table__,
+    Consumer.__table__,
+    Code.__table__,
+    Scan.__table__,
+)
 # Core statements built once: the scan path is hot, and building (or ORM-compiling) a statement costs more
 # Python than running it
-_CLERK = (select(_attributions.c.clerk_id).where(_attributions.c.consumer_id == _consumers.c.id,
-                                                 _attributions.c.expires_at > bindparam("now", type_=Attribution.expires_at.type))
-          .order_by(_attributions.c.id.desc()).limit(1).scalar_subquery())
+_CLERK = (
+    select(_attributions.c.clerk_id)
+    .where(
+        _attributions.c.consumer_id == _consumers.c.id,
+        _attributions.c.expires_at > bindparam("now", type_=Attribution.expires_at.type),
+    )
+    .order_by(_attributions.c.id.desc())
+    .limit(1)
+    .scalar_subquery()
+)
 _CONSUMER_AND_CLERK = select(_consumers.c.id, _CLERK).where(_consumers.c.public_id == bindparam("public_id"))
 
 
-def consumer_and_clerk(session: Session, public_id: str | None, now: datetime) -> tuple[int, int | None] | None:
+def consumer_and_clerk(
+    session: Session, public_id: str | None, now: datetime
+) -> tuple[int, int | None] | None:
     """(consumer id, attributed clerk id) for a consumer's public id in one query; None if unknown."""
     if not public_id:
         return None
@@ -159,27 +201,54 @@ def consumer_and_clerk(session: Session, public_id: str | None, now: datetime) -
 
 def _build_upsert(dialect_insert):
     now = bindparam("now", type_=Code.first_scan_at.type)
-    stmt = dialect_insert(_codes).values(batch_id=bindparam("batch_id"), serial=bindparam("serial"), kind=bindparam("kind"),
-                                         scan_count=1, first_scan_at=now, last_scan_at=now)
-    stmt = stmt.on_conflict_do_update(index_elements=["batch_id", "serial", "kind"],
-                                      set_={"scan_count": _codes.c.scan_count + 1, "last_scan_at": stmt.excluded.last_scan_at})
+    stmt = dialect_insert(_codes).values(
+        batch_id=bindparam("batch_id"),
+        serial=bindparam("serial"),
+        kind=bindparam("kind"),
+        scan_count=1,
+        first_scan_at=now,
+        last_scan_at=now,
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["batch_id", "serial", "kind"],
+        set_={"scan_count": _codes.c.scan_count + 1, "last_scan_at": stmt.excluded.last_scan_at},
+    )
     return stmt.returning(_codes.c.id, _codes.c.scan_count, _codes.c.first_scan_at, _codes.c.first_city)
 
 
 _SQLITE_UPSERT = _build_upsert(sqlite_insert)  # PostgreSQL counts inside _PG_SCAN
 
 
-def _count_scan(session: Session, batch_id: int, serial: int, kind: int, now: datetime) -> tuple[int, int, datetime, str | None]:
+def _count_scan(
+    session: Session, batch_id: int, serial: int, kind: int, now: datetime
+) -> tuple[int, int, datetime, str | None]:
     """SQLite: create the Code row on its first scan or count another, in ONE race-free statement:
     INSERT … ON CONFLICT (batch_id, serial, kind) DO UPDATE SET scan_count = codes.scan_count + 1 … RETURNING."""
-    row = session.execute(_SQLITE_UPSERT, {"batch_id": batch_id, "serial": serial, "kind": kind, "now": now}).one()
+    row = session.execute(
+        _SQLITE_UPSERT, {"batch_id": batch_id, "serial": serial, "kind": kind, "now": now}
+    ).one()
     return row[0], row[1], row[2], row[3]
 
 
-_SCAN_COLUMNS = ("code_id", "batch_id", "serial", "raw_code", "outcome", "scanned_at", "ip", "ip_hash", "user_agent",
-                 "consumer_id", "clerk_id", "geo_status")
-_INSERT_SCAN = insert(_scans).values({name: bindparam(name, type_=_scans.c[name].type) for name in _SCAN_COLUMNS}
-                                     ).returning(_scans.c.id)
+_SCAN_COLUMNS = (
+    "code_id",
+    "batch_id",
+    "serial",
+    "raw_code",
+    "outcome",
+    "scanned_at",
+    "ip",
+    "ip_hash",
+    "user_agent",
+    "consumer_id",
+    "clerk_id",
+    "geo_status",
+)
+_INSERT_SCAN = (
+    insert(_scans)
+    .values({name: bindparam(name, type_=_scans.c[name].type) for name in _SCAN_COLUMNS})
+    .returning(_scans.c.id)
+)
 
 # PostgreSQL: the whole scan in ONE statement — who is scanning and their attributed clerk, the race-free
 # count of the code (only for a genuine, active code), the scan row, and the pack's voucher if any.
@@ -207,34 +276,60 @@ SELECT scan.id, scan.consumer_id, code.id, code.scan_count, code.first_scan_at, 
 """).bindparams(bindparam("now", type_=Scan.scanned_at.type))
 
 
-def record_scan(session: Session, codec: Codec, text_: str, *, secret: bytes | str, public_id: str | None,
-                ip: str | None, user_agent: str, now: datetime, gtin: str | None = None,
-                cache: BatchCache | None = None) -> ScanResult:
+def record_scan(
+    session: Session,
+    codec: Codec,
+    text_: str,
+    *,
+    secret: bytes | str,
+    public_id: str | None,
+    ip: str | None,
+    user_agent: str,
+    now: datetime,
+    gtin: str | None = None,
+    cache: BatchCache | None = None,
+) -> ScanResult:
     """Verify `text_` and record the scan by the consumer with `public_id` (None or unknown: anonymous); invalid,
     inactive and blacklisted codes get a Scan row, no Code row. One statement on PostgreSQL."""
     check = verify(session, codec, text_, gtin, cache)
     decoded = check.code
-    values = dict(batch_id=check.batch.id if check.batch else None, serial=decoded.serial if (decoded and check.batch) else None,
-                  raw_code=sanitize_raw(text_), outcome=check.outcome, scanned_at=now, ip=ip, ip_hash=ip_hash(secret, ip),
-                  user_agent=sanitize_raw(user_agent or "", UA_MAX),
-                  geo_status="pending")  # the scan row is its own outbox entry (workers/geo.py)
+    values = dict(
+        batch_id=check.batch.id if check.batch else None,
+        serial=decoded.serial if (decoded and check.batch) else None,
+        raw_code=sanitize_raw(text_),
+        outcome=check.outcome,
+        scanned_at=now,
+        ip=ip,
+        ip_hash=ip_hash(secret, ip),
+        user_agent=sanitize_raw(user_agent or "", UA_MAX),
+        geo_status="pending",
+    )  # the scan row is its own outbox entry (workers/geo.py)
     if is_postgres(session):
         session.flush()  # the statement runs on the session's connection, past the ORM's autoflush
         # one statement is its own transaction: no BEGIN and COMMIT round trips on the hot path
         options = {} if session.in_transaction() else {"execution_options": {"isolation_level": "AUTOCOMMIT"}}
         code = decoded if check.outcome == "ok" else None
-        params = {**values, "public_id": public_id, "now": now, "count_code": code is not None,
-                  "code_batch": code.batch if code else 0, "code_serial": code.serial if code else 0,
-                  "code_kind": code.kind if code else 0}
+        params = {
+            **values,
+            "public_id": public_id,
+            "now": now,
+            "count_code": code is not None,
+            "code_batch": code.batch if code else 0,
+            "code_serial": code.serial if code else 0,
+            "code_kind": code.kind if code else 0,
+        }
         row = session.connection(**options).execute(_PG_SCAN, params).one()
         scan_id, consumer_id, code_id, scan_count, first_at, first_city, voucher_id = row
     else:
         consumer_id, clerk_id = consumer_and_clerk(session, public_id, now) or (None, None)
         code_id = scan_count = first_at = first_city = voucher_id = None
         if check.outcome == "ok":
-            code_id, scan_count, first_at, first_city = _count_scan(session, decoded.batch, decoded.serial, decoded.kind, now)
-        scan_id = session.execute(_INSERT_SCAN, {**values, "code_id": code_id, "consumer_id": consumer_id,
-                                                 "clerk_id": clerk_id}).scalar_one()
+            code_id, scan_count, first_at, first_city = _count_scan(
+                session, decoded.batch, decoded.serial, decoded.kind, now
+            )
+        scan_id = session.execute(
+            _INSERT_SCAN, {**values, "code_id": code_id, "consumer_id": consumer_id, "clerk_id": clerk_id}
+        ).scalar_one()
         if scan_count and scan_count > 1:
             voucher_id = session.execute(select(Voucher.id).where(Voucher.code_id == code_id)).scalar()
     result = ScanResult(check, scan_id, consumer_id, code_id, scan_count or 0, first_at, first_city)

@@ -7,6 +7,7 @@ lets an entry land in one statement only (INSERT … SELECT … ON CONFLICT DO N
 the sum of the items this statement actually got. A reversal that lands after its original was settled
 is simply a new unsettled (negative) entry: the clawback is carried into the next statement.
 """
+
 from __future__ import annotations
 
 import csv
@@ -19,10 +20,17 @@ from sqlalchemy.orm import Session
 
 from server.db import insert_ignoring_conflicts, is_postgres
 from server.errors import DomainError, validation
-from server.services.redemptions import is_id
 from server.models import (
-    AuditLog, LedgerAccount, LedgerEntry, LedgerHold, Settlement, SettlementItem, Store, User,
+    AuditLog,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerHold,
+    Settlement,
+    SettlementItem,
+    Store,
+    User,
 )
+from server.services.redemptions import is_id
 
 PAYABLE_KINDS = ("store", "clerk")
 
@@ -53,15 +61,26 @@ def run(session: Session, *, period_end: datetime, now: datetime, actor_id: int 
         raise validation("period_end cannot be in the future", "结算截止时间不能晚于现在", field="period_end")
     accounts = session.execute(
         select(LedgerAccount.id, LedgerAccount.unit)
-        .where(LedgerAccount.kind.in_(PAYABLE_KINDS), LedgerAccount.unit == "fen").order_by(LedgerAccount.id)
+        .where(LedgerAccount.kind.in_(PAYABLE_KINDS), LedgerAccount.unit == "fen")
+        .order_by(LedgerAccount.id)
     ).all()
     created = []
     for account_id, unit in accounts:
-        if not session.execute(select(literal(1)).where(exists(payable_entries(account_id, period_end)))).scalar():
+        if not session.execute(
+            select(literal(1)).where(exists(payable_entries(account_id, period_end)))
+        ).scalar():
             continue
         stmt = insert_ignoring_conflicts(session, Settlement, index_elements=["account_id", "period_end"])
-        settlement_id = session.execute(stmt.values(account_id=account_id, period_end=period_end, total=0, unit=unit,
-                                                    status="open", created_at=now).returning(Settlement.id)).scalar()
+        settlement_id = session.execute(
+            stmt.values(
+                account_id=account_id,
+                period_end=period_end,
+                total=0,
+                unit=unit,
+                status="open",
+                created_at=now,
+            ).returning(Settlement.id)
+        ).scalar()
         if settlement_id is None:  # this period was closed for this account already
             continue
         items = insert_ignoring_conflicts(session, SettlementItem, index_elements=["entry_id"])
@@ -80,32 +99,59 @@ def run(session: Session, *, period_end: datetime, now: datetime, actor_id: int 
         session.execute(update(Settlement).where(Settlement.id == settlement_id).values(total=int(total)))
         created.append(settlement_id)
     if created:
-        session.add(AuditLog(at=now, actor_id=actor_id, action="settlement.run", object_type="settlement",
-                             object_id=None, details={"period_end": period_end.isoformat(), "created": created}))
+        session.add(
+            AuditLog(
+                at=now,
+                actor_id=actor_id,
+                action="settlement.run",
+                object_type="settlement",
+                object_id=None,
+                details={"period_end": period_end.isoformat(), "created": created},
+            )
+        )
         session.flush()
     return created
 
 
-def mark_paid(session: Session, *, settlement_id: int, reference: str, actor_id: int, now: datetime) -> Settlement:
+def mark_paid(
+    session: Session, *, settlement_id: int, reference: str, actor_id: int, now: datetime
+) -> Settlement:
     """Record payment once: the conditional update means no statement is ever paid twice."""
     reference = (reference or "").strip()
     if not reference or len(reference) > 120 or not reference.isprintable():
-        raise validation("a payment reference of 1-120 characters is required", "请填写 1-120 字的付款凭证号", field="reference")
+        raise validation(
+            "a payment reference of 1-120 characters is required",
+            "请填写 1-120 字的付款凭证号",
+            field="reference",
+        )
     if not is_id(settlement_id):
         raise DomainError("NOT_FOUND", what="settlement", id=settlement_id)
     paid = session.execute(
-        update(Settlement).where(Settlement.id == settlement_id, Settlement.status == "open")
-        .values(status="paid", paid_at=now, paid_reference=reference).returning(Settlement.id)
+        update(Settlement)
+        .where(Settlement.id == settlement_id, Settlement.status == "open")
+        .values(status="paid", paid_at=now, paid_reference=reference)
+        .returning(Settlement.id)
     ).scalar()
     settlement = session.get(Settlement, settlement_id)
     if settlement is None:
         raise DomainError("NOT_FOUND", what="settlement", id=settlement_id)
     session.refresh(settlement)
     if paid is None:
-        raise DomainError("SETTLEMENT_ALREADY_PAID", paid_at=settlement.paid_at.isoformat(timespec="minutes"),
-                          reference=settlement.paid_reference)
-    session.add(AuditLog(at=now, actor_id=actor_id, action="settlement.paid", object_type="settlement",
-                         object_id=settlement_id, details={"reference": reference, "total": settlement.total}))
+        raise DomainError(
+            "SETTLEMENT_ALREADY_PAID",
+            paid_at=settlement.paid_at.isoformat(timespec="minutes"),
+            reference=settlement.paid_reference,
+        )
+    session.add(
+        AuditLog(
+            at=now,
+            actor_id=actor_id,
+            action="settlement.paid",
+            object_type="settlement",
+            object_id=settlement_id,
+            details={"reference": reference, "total": settlement.total},
+        )
+    )
     session.flush()
     return settlement
 
@@ -122,18 +168,23 @@ def visible_accounts(session: Session, *, role: str, user_id: int):
 
 def statements(session: Session, *, role: str, user_id: int, limit: int = 500) -> list[Statement]:
     """Statements the principal may see, newest first, with the payee's name."""
-    q = (select(Settlement, LedgerAccount, Store.name, User.display_name, func.count(SettlementItem.id))
-         .join(LedgerAccount, LedgerAccount.id == Settlement.account_id)
-         .outerjoin(Store, and_(LedgerAccount.kind == "store", Store.id == LedgerAccount.ref_id))
-         .outerjoin(User, and_(LedgerAccount.kind == "clerk", User.id == LedgerAccount.ref_id))
-         .outerjoin(SettlementItem, SettlementItem.settlement_id == Settlement.id)
-         .group_by(Settlement.id, LedgerAccount.id, Store.name, User.display_name)
-         .order_by(Settlement.period_end.desc(), Settlement.id).limit(limit))
+    q = (
+        select(Settlement, LedgerAccount, Store.name, User.display_name, func.count(SettlementItem.id))
+        .join(LedgerAccount, LedgerAccount.id == Settlement.account_id)
+        .outerjoin(Store, and_(LedgerAccount.kind == "store", Store.id == LedgerAccount.ref_id))
+        .outerjoin(User, and_(LedgerAccount.kind == "clerk", User.id == LedgerAccount.ref_id))
+        .outerjoin(SettlementItem, SettlementItem.settlement_id == Settlement.id)
+        .group_by(Settlement.id, LedgerAccount.id, Store.name, User.display_name)
+        .order_by(Settlement.period_end.desc(), Settlement.id)
+        .limit(limit)
+    )
     accounts = visible_accounts(session, role=role, user_id=user_id)
     if accounts is not None:
         q = q.where(Settlement.account_id.in_(accounts))
-    return [Statement(s, a, store_name or clerk_name or f"{a.kind} {a.ref_id}", n)
-            for s, a, store_name, clerk_name, n in session.execute(q).all()]
+    return [
+        Statement(s, a, store_name or clerk_name or f"{a.kind} {a.ref_id}", n)
+        for s, a, store_name, clerk_name, n in session.execute(q).all()
+    ]
 
 
 def get_statement(session: Session, *, settlement_id: int, role: str, user_id: int) -> Statement:
@@ -145,15 +196,36 @@ def get_statement(session: Session, *, settlement_id: int, role: str, user_id: i
 
 # ---- exports for finance -------------------------------------------------------------------------
 
-HEADER = ["statement", "payee_kind", "payee_id", "payee", "period_end", "total_yuan", "total_fen", "entries",
-          "status", "paid_reference"]
+HEADER = [
+    "statement",
+    "payee_kind",
+    "payee_id",
+    "payee",
+    "period_end",
+    "total_yuan",
+    "total_fen",
+    "entries",
+    "status",
+    "paid_reference",
+]
 
 
 def export_rows(items: list[Statement], tz) -> list[list]:
-    return [[st.settlement.id, st.account.kind, st.account.ref_id, st.name,
-             st.settlement.period_end.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-             f"{st.settlement.total / 100:.2f}", st.settlement.total, st.items, st.settlement.status,
-             st.settlement.paid_reference or ""] for st in items]
+    return [
+        [
+            st.settlement.id,
+            st.account.kind,
+            st.account.ref_id,
+            st.name,
+            st.settlement.period_end.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+            f"{st.settlement.total / 100:.2f}",
+            st.settlement.total,
+            st.items,
+            st.settlement.status,
+            st.settlement.paid_reference or "",
+        ]
+        for st in items
+    ]
 
 
 def safe_cell(value):
@@ -180,7 +252,9 @@ def to_xlsx(rows: list[list], header: list[str] = HEADER) -> bytes:
     import xlsxwriter
 
     out = io.BytesIO()
-    book = xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
+    book = xlsxwriter.Workbook(
+        out, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
+    )
     sheet = book.add_worksheet("statements")
     bold = book.add_format({"bold": True})
     sheet.write_row(0, 0, header, bold)

@@ -4,6 +4,7 @@ token = "<voucher code>.<time step>.<tag>" where tag = HMAC-SHA256(secret, "vouc
 truncated to 16 hex characters. verify_token accepts the current and the previous step (a token
 shown just before a step boundary still works for a few seconds at the till).
 """
+
 from __future__ import annotations
 
 import hashlib

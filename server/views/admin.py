@@ -1,4 +1,5 @@
 """The brand manager's pages under /admin: batches, ranges and print-package exports."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -34,17 +35,29 @@ def home():
 @ADMIN
 def batch_list():
     rows = [batch_json(b, runtime()) for b in batches.list_batches(db())]
-    return render_template("admin/batches.html", batches=rows, products=catalog.list_products(db()),
-                           campaigns=catalog.list_campaigns(db()), lang=language())
+    return render_template(
+        "admin/batches.html",
+        batches=rows,
+        products=catalog.list_products(db()),
+        campaigns=catalog.list_campaigns(db()),
+        lang=language(),
+    )
 
 
 @bp.post("/batches")
 @ADMIN
 def batch_create():
     try:
-        made = batches.create_batch(db(), product_id=_int("product_id"), campaign_id=_int("campaign_id"),
-                                    quantity=_int("quantity"), paired=request.form.get("paired") == "on",
-                                    note=request.form.get("note", ""), now=utcnow(), actor_id=_actor())
+        made = batches.create_batch(
+            db(),
+            product_id=_int("product_id"),
+            campaign_id=_int("campaign_id"),
+            quantity=_int("quantity"),
+            paired=request.form.get("paired") == "on",
+            note=request.form.get("note", ""),
+            now=utcnow(),
+            actor_id=_actor(),
+        )
     except DomainError as exc:
         return _back(exc, url_for("admin.batch_list"))
     db().commit()
@@ -55,20 +68,30 @@ def batch_create():
 @ADMIN
 def batch_detail(batch_id: int):
     batch = batches.get_batch(db(), batch_id)
-    body = batch_json(batch, runtime(), ranges=batches.ranges(db(), batch_id), exports=exports.list_exports(db(), batch_id))
+    body = batch_json(
+        batch, runtime(), ranges=batches.ranges(db(), batch_id), exports=exports.list_exports(db(), batch_id)
+    )
     running = any(e["status"] in ("queued", "running") for e in body["exports"])
-    return render_template("admin/batch.html", batch=body, running=running, queue_above=exports.QUEUE_ABOVE,
-                           lang=language())
+    return render_template(
+        "admin/batch.html", batch=body, running=running, queue_above=exports.QUEUE_ABOVE, lang=language()
+    )
 
 
 @bp.post("/batches/<int:batch_id>/ranges")
 @ADMIN
 def batch_range(batch_id: int):
     kind = request.form.get("kind", "")
-    regions = tuple(r.strip() for r in request.form.get("regions", "").replace("，", ",").split(",") if r.strip())
+    regions = tuple(
+        r.strip() for r in request.form.get("regions", "").replace("，", ",").split(",") if r.strip()
+    )
     try:
-        req = batches.RangeRequest(_int("first_serial"), _int("last_serial"), request.form.get("distributor") or None,
-                                   regions, request.form.get("reason") or None)
+        req = batches.RangeRequest(
+            _int("first_serial"),
+            _int("last_serial"),
+            request.form.get("distributor") or None,
+            regions,
+            request.form.get("reason") or None,
+        )
         batches.add_range(db(), batch_id=batch_id, kind=kind, request=req, now=utcnow(), actor_id=_actor())
     except DomainError as exc:
         return _back(exc, url_for("admin.batch_detail", batch_id=batch_id))
@@ -80,7 +103,9 @@ def batch_range(batch_id: int):
 @ADMIN
 def batch_export(batch_id: int):
     try:
-        export = exports.request_export(db(), batch_id=batch_id, roll_size=_int("roll_size", 10_000), now=utcnow())
+        export = exports.request_export(
+            db(), batch_id=batch_id, roll_size=_int("roll_size", 10_000), now=utcnow()
+        )
     except DomainError as exc:
         return _back(exc, url_for("admin.batch_detail", batch_id=batch_id))
     db().commit()

@@ -1,4 +1,5 @@
 """The brand manager's store-side pages under /admin: stores, clerks (promo cards), imports, holds, payouts."""
+
 from __future__ import annotations
 
 import io
@@ -30,8 +31,9 @@ def _refused(exc: DomainError, back: str):
 @ADMIN
 def stores():
     owners = db().query(User).filter(User.role == "owner").order_by(User.username).all()
-    return render_template("admin/people/stores.html", stores=people.stores(db()), owners=owners, lang=language(),
-                           report=None)
+    return render_template(
+        "admin/people/stores.html", stores=people.stores(db()), owners=owners, lang=language(), report=None
+    )
 
 
 @bp.post("/stores")
@@ -49,8 +51,13 @@ def store_create():
 @ADMIN
 def store_token(store_id: int):
     try:
-        plain, _ = people.pos_token(db(), store_id=store_id, now=utcnow(), actor_id=principal().user_id,
-                                    name=(request.form.get("name") or "POS")[:120])
+        plain, _ = people.pos_token(
+            db(),
+            store_id=store_id,
+            now=utcnow(),
+            actor_id=principal().user_id,
+            name=(request.form.get("name") or "POS")[:120],
+        )
     except DomainError as exc:
         return _refused(exc, "admin_people.stores")
     db().commit()
@@ -66,30 +73,48 @@ def import_file(kind: str):
         if upload is None or not upload.filename:
             raise DomainError("VALIDATION_FAILED", reason="choose a .csv or .xlsx file", field="file")
         rows = people.read_table(upload.filename, upload.read())
-        report = people.import_rows(db(), kind=kind, rows=rows, now=utcnow(), promo_for=_promo, actor_id=principal().user_id)
+        report = people.import_rows(
+            db(), kind=kind, rows=rows, now=utcnow(), promo_for=_promo, actor_id=principal().user_id
+        )
     except DomainError as exc:
         db().rollback()
         if exc.code != "IMPORT_FAILED":
             return _refused(exc, back)
-        return render_template("admin/people/import.html", kind=kind, message=exc.message(language()),
-                               errors=exc.details["errors"], created=0, lang=language()), 400
+        return render_template(
+            "admin/people/import.html",
+            kind=kind,
+            message=exc.message(language()),
+            errors=exc.details["errors"],
+            created=0,
+            lang=language(),
+        ), 400
     db().commit()
-    return render_template("admin/people/import.html", kind=kind, message=None, errors=[], created=len(report.created),
-                           lang=language())
+    return render_template(
+        "admin/people/import.html",
+        kind=kind,
+        message=None,
+        errors=[],
+        created=len(report.created),
+        lang=language(),
+    )
 
 
 @bp.get("/clerks")
 @ADMIN
 def clerks():
     stores = {s.id: s for s in people.stores(db())}
-    return render_template("admin/people/clerks.html", clerks=people.clerks(db()), stores=stores, lang=language())
+    return render_template(
+        "admin/people/clerks.html", clerks=people.clerks(db()), stores=stores, lang=language()
+    )
 
 
 @bp.post("/clerks")
 @ADMIN
 def clerk_create():
     try:
-        people.create_clerk(db(), values=request.form.to_dict(), now=utcnow(), promo_for=_promo, actor_id=principal().user_id)
+        people.create_clerk(
+            db(), values=request.form.to_dict(), now=utcnow(), promo_for=_promo, actor_id=principal().user_id
+        )
     except DomainError as exc:
         return _refused(exc, "admin_people.clerks")
     db().commit()
@@ -115,27 +140,44 @@ def clerk_card(user_id: int):
     if clerk is None or clerk.role != "clerk" or not clerk.promo_code:
         raise DomainError("NOT_FOUND", what="clerk", id=user_id)
     url = f"{runtime().config.public_url.upper()}/C/{clerk.promo_code}"
-    return render_template("admin/people/card.html", clerk=clerk, store=db().get(Store, clerk.store_id),
-                           url=url, qr=_qr_svg(url), lang=language())
+    return render_template(
+        "admin/people/card.html",
+        clerk=clerk,
+        store=db().get(Store, clerk.store_id),
+        url=url,
+        qr=_qr_svg(url),
+        lang=language(),
+    )
 
 
 def _qr_svg(data: str) -> str:
     import qrcode
     import qrcode.image.svg
 
-    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=4,
-                         error_correction=qrcode.constants.ERROR_CORRECT_M)
+    image = qrcode.make(
+        data,
+        image_factory=qrcode.image.svg.SvgPathImage,
+        box_size=10,
+        border=4,
+        error_correction=qrcode.constants.ERROR_CORRECT_M,
+    )
     out = io.BytesIO()
     image.save(out)
     svg = out.getvalue().decode()
-    return svg[svg.index("<svg"):]  # inline: drop the XML declaration
+    return svg[svg.index("<svg") :]  # inline: drop the XML declaration
 
 
 @bp.get("/settlements")
 @ADMIN
 def settlement_list():
-    return render_template("admin/people/settlements.html", statements=settlements.statements(db(), role="admin", user_id=0),
-                           holds=holds.held(db()), yuan=yuan, tz=runtime().config.tz, lang=language())
+    return render_template(
+        "admin/people/settlements.html",
+        statements=settlements.statements(db(), role="admin", user_id=0),
+        holds=holds.held(db()),
+        yuan=yuan,
+        tz=runtime().config.tz,
+        lang=language(),
+    )
 
 
 @bp.post("/settlements/run")
@@ -150,8 +192,13 @@ def settlement_run():
 @ADMIN
 def settlement_paid(settlement_id: int):
     try:
-        settlements.mark_paid(db(), settlement_id=settlement_id, reference=request.form.get("reference", ""),
-                              actor_id=principal().user_id, now=utcnow())
+        settlements.mark_paid(
+            db(),
+            settlement_id=settlement_id,
+            reference=request.form.get("reference", ""),
+            actor_id=principal().user_id,
+            now=utcnow(),
+        )
     except DomainError as exc:
         return _refused(exc, "admin_people.settlement_list")
     db().commit()
@@ -162,8 +209,13 @@ def settlement_paid(settlement_id: int):
 @ADMIN
 def hold_decide(alert_id: int, decision: str):
     try:
-        holds.decide(db(), alert_id=alert_id, outcome={"release": "released", "void": "voided"}[decision],
-                     actor_id=principal().user_id, now=utcnow())
+        holds.decide(
+            db(),
+            alert_id=alert_id,
+            outcome={"release": "released", "void": "voided"}[decision],
+            actor_id=principal().user_id,
+            now=utcnow(),
+        )
     except DomainError as exc:
         return _refused(exc, "admin_people.settlement_list")
     db().commit()
@@ -174,5 +226,8 @@ def hold_decide(alert_id: int, decision: str):
 @ADMIN
 def settlement_csv():
     rows = settlements.export_rows(settlements.statements(db(), role="admin", user_id=0), runtime().config.tz)
-    return Response(settlements.to_csv(rows), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": "attachment; filename=settlements.csv"})
+    return Response(
+        settlements.to_csv(rows),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": "attachment; filename=settlements.csv"},
+    )

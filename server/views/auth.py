@@ -1,4 +1,5 @@
 """Staff sign-in and sign-out."""
+
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for

@@ -4,6 +4,7 @@ Identity: a signed long-lived cookie `cl_c` (the consumer token, see services/co
 first visit, and a device cookie `cl_d`. Pages work without JavaScript and load nothing from other
 hosts; every response carries a strict CSP.
 """
+
 from __future__ import annotations
 
 import functools
@@ -27,12 +28,15 @@ bp = Blueprint("consumer", __name__)
 
 COOKIE, DEVICE = "cl_c", "cl_d"
 COOKIE_AGE = 2 * 365 * 24 * 3600
-CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; object-src 'none'; "
-       "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 STATUS = {"invalid": 404, "inactive": 409, "blacklisted": 410}
 
 
 # ---- identity and limits (shared with the JSON API) ------------------------------------------------
+
 
 def presented_token() -> str | None:
     auth = request.headers.get("Authorization", "")
@@ -48,8 +52,11 @@ def current_consumer(*, create: bool = True) -> Consumer | None:
         public_id = consumers.read_token(secret, presented_token())
         consumer = consumers.find(db(), public_id)
         if consumer is None and create:
-            g.device_id = (_clean_device(request.cookies.get(DEVICE)) or _clean_device(request.headers.get("X-Device-Id"))
-                           or consumers.new_device_id())
+            g.device_id = (
+                _clean_device(request.cookies.get(DEVICE))
+                or _clean_device(request.headers.get("X-Device-Id"))
+                or consumers.new_device_id()
+            )
             consumer = consumers.create(db(), now=utcnow(), device_id=g.device_id[:64])
             g.new_consumer_token = consumers.make_token(secret, consumer.public_id)
         g.consumer = consumer
@@ -65,7 +72,9 @@ def client_ip() -> str | None:
 
 
 def device_id() -> str | None:
-    return g.get("device_id") or _clean_device(request.cookies.get(DEVICE) or request.headers.get("X-Device-Id"))
+    return g.get("device_id") or _clean_device(
+        request.cookies.get(DEVICE) or request.headers.get("X-Device-Id")
+    )
 
 
 def _clean_device(value: str | None) -> str | None:
@@ -82,18 +91,22 @@ def consumer_key() -> str:
 def limited(kind: str):
     """Per-IP and per-consumer limits on one route (429 RATE_LIMITED with Retry-After), counted before the view
     runs: the scan limit or the claim limit, as `kind` says. Put it right under the route decorator."""
+
     def decorate(view):
         @functools.wraps(view)
         def limited_view(*args, **kwargs):
             rt = runtime()
             limit = rt.config.rate_limit_scan if kind == "scan" else rt.config.rate_limit_claim
             where = request.endpoint  # each route counts on its own, the page and its JSON twin included
-            wait = rt.rate_limits.hit(limit, f"{where}/ip/{client_ip() or 'unknown'}",
-                                      f"{where}/consumer/{consumer_key()}")
+            wait = rt.rate_limits.hit(
+                limit, f"{where}/ip/{client_ip() or 'unknown'}", f"{where}/consumer/{consumer_key()}"
+            )
             if wait is not None:
                 raise TooManyRequests(retry_after=wait)
             return view(*args, **kwargs)
+
         return limited_view
+
     return decorate
 
 
@@ -113,7 +126,9 @@ def _consumer_headers(response):
         secure = runtime().config.public_url.startswith("https")
         response.set_cookie(COOKIE, token, max_age=COOKIE_AGE, httponly=True, samesite="Lax", secure=secure)
         if not request.cookies.get(DEVICE) and g.get("device_id"):
-            response.set_cookie(DEVICE, g.device_id, max_age=COOKIE_AGE, httponly=True, samesite="Lax", secure=secure)
+            response.set_cookie(
+                DEVICE, g.device_id, max_age=COOKIE_AGE, httponly=True, samesite="Lax", secure=secure
+            )
     if request.blueprint == "consumer" or g.get("consumer_page"):
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -123,6 +138,7 @@ def _consumer_headers(response):
 
 
 # ---- pages ----------------------------------------------------------------------------------------
+
 
 @bp.get("/s/<code>")
 @bp.get("/S/<code>")
@@ -150,19 +166,38 @@ def scanning_public_id() -> str:
 
 
 def _scan(code: str, gtin: str | None = None):
-    result = record_scan(db(), runtime().codec, code, secret=runtime().secret, public_id=scanning_public_id(),
-                         ip=client_ip(), user_agent=request.headers.get("User-Agent", ""), now=utcnow(), gtin=gtin,
-                         cache=batch_cache())
+    result = record_scan(
+        db(),
+        runtime().codec,
+        code,
+        secret=runtime().secret,
+        public_id=scanning_public_id(),
+        ip=client_ip(),
+        user_agent=request.headers.get("User-Agent", ""),
+        now=utcnow(),
+        gtin=gtin,
+        cache=batch_cache(),
+    )
     if result.consumer_id is None:  # a validly signed token for a consumer we no longer have: start afresh
         current_consumer()
     db().commit()
     enqueue_enrichment(result)
     if result.outcome != "ok":
-        return render_template("consumer/code_problem.html", result=result, lang=language(),
-                               message=DomainError(result.check.error_code).message(language())), STATUS[result.outcome]
+        return render_template(
+            "consumer/code_problem.html",
+            result=result,
+            lang=language(),
+            message=DomainError(result.check.error_code).message(language()),
+        ), STATUS[result.outcome]
     mine = result.voucher if result.voucher and result.voucher.consumer_id == result.consumer_id else None
-    return render_template("consumer/scan.html", result=result, mine=mine, code=result.check.code.text,
-                           gtin=gtin, lang=language())
+    return render_template(
+        "consumer/scan.html",
+        result=result,
+        mine=mine,
+        code=result.check.code.text,
+        gtin=gtin,
+        lang=language(),
+    )
 
 
 @bp.post("/s/<code>/claim")
@@ -170,8 +205,16 @@ def _scan(code: str, gtin: str | None = None):
 @limited("claim")
 def claim(code: str):
     consumer = current_consumer()
-    claimed = claims.claim(db(), runtime().codec, runtime().ids, code, consumer_id=consumer.id, terms=terms(),
-                           now=utcnow(), gtin=request.form.get("gtin") or None)
+    claimed = claims.claim(
+        db(),
+        runtime().codec,
+        runtime().ids,
+        code,
+        consumer_id=consumer.id,
+        terms=terms(),
+        now=utcnow(),
+        gtin=request.form.get("gtin") or None,
+    )
     db().commit()
     return redirect(url_for("consumer.voucher", code=claimed.voucher.code), 303)
 
@@ -189,7 +232,11 @@ def voucher(code: str):
         share = referrals.share_for(db(), found, state.campaign, now)
     if mine and found.kind == "pack":
         share = share or referrals.existing_share(db(), found)
-        friends = [claims.voucher_state(db(), v, now) for v in referrals.friend_vouchers(db(), share)] if share else []
+        friends = (
+            [claims.voucher_state(db(), v, now) for v in referrals.friend_vouchers(db(), share)]
+            if share
+            else []
+        )
     db().commit()
     qr = refresh = None
     if mine and state.state == "issued":
@@ -198,10 +245,22 @@ def voucher(code: str):
             payload = voucher_tokens.make_token(runtime().secret, found.code, now)
             refresh = voucher_tokens.seconds_left(now) + 1
         qr = qr_svg(payload)
-    share_url = runtime().config.public_url + url_for("consumer.referral", token=share.token) if share else None
-    return render_template("consumer/voucher.html", v=found, state=state, mine=mine, qr=qr, refresh=refresh,
-                           share=share, share_url=share_url, friends=friends,
-                           stores=nearby_stores(consumer) if state.state == "issued" else [], lang=language())
+    share_url = (
+        runtime().config.public_url + url_for("consumer.referral", token=share.token) if share else None
+    )
+    return render_template(
+        "consumer/voucher.html",
+        v=found,
+        state=state,
+        mine=mine,
+        qr=qr,
+        refresh=refresh,
+        share=share,
+        share_url=share_url,
+        friends=friends,
+        stores=nearby_stores(consumer) if state.state == "issued" else [],
+        lang=language(),
+    )
 
 
 @bp.get("/R/<token>")
@@ -209,8 +268,13 @@ def voucher(code: str):
 def referral(token: str):
     ref = referrals.find(db(), token)
     campaign = referrals.campaign_of(db(), ref)
-    return render_template("consumer/referral.html", ref=ref, campaign=campaign, lang=language(),
-                           left=max(ref.share_limit - ref.used_count, 0))
+    return render_template(
+        "consumer/referral.html",
+        ref=ref,
+        campaign=campaign,
+        lang=language(),
+        left=max(ref.share_limit - ref.used_count, 0),
+    )
 
 
 @bp.post("/R/<token>/claim")
@@ -235,11 +299,16 @@ def promo(promo: str):
 
 # ---- helpers --------------------------------------------------------------------------------------
 
+
 def qr_svg(data: str) -> str:
     """An inline SVG QR (qrcode's SvgPathImage), sized by CSS."""
     img = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=4)
     svg = img.to_string(encoding="unicode")
-    return svg.replace('width="', 'data-w="', 1).replace('height="', 'data-h="', 1).replace("<svg ", '<svg class="qr" role="img" ', 1)
+    return (
+        svg.replace('width="', 'data-w="', 1)
+        .replace('height="', 'data-h="', 1)
+        .replace("<svg ", '<svg class="qr" role="img" ', 1)
+    )
 
 
 def _distance_km(lat1, lng1, lat2, lng2) -> float:
@@ -260,15 +329,31 @@ def _coordinate(name: str, bound: float) -> float | None:
 def nearby_stores(consumer: Consumer | None, limit: int = 5) -> list[tuple[Store, float | None]]:
     """Stores near the consumer: by distance when ?lat=&lng= are given, else same city, then province."""
     lat, lng = _coordinate("lat", 90), _coordinate("lng", 180)
-    stores = db().execute(select(Store).where(Store.active.is_(True)).order_by(Store.id).limit(2000)).scalars().all()
+    stores = (
+        db()
+        .execute(select(Store).where(Store.active.is_(True)).order_by(Store.id).limit(2000))
+        .scalars()
+        .all()
+    )
     if lat is not None and lng is not None:
-        located = [(s, _distance_km(lat, lng, s.lat, s.lng)) for s in stores if s.lat is not None and s.lng is not None]
+        located = [
+            (s, _distance_km(lat, lng, s.lat, s.lng))
+            for s in stores
+            if s.lat is not None and s.lng is not None
+        ]
         return sorted(located, key=lambda pair: pair[1])[:limit]
     place = None
     if consumer is not None:
-        place = db().execute(select(Scan.city, Scan.province).where(Scan.consumer_id == consumer.id,
-                                                                    Scan.geo_status == "done")
-                             .order_by(Scan.id.desc()).limit(1)).first()
+        place = (
+            db()
+            .execute(
+                select(Scan.city, Scan.province)
+                .where(Scan.consumer_id == consumer.id, Scan.geo_status == "done")
+                .order_by(Scan.id.desc())
+                .limit(1)
+            )
+            .first()
+        )
     if place is None:
         return []
     city, province = place
@@ -288,16 +373,30 @@ def phone():
     if request.method == "POST":
         try:
             if request.form.get("code"):
-                phones.verify(db(), secret=runtime().secret, consumer=consumer, phone=number,
-                              code=request.form["code"][:12], now=utcnow())
+                phones.verify(
+                    db(),
+                    secret=runtime().secret,
+                    consumer=consumer,
+                    phone=number,
+                    code=request.form["code"][:12],
+                    now=utcnow(),
+                )
             else:
                 sender = current_app.extensions.get("codeloop_sms") or phones.ConsoleSender()
-                phones.start(db(), secret=runtime().secret, consumer=consumer, phone=number, sender=sender, now=utcnow())
+                phones.start(
+                    db(),
+                    secret=runtime().secret,
+                    consumer=consumer,
+                    phone=number,
+                    sender=sender,
+                    now=utcnow(),
+                )
                 sent = True
         except DomainError as exc:
             error, sent = exc.message(language()), bool(request.form.get("code"))
         db().commit()  # a failed attempt still counts
     else:
         db().commit()
-    return render_template("consumer/phone.html", consumer=consumer, number=number, sent=sent, error=error,
-                           lang=language()), 400 if error else 200
+    return render_template(
+        "consumer/phone.html", consumer=consumer, number=number, sent=sent, error=error, lang=language()
+    ), 400 if error else 200

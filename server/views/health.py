@@ -1,4 +1,5 @@
 """/healthz: is this process able to serve? Database, job queue and GeoIP data."""
+
 from __future__ import annotations
 
 from flask import Blueprint

@@ -3,11 +3,12 @@
 The till works as a plain form POST without JavaScript; static/clerk.js adds wedge-scanner handling,
 camera scanning and in-place results by posting the same form with Accept: application/json.
 """
+
 from __future__ import annotations
 
 import unicodedata
-from decimal import Decimal, InvalidOperation
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 
 from flask import Blueprint, render_template, request
 from flask_login import current_user
@@ -23,13 +24,17 @@ bp = Blueprint("store", __name__)
 
 def _purchase_fen(raw: str | None) -> int | None:
     """'68', '68.5', '６８．５０' (full-width) → fen; blank → None."""
-    text = unicodedata.normalize("NFKC", raw or "").strip().replace("¥", "").replace("元", "").replace(",", "")
+    text = (
+        unicodedata.normalize("NFKC", raw or "").strip().replace("¥", "").replace("元", "").replace(",", "")
+    )
     if not text:
         return None
     try:
         amount = Decimal(text)
     except InvalidOperation:
-        raise validation("purchase amount must be a number of yuan", "消费金额须为数字（元）", field="purchase") from None
+        raise validation(
+            "purchase amount must be a number of yuan", "消费金额须为数字（元）", field="purchase"
+        ) from None
     if amount < 0 or amount > 10**8 or amount != amount.quantize(Decimal("0.01")):
         raise validation("purchase amount must be yuan with at most two decimals", field="purchase")
     return int(amount * 100)
@@ -43,19 +48,42 @@ def _till_result(form) -> dict:
     claim = None
     try:
         if key is not None:
-            claim, replay = idempotency.begin(db(), principal=who.key, key=key, now=utcnow(),
-                                              fingerprint=idempotency.request_hash("POST", "/clerk", fields))
+            claim, replay = idempotency.begin(
+                db(),
+                principal=who.key,
+                key=key,
+                now=utcnow(),
+                fingerprint=idempotency.request_hash("POST", "/clerk", fields),
+            )
             if replay is not None:
                 db().rollback()
                 return replay.body
-        done = redemptions.redeem(db(), voucher_input=fields["voucher"], purchase_fen=_purchase_fen(fields["purchase"]),
-                                  actor=who.actor(),
-                                  now=utcnow(), hold_days=config.hold_days, secret=runtime().secret, tz=config.timezone)
-        result = {"ok": True, "code": "REDEEMED", "voucher": done.voucher.code, "value": redemptions.yuan(done.voucher.value_fen),
-                  "redemption_id": done.redemption.id, "at": redemptions.local_time(done.redemption.redeemed_at, config.timezone)}
+        done = redemptions.redeem(
+            db(),
+            voucher_input=fields["voucher"],
+            purchase_fen=_purchase_fen(fields["purchase"]),
+            actor=who.actor(),
+            now=utcnow(),
+            hold_days=config.hold_days,
+            secret=runtime().secret,
+            tz=config.timezone,
+        )
+        result = {
+            "ok": True,
+            "code": "REDEEMED",
+            "voucher": done.voucher.code,
+            "value": redemptions.yuan(done.voucher.value_fen),
+            "redemption_id": done.redemption.id,
+            "at": redemptions.local_time(done.redemption.redeemed_at, config.timezone),
+        }
     except DomainError as exc:  # refused, the same form sent twice with other values, or still running
         db().rollback()
-        result = {"ok": False, "code": exc.code, "voucher": fields["voucher"][:40], "message": exc.message(language())}
+        result = {
+            "ok": False,
+            "code": exc.code,
+            "voucher": fields["voucher"][:40],
+            "message": exc.message(language()),
+        }
         if claim is None or exc.code in idempotency.TRANSIENT:
             return result
     if claim is not None:
@@ -69,11 +97,21 @@ def _till_result(form) -> dict:
 
 def _till_context(result: dict | None) -> dict:
     who, config, now = principal(), runtime().config, utcnow()
-    today = store_activity.today(db(), store_id=who.store_id, clerk_id=who.user_id, now=now, tz=config.timezone)
+    today = store_activity.today(
+        db(), store_id=who.store_id, clerk_id=who.user_id, now=now, tz=config.timezone
+    )
     balance = ledger.balance(db(), ledger.Account("clerk", who.user_id), now)
-    return {"result": result, "today": today, "balance": balance, "store": db().get(Store, who.store_id),
-            "clerk": current_user.user, "yuan": redemptions.yuan, "lang": language(),
-            "idem": idempotency_key(), "grace": config.reversal_grace_minutes}
+    return {
+        "result": result,
+        "today": today,
+        "balance": balance,
+        "store": db().get(Store, who.store_id),
+        "clerk": current_user.user,
+        "yuan": redemptions.yuan,
+        "lang": language(),
+        "idem": idempotency_key(),
+        "grace": config.reversal_grace_minutes,
+    }
 
 
 def idempotency_key() -> str:
@@ -84,10 +122,17 @@ def idempotency_key() -> str:
 
 def _json(result: dict | None, context: dict) -> dict:
     t, b, yuan = context["today"], context["balance"], redemptions.yuan
-    return {"result": result, "today": {"count": t.count, "value": yuan(t.value_fen), "mine": t.clerk_count,
-                                        "earned": yuan(t.clerk_earned_fen)},
-            "balance": {"held": yuan(b.held), "available": yuan(b.available), "settled": yuan(b.settled)},
-            "idem": context["idem"]}
+    return {
+        "result": result,
+        "today": {
+            "count": t.count,
+            "value": yuan(t.value_fen),
+            "mine": t.clerk_count,
+            "earned": yuan(t.clerk_earned_fen),
+        },
+        "balance": {"held": yuan(b.held), "available": yuan(b.available), "settled": yuan(b.settled)},
+        "idem": context["idem"],
+    }
 
 
 @bp.route("/clerk", methods=["GET", "POST"])
@@ -105,8 +150,14 @@ def till():
 def till_reverse(redemption_id: int):
     who, config = principal(), runtime().config
     try:
-        redemptions.reverse(db(), redemption_id=redemption_id, actor=who.actor(),
-                            now=utcnow(), grace_minutes=config.reversal_grace_minutes, tz=config.timezone)
+        redemptions.reverse(
+            db(),
+            redemption_id=redemption_id,
+            actor=who.actor(),
+            now=utcnow(),
+            grace_minutes=config.reversal_grace_minutes,
+            tz=config.timezone,
+        )
         db().commit()
         result = {"ok": True, "code": "REVERSED", "redemption_id": redemption_id}
     except DomainError as exc:
@@ -126,5 +177,14 @@ def owner():
     rows = store_activity.recent(db(), store_ids=[s.id for s in stores], limit=100)
     statements = settlements.statements(db(), role="owner", user_id=who.user_id)
     balances = {s.id: ledger.balance(db(), ledger.Account("store", s.id), now) for s in stores}
-    return render_template("store/owner.html", stores=stores, rows=rows, statements=statements, balances=balances,
-                           yuan=redemptions.yuan, tz=config.tz, lang=language(), since=now - timedelta(days=30))
+    return render_template(
+        "store/owner.html",
+        stores=stores,
+        rows=rows,
+        statements=statements,
+        balances=balances,
+        yuan=redemptions.yuan,
+        tz=config.tz,
+        lang=language(),
+        since=now - timedelta(days=30),
+    )

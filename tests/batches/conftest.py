@@ -1,4 +1,5 @@
 """Fixtures for batch tests: an admin with a bearer token, a product and a campaign."""
+
 from datetime import timedelta
 
 import pytest
@@ -27,6 +28,14 @@ def catalogue(sessions):
     with sessions.begin() as s:
         plain = create_product(s, name="Spring water", now=now)
         gs1 = create_product(s, name="Green tea", gtin="6901234567892", url_form="gs1", now=now)
-        campaign = create_campaign(s, name="Scan to win", starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=30),
-                                   now=now, voucher_value_fen=500, cap=1000, budget_fen=500_000)
+        campaign = create_campaign(
+            s,
+            name="Scan to win",
+            starts_at=now - timedelta(days=1),
+            ends_at=now + timedelta(days=30),
+            now=now,
+            voucher_value_fen=500,
+            cap=1000,
+            budget_fen=500_000,
+        )
         return {"product": plain.id, "gs1_product": gs1.id, "campaign": campaign.id}

@@ -1,4 +1,5 @@
 """Print packages: streamed from the API, written by the CLI, built on a real RQ worker; reprints are exact."""
+
 import io
 import subprocess
 import sys
@@ -14,7 +15,12 @@ CODELOOP = str(Path(sys.executable).with_name("codeloop"))
 
 
 def _batch(client, auth, catalogue, quantity=2500, paired=False):
-    body = {"product_id": catalogue["product"], "campaign_id": catalogue["campaign"], "quantity": quantity, "paired": paired}
+    body = {
+        "product_id": catalogue["product"],
+        "campaign_id": catalogue["campaign"],
+        "quantity": quantity,
+        "paired": paired,
+    }
     return client.post("/api/v1/batches", json=body, headers=auth).get_json()
 
 
@@ -38,21 +44,43 @@ def test_package_zip_equals_the_cli_export_and_reprints_are_exact(client, auth, 
     archive = zipfile.ZipFile(io.BytesIO(zipped.data))
     names = set(archive.namelist())
     assert {"roll-00001.csv", "roll-00003.csv", "manifest.json", "SHA256SUMS", "proof.svg"} <= names
-    assert archive.read("roll-00001.csv").decode().splitlines()[0] == "seq,serial,code,url,inner_code,inner_url"
+    assert (
+        archive.read("roll-00001.csv").decode().splitlines()[0] == "seq,serial,code,url,inner_code,inner_url"
+    )
     cli_env["CODELOOP_PUBLIC_URL"] = "https://q.example.cn"
     for out in ("a", "b"):
-        result = subprocess.run([CODELOOP, "batch", "export", str(made["id"]), "--out", str(tmp_path / out),
-                                 "--roll-size", "1000"], env=cli_env, capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [
+                CODELOOP,
+                "batch",
+                "export",
+                str(made["id"]),
+                "--out",
+                str(tmp_path / out),
+                "--roll-size",
+                "1000",
+            ],
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stderr
     for name in ("roll-00001.csv", "roll-00002.csv", "roll-00003.csv", "SHA256SUMS"):
-        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes() == archive.read(name)
-    check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=tmp_path / "a", capture_output=True, text=True)
+        assert (
+            (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes() == archive.read(name)
+        )
+    check = subprocess.run(
+        ["sha256sum", "-c", "SHA256SUMS"], cwd=tmp_path / "a", capture_output=True, text=True
+    )
     assert check.returncode == 0 and check.stdout.count(": OK") == len(list((tmp_path / "a").iterdir())) - 1
 
 
 def test_images_zip_for_small_batches_only(client, auth, catalogue):
     small = _batch(client, auth, catalogue, quantity=12)
-    archive = zipfile.ZipFile(io.BytesIO(client.get(f"/api/v1/batches/{small['id']}/images.zip?format=svg", headers=auth).data))
+    archive = zipfile.ZipFile(
+        io.BytesIO(client.get(f"/api/v1/batches/{small['id']}/images.zip?format=svg", headers=auth).data)
+    )
     assert len(archive.namelist()) == 12 and all(n.endswith(".svg") for n in archive.namelist())
     big = _batch(client, auth, catalogue, quantity=10_001)
     refused = client.get(f"/api/v1/batches/{big['id']}/images.zip", headers=auth)
@@ -72,7 +100,14 @@ def test_export_on_a_real_worker_reports_progress(database_url, tmp_path, redis_
     status = client.get(export_url, headers=auth).get_json()
     assert status["status"] == "done" and status["done_count"] == 3000
     archive = zipfile.ZipFile(io.BytesIO(client.get(f"{export_url}/package.zip", headers=auth).data))
-    assert {"roll-00001.csv", "roll-00002.csv", "roll-00003.csv", "manifest.json", "SHA256SUMS", "proof.svg"} == set(archive.namelist())
+    assert {
+        "roll-00001.csv",
+        "roll-00002.csv",
+        "roll-00003.csv",
+        "manifest.json",
+        "SHA256SUMS",
+        "proof.svg",
+    } == set(archive.namelist())
     from workers.exports import run_export
 
     assert run_export(queued.get_json()["id"]) is None  # a finished export is not redone
@@ -82,15 +117,31 @@ def test_cli_batch_commands(cli_env, catalogue, tmp_path):
     def run(*args):
         return subprocess.run([CODELOOP, *args], env=cli_env, capture_output=True, text=True, timeout=120)
 
-    made = run("batch", "create", "--product", str(catalogue["product"]), "--campaign", str(catalogue["campaign"]),
-               "--quantity", "500")
+    made = run(
+        "batch",
+        "create",
+        "--product",
+        str(catalogue["product"]),
+        "--campaign",
+        str(catalogue["campaign"]),
+        "--quantity",
+        "500",
+    )
     assert made.returncode == 0 and "created batch 1: 500 codes" in made.stdout, made.stderr
     assert run("batch", "activate", "1", "--first", "0", "--last", "99", "--region", "上海市").returncode == 0
     overlap = run("batch", "activate", "1", "--first", "50", "--last", "150")
     assert overlap.returncode == 1 and "overlap" in overlap.stderr and "Traceback" not in overlap.stderr
     assert run("batch", "blacklist", "1", "--first", "0", "--last", "9", "--reason", "leaked").returncode == 0
-    over = run("batch", "create", "--product", str(catalogue["product"]), "--campaign", str(catalogue["campaign"]),
-               "--quantity", "100000001")
+    over = run(
+        "batch",
+        "create",
+        "--product",
+        str(catalogue["product"]),
+        "--campaign",
+        str(catalogue["campaign"]),
+        "--quantity",
+        "100000001",
+    )
     assert over.returncode == 1 and "quantity must be a whole number from 1 to 100,000,000" in over.stderr
     unknown = run("batch", "export", "77", "--out", str(tmp_path / "x"))
     assert unknown.returncode == 1 and "NOT_FOUND" in unknown.stderr

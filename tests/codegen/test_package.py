@@ -28,12 +28,26 @@ from codegen.urls import UrlTemplate
 SECRET = b"test-secret-0123456789abcdef"
 CODEC = Codec(SECRET)
 GTIN = "06901234567892"
-PLAIN = BatchSpec(batch=17, quantity=2_503, paired=False, urls=UrlTemplate("https://q.brand.cn"),
-                  product="奶粉 900g <A&B>", gtin14=GTIN, campaign="spring-2025",
-                  created_at="2025-03-01T08:00:00+08:00")
-PAIRED = BatchSpec(batch=18, quantity=1_200, paired=True,
-                   urls=UrlTemplate("https://q.brand.cn", "gs1", GTIN), product="milk", gtin14=GTIN,
-                   campaign="c", created_at="2025-03-02T09:30:00")
+PLAIN = BatchSpec(
+    batch=17,
+    quantity=2_503,
+    paired=False,
+    urls=UrlTemplate("https://q.brand.cn"),
+    product="奶粉 900g <A&B>",
+    gtin14=GTIN,
+    campaign="spring-2025",
+    created_at="2025-03-01T08:00:00+08:00",
+)
+PAIRED = BatchSpec(
+    batch=18,
+    quantity=1_200,
+    paired=True,
+    urls=UrlTemplate("https://q.brand.cn", "gs1", GTIN),
+    product="milk",
+    gtin14=GTIN,
+    campaign="c",
+    created_at="2025-03-02T09:30:00",
+)
 
 
 @pytest.fixture(scope="module")
@@ -89,10 +103,17 @@ def test_paired_rolls_carry_inner_codes(paired_dir: tuple) -> None:
 def test_manifest_fields(plain_dir: tuple) -> None:
     out, manifest, _ = plain_dir
     assert json.loads((out / "manifest.json").read_text("utf-8")) == manifest
-    for key, value in {"batch": 17, "product": "奶粉 900g <A&B>", "gtin14": GTIN,
-                       "campaign": "spring-2025", "quantity": 2503, "paired": False,
-                       "roll_size": 1000, "created_at": "2025-03-01T08:00:00+08:00",
-                       "url_template": "HTTPS://Q.BRAND.CN/S/{code}"}.items():
+    for key, value in {
+        "batch": 17,
+        "product": "奶粉 900g <A&B>",
+        "gtin14": GTIN,
+        "campaign": "spring-2025",
+        "quantity": 2503,
+        "paired": False,
+        "roll_size": 1000,
+        "created_at": "2025-03-01T08:00:00+08:00",
+        "url_template": "HTTPS://Q.BRAND.CN/S/{code}",
+    }.items():
         assert manifest[key] == value, key
     qr = manifest["qr"]
     assert (qr["error_correction"], qr["quiet_zone_modules"], qr["module_size_mm"]) == ("M", 4, 0.4)
@@ -101,7 +122,10 @@ def test_manifest_fields(plain_dir: tuple) -> None:
     assert manifest["generator"].startswith("codeloop.codegen ")
     files = manifest["files"]
     assert [(f["first_serial"], f["last_serial"], f["rows"]) for f in files] == [
-        (0, 999, 1000), (1000, 1999, 1000), (2000, 2502, 503)]
+        (0, 999, 1000),
+        (1000, 1999, 1000),
+        (2000, 2502, 503),
+    ]
     assert [(f["first_seq"], f["last_seq"]) for f in files] == [(1, 1000), (1001, 2000), (2001, 2503)]
     for f in files:
         data = (out / f["name"]).read_bytes()
@@ -118,8 +142,9 @@ def test_sha256sums_passes_sha256sum_check(plain_dir: tuple, tmp_path: Path) -> 
     out, _, _ = plain_dir
     listed = [line.split("  ")[1] for line in (out / "SHA256SUMS").read_text().splitlines()]
     assert sorted(listed) == sorted(p.name for p in out.iterdir() if p.name != "SHA256SUMS")
-    result = subprocess.run(["sha256sum", "-c", "--strict", "SHA256SUMS"], cwd=out,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["sha256sum", "-c", "--strict", "SHA256SUMS"], cwd=out, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count(": OK") == 5
     tampered = tmp_path / "t"
@@ -159,7 +184,10 @@ def test_codes_csv_stream(plain_dir: tuple) -> None:
     assert body == b"seq,serial,code,url\n" + b"".join(rolls)
     window = b"".join(iter_codes_csv(SECRET, PLAIN, start=999, stop=1002)).decode().splitlines()
     assert window[0] == "seq,serial,code,url" and [r.split(",")[1] for r in window[1:]] == [
-        "999", "1000", "1001"]
+        "999",
+        "1000",
+        "1001",
+    ]
     with pytest.raises(ValueError):
         list(iter_codes_csv(SECRET, PLAIN, start=0, stop=2504))
 

@@ -38,8 +38,10 @@ def rasterize() -> Iterator[Callable[[Path], Image.Image]]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = pw.chromium.launch(
+            executable_path=chromium,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         page = browser.new_page(device_scale_factor=SCALE)
 
         def render(path: Path) -> Image.Image:
@@ -56,8 +58,14 @@ def decoded_urls(image: Image.Image) -> list[str]:
 
 
 def test_short_form_proof_sheet_decodes(tmp_path: Path, rasterize: Callable) -> None:
-    spec = BatchSpec(batch=21, quantity=500, paired=False, urls=UrlTemplate("https://q.brand.cn"),
-                     product="奶粉", created_at="2025-03-01T08:00:00+08:00")
+    spec = BatchSpec(
+        batch=21,
+        quantity=500,
+        paired=False,
+        urls=UrlTemplate("https://q.brand.cn"),
+        product="奶粉",
+        created_at="2025-03-01T08:00:00+08:00",
+    )
     write_package(tmp_path, SECRET, spec, roll_size=200, processes=1, proof_count=20)
     urls = decoded_urls(rasterize(tmp_path / "proof.svg"))
     expected = sorted(f"HTTPS://Q.BRAND.CN/S/{c}" for c in CODEC.encode_range(21, 0, 20))
@@ -71,8 +79,14 @@ def test_short_form_proof_sheet_decodes(tmp_path: Path, rasterize: Callable) -> 
 
 
 def test_paired_gs1_proof_sheet_decodes(tmp_path: Path, rasterize: Callable) -> None:
-    spec = BatchSpec(batch=22, quantity=50, paired=True, urls=UrlTemplate("https://q.brand.cn", "gs1", GTIN),
-                     gtin14=GTIN, created_at="2025-03-01")
+    spec = BatchSpec(
+        batch=22,
+        quantity=50,
+        paired=True,
+        urls=UrlTemplate("https://q.brand.cn", "gs1", GTIN),
+        gtin14=GTIN,
+        created_at="2025-03-01",
+    )
     write_package(tmp_path, SECRET, spec, roll_size=50, processes=1, proof_count=6)
     urls = decoded_urls(rasterize(tmp_path / "proof.svg"))
     assert len(urls) == 12

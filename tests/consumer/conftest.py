@@ -1,4 +1,5 @@
 """Shared set-up for the consumer-loop tests: an activated batch on the app's own database."""
+
 from __future__ import annotations
 
 import re
@@ -36,8 +37,16 @@ def build_world(app, *, quantity=1000, paired=False, activate=True, gtin=None, *
         if gtin:
             b.product.gtin = gtin
         if activate:
-            s.add(BatchRange(batch_id=b.id, kind="activate", first_serial=0, last_serial=quantity - 1,
-                             regions=["上海市"], distributor="East"))
+            s.add(
+                BatchRange(
+                    batch_id=b.id,
+                    kind="activate",
+                    first_serial=0,
+                    last_serial=quantity - 1,
+                    regions=["上海市"],
+                    distributor="East",
+                )
+            )
         s.commit()
         return World(app, runtime.codec, b.id, c.id, quantity)
 

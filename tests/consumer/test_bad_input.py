@@ -1,4 +1,5 @@
 """Hostile input on every consumer route gets a clear page or a typed JSON error, never a 500."""
+
 from __future__ import annotations
 
 from urllib.parse import quote
@@ -14,31 +15,48 @@ from tests.conftest import make_config
 from tests.consumer.conftest import build_world, csrf_of
 
 NASTY = [
-    "A" * 10_000,                                   # 10 KB code
-    "\x00\x01\x1b[31m\x7f",                         # control characters
-    "<script>alert(1)</script>",                    # HTML
-    "'; DROP TABLE scans; --",                      # SQL
-    "%2541%2542",                                   # double percent-encoding
+    "A" * 10_000,  # 10 KB code
+    "\x00\x01\x1b[31m\x7f",  # control characters
+    "<script>alert(1)</script>",  # HTML
+    "'; DROP TABLE scans; --",  # SQL
+    "%2541%2542",  # double percent-encoding
     "%%%",
-    "２０００１０００００８ＳＢＸＥ５０ＶＸＫ",      # full-width
-    "ΑΒϹ1234567890АВС",                             # Greek/Cyrillic confusables
-    "\u202e\u200bRTL\ufeff",                        # bidi and zero-width
+    "２０００１０００００８ＳＢＸＥ５０ＶＸＫ",  # full-width
+    "ΑΒϹ1234567890АВС",  # Greek/Cyrillic confusables
+    "\u202e\u200bRTL\ufeff",  # bidi and zero-width
     "😀" * 30,
     "..",
     " ",
 ]
-PAGES = ["/S/{x}", "/s/{x}", "/01/{x}/21/{x}", "/01/06901234567892/21/{x}", "/v/{x}", "/r/{x}", "/c/{x}",
-         "/api/v1/scan/{x}", "/api/v1/vouchers/{x}"]
-POSTS = ["/S/{x}/claim", "/r/{x}/claim", "/api/v1/scan/{x}/claim", "/api/v1/referrals/{x}/claim",
-         "/api/v1/promo/{x}/attach"]
+PAGES = [
+    "/S/{x}",
+    "/s/{x}",
+    "/01/{x}/21/{x}",
+    "/01/06901234567892/21/{x}",
+    "/v/{x}",
+    "/r/{x}",
+    "/c/{x}",
+    "/api/v1/scan/{x}",
+    "/api/v1/vouchers/{x}",
+]
+POSTS = [
+    "/S/{x}/claim",
+    "/r/{x}/claim",
+    "/api/v1/scan/{x}/claim",
+    "/api/v1/referrals/{x}/claim",
+    "/api/v1/promo/{x}/attach",
+]
 
 
 @pytest.fixture
 def loose_app(database_url, tmp_path):
     from server.app import create_app
 
-    app = create_app(make_config(database_url, tmp_path, rate_limit_scan="1000000/minute",
-                                 rate_limit_claim="1000000/minute"))
+    app = create_app(
+        make_config(
+            database_url, tmp_path, rate_limit_scan="1000000/minute", rate_limit_claim="1000000/minute"
+        )
+    )
     yield app
     app.extensions["codeloop"].engine.dispose()
 
@@ -57,7 +75,9 @@ def assert_clear(response, route: str):
 def test_nasty_input_never_500s_on_any_route(loose_app, value):
     client = loose_app.test_client()
     build_world(loose_app, quantity=10)
-    token = csrf_of(client.get("/S/" + loose_app.extensions["codeloop"].codec.encode(1, 1)).get_data(as_text=True))
+    token = csrf_of(
+        client.get("/S/" + loose_app.extensions["codeloop"].codec.encode(1, 1)).get_data(as_text=True)
+    )
     headers = {"X-Consumer-Token": "garbage<>'\"", "Accept-Language": "en"}
     for route in PAGES + POSTS:
         path = route.format(x=quote(value, safe=""))
@@ -90,9 +110,14 @@ def test_claim_without_csrf_and_replayed_claim(loose_app):
     token = csrf_of(page)
     first = client.post(f"/S/{world.code(1)}/claim", data={"csrf_token": token})
     replay = client.post(f"/S/{world.code(1)}/claim", data={"csrf_token": token})
-    assert first.status_code == replay.status_code == 303 and first.headers["Location"] == replay.headers["Location"]
+    assert (
+        first.status_code == replay.status_code == 303
+        and first.headers["Location"] == replay.headers["Location"]
+    )
     stranger = loose_app.test_client()
-    stolen = stranger.post(f"/S/{world.code(1)}/claim", data={"csrf_token": token})  # token without its session
+    stolen = stranger.post(
+        f"/S/{world.code(1)}/claim", data={"csrf_token": token}
+    )  # token without its session
     assert stolen.status_code == 400
     with world.session() as s:
         assert s.execute(select(func.count()).select_from(Voucher)).scalar_one() == 1

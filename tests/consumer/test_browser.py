@@ -1,5 +1,6 @@
 """Real Chromium: scan → claim → voucher in zh-CN and en, screenshots in test-artifacts/, and the scan page's
 transferred bytes (≤ 50 KB, nothing from any other host)."""
+
 from __future__ import annotations
 
 import shutil
@@ -15,8 +16,14 @@ from tests.consumer.conftest import build_world
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 BUDGET = 50 * 1024
 
 
@@ -44,14 +51,19 @@ def browser():
         browser.close()
 
 
-@pytest.mark.parametrize("locale,verdict,button,valid", [
-    ("zh-CN", "正品，首次查询", "领取优惠券", "有效期至"),
-    ("en-US", "Genuine, first check", "Claim voucher", "Valid until"),
-])
+@pytest.mark.parametrize(
+    "locale,verdict,button,valid",
+    [
+        ("zh-CN", "正品，首次查询", "领取优惠券", "有效期至"),
+        ("en-US", "Genuine, first check", "Claim voucher", "Valid until"),
+    ],
+)
 def test_scan_claim_voucher_in_a_real_browser(browser, live, locale, verdict, button, valid):
     base, world = live
     ARTIFACTS.mkdir(exist_ok=True)
-    context = browser.new_context(locale=locale, viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    context = browser.new_context(
+        locale=locale, viewport={"width": 390, "height": 844}, device_scale_factor=2
+    )
     page = context.new_page()
     responses = []
     page.on("requestfinished", lambda request: responses.append(request))
@@ -66,7 +78,9 @@ def test_scan_claim_voucher_in_a_real_browser(browser, live, locale, verdict, bu
     hosts = {urlsplit(r.url).netloc for r in scan_requests}
     assert hosts == {urlsplit(base).netloc}, hosts
     assert 0 < transferred <= BUDGET, transferred
-    (ARTIFACTS / f"scan-size-{locale}.txt").write_text(f"{transferred} bytes in {len(scan_requests)} requests\n")
+    (ARTIFACTS / f"scan-size-{locale}.txt").write_text(
+        f"{transferred} bytes in {len(scan_requests)} requests\n"
+    )
     page.screenshot(path=str(ARTIFACTS / f"scan-{locale}.png"), full_page=True)
 
     page.get_by_role("button", name=button).click()

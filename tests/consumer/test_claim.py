@@ -1,7 +1,8 @@
 """Claims: one voucher per pack, idempotent per consumer, window/cap/budget/daily limit, CSRF, attribution."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -21,7 +22,9 @@ EN = {"Accept-Language": "en"}
 
 def scan_and_claim(client, code, headers=ZH):
     page = client.get(f"/S/{code}", headers=headers).get_data(as_text=True)
-    if "csrf_token" in page:  # a page that offers no claim has no form: replay the token this browser already holds
+    if (
+        "csrf_token" in page
+    ):  # a page that offers no claim has no form: replay the token this browser already holds
         client.csrf = csrf_of(page)
     token = client.csrf
     return client.post(f"/S/{code}/claim", data={"csrf_token": token}, headers=headers)
@@ -62,12 +65,19 @@ def test_claim_without_csrf_is_refused(client, world):
     assert vouchers(world) == []
 
 
-@pytest.mark.parametrize("campaign,error,wording", [
-    (dict(starts_at=utcnow() + timedelta(days=1)), "CAMPAIGN_NOT_ACTIVE", "活动未开始或已结束"),
-    (dict(ends_at=utcnow() - timedelta(seconds=1), starts_at=utcnow() - timedelta(days=2)), "CAMPAIGN_NOT_ACTIVE", "活动未开始"),
-    (dict(cap=0), "CAMPAIGN_EXHAUSTED", "已领完"),
-    (dict(budget_fen=499), "CAMPAIGN_EXHAUSTED", "已领完"),
-])
+@pytest.mark.parametrize(
+    "campaign,error,wording",
+    [
+        (dict(starts_at=utcnow() + timedelta(days=1)), "CAMPAIGN_NOT_ACTIVE", "活动未开始或已结束"),
+        (
+            dict(ends_at=utcnow() - timedelta(seconds=1), starts_at=utcnow() - timedelta(days=2)),
+            "CAMPAIGN_NOT_ACTIVE",
+            "活动未开始",
+        ),
+        (dict(cap=0), "CAMPAIGN_EXHAUSTED", "已领完"),
+        (dict(budget_fen=499), "CAMPAIGN_EXHAUSTED", "已领完"),
+    ],
+)
 def test_campaign_refusals_are_friendly(app, client, campaign, error, wording):
     world = build_world(app, **campaign)
     r = scan_and_claim(client, world.code(1))
@@ -78,11 +88,16 @@ def test_campaign_refusals_are_friendly(app, client, campaign, error, wording):
 
 def test_daily_limit_counts_days_in_the_deployment_timezone(app):
     world = build_world(app, per_consumer_daily_limit=2)
-    codec, ids, terms = world.codec, app.extensions["codeloop"].ids, claims.Terms(b"k" * 32, __import__("zoneinfo").ZoneInfo("Asia/Shanghai"), 7)
+    codec, ids, terms = (
+        world.codec,
+        app.extensions["codeloop"].ids,
+        claims.Terms(b"k" * 32, __import__("zoneinfo").ZoneInfo("Asia/Shanghai"), 7),
+    )
     with world.session() as s:
         from tests.factories import make_consumer
+
         consumer = make_consumer(s)
-        late = datetime(2026, 11, 22, 15, 30, tzinfo=timezone.utc)  # 23:30 in Shanghai
+        late = datetime(2026, 11, 22, 15, 30, tzinfo=UTC)  # 23:30 in Shanghai
         with_campaign = s.get(Campaign, world.campaign_id)
         with_campaign.starts_at, with_campaign.ends_at = late - timedelta(days=5), late + timedelta(days=5)
         s.commit()
@@ -90,11 +105,27 @@ def test_daily_limit_counts_days_in_the_deployment_timezone(app):
             claims.claim(s, codec, ids, world.code(serial), consumer_id=consumer.id, terms=terms, now=late)
         s.commit()
         with pytest.raises(DomainError) as exc:
-            claims.claim(s, codec, ids, world.code(3), consumer_id=consumer.id, terms=terms, now=late + timedelta(minutes=20))
+            claims.claim(
+                s,
+                codec,
+                ids,
+                world.code(3),
+                consumer_id=consumer.id,
+                terms=terms,
+                now=late + timedelta(minutes=20),
+            )
         assert exc.value.code == "LIMIT_PER_CONSUMER" and "2" in exc.value.message("en")
         s.rollback()
         # 16:00 UTC is midnight in Shanghai: a new day although the UTC date is the same
-        claims.claim(s, codec, ids, world.code(4), consumer_id=consumer.id, terms=terms, now=late + timedelta(minutes=31))
+        claims.claim(
+            s,
+            codec,
+            ids,
+            world.code(4),
+            consumer_id=consumer.id,
+            terms=terms,
+            now=late + timedelta(minutes=31),
+        )
         s.commit()
         assert s.execute(select(func.count()).select_from(Voucher)).scalar_one() == 3
         assert run_checks(s) == []
@@ -108,7 +139,11 @@ def test_clerk_attribution_sets_clerk_and_posts_claim_reward(app, client):
         s.commit()
         promo = promo_code_for(app.extensions["codeloop"].ids, clerk.id)
     page = client.get(f"/c/{promo.lower()}", headers=ZH)
-    assert page.status_code == 200 and "徐汇店" in page.get_data(as_text=True) and "小王" in page.get_data(as_text=True)
+    assert (
+        page.status_code == 200
+        and "徐汇店" in page.get_data(as_text=True)
+        and "小王" in page.get_data(as_text=True)
+    )
     assert scan_and_claim(client, world.code(5)).status_code == 303
     [v] = vouchers(world)
     assert v.clerk_id == clerk.id
@@ -116,6 +151,7 @@ def test_clerk_attribution_sets_clerk_and_posts_claim_reward(app, client):
         assert s.execute(select(LedgerTransaction.key)).scalars().all() == [f"claim:{v.id}"]
         assert sorted(s.execute(select(LedgerEntry.amount)).scalars()) == [-100, 100]
         from server.models import Scan
+
         assert s.execute(select(Scan.clerk_id).order_by(Scan.id.desc())).scalars().first() == clerk.id
     assert client.get("/c/NOPE00").status_code == 404
     checks_pass(world)
@@ -129,6 +165,7 @@ def test_attribution_expires(app, client):
         promo = promo_code_for(app.extensions["codeloop"].ids, clerk.id)
     client.get(f"/C/{promo}")
     from server.models import Attribution
+
     with world.session() as s:
         for a in s.execute(select(Attribution)).scalars():
             a.started_at, a.expires_at = utcnow() - timedelta(hours=2), utcnow() - timedelta(hours=1)
@@ -176,7 +213,9 @@ def test_rotating_token_qr_and_refresh(app, client):
     page = client.get(loc).get_data(as_text=True)
     assert 'http-equiv="refresh"' in page and "<svg" in page
     [v] = vouchers(world)
-    qr = client.get(f"/api/v1/vouchers/{v.code}").get_json()["voucher"]["qr"]  # the cookie is the consumer token
+    qr = client.get(f"/api/v1/vouchers/{v.code}").get_json()["voucher"][
+        "qr"
+    ]  # the cookie is the consumer token
     assert qr != v.code and verify_token(app.extensions["codeloop"].secret, qr, utcnow()) == v.code
     assert client.get(f"/api/v1/vouchers/{qr}").get_json()["voucher"]["code"] == v.code
 
@@ -184,16 +223,23 @@ def test_rotating_token_qr_and_refresh(app, client):
 def test_voucher_tokens_rotate_and_expire():
     from server.services.voucher_tokens import make_token, verify_token
 
-    now = datetime(2026, 11, 22, 12, 0, 30, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 22, 12, 0, 30, tzinfo=UTC)
     token = make_token(b"s" * 32, "ABC123XY", now)
     assert verify_token(b"s" * 32, token, now) == "ABC123XY"
-    assert verify_token(b"s" * 32, token.lower(), now + timedelta(seconds=60)) == "ABC123XY"  # previous step still ok
+    assert (
+        verify_token(b"s" * 32, token.lower(), now + timedelta(seconds=60)) == "ABC123XY"
+    )  # previous step still ok
     assert make_token(b"s" * 32, "ABC123XY", now + timedelta(seconds=60)) != token
     with pytest.raises(DomainError) as exc:
         verify_token(b"s" * 32, token, now + timedelta(seconds=180))
     assert exc.value.code == "VOUCHER_TOKEN_EXPIRED"
-    for forged in (token[:-1] + ("0" if token[-1] != "0" else "1"), "x.y.z", "", "A" * 500,
-                   make_token(b"t" * 32, "ABC123XY", now)):
+    for forged in (
+        token[:-1] + ("0" if token[-1] != "0" else "1"),
+        "x.y.z",
+        "",
+        "A" * 500,
+        make_token(b"t" * 32, "ABC123XY", now),
+    ):
         with pytest.raises(DomainError) as exc:
             verify_token(b"s" * 32, forged, now)
         assert exc.value.code == "VOUCHER_NOT_FOUND"
@@ -217,14 +263,27 @@ def test_nearby_stores_by_city_then_province_or_by_distance(database_url, tmp_pa
     client.get(f"/S/{world.code(1)}", headers={"X-Forwarded-For": "114.114.114.114"})
     with world.session() as s:
         from server.models import Scan
+
         city, province = s.execute(select(Scan.city, Scan.province)).one()
-        s.add_all([Store(name="同城店", province=province, city=city, lat=32.06, lng=118.78),
-                   Store(name="同省店", province=province, city="别的城市", lat=31.3, lng=120.6),
-                   Store(name="外省店", province="别的省", city="远方", lat=39.9, lng=116.4)])
+        s.add_all(
+            [
+                Store(name="同城店", province=province, city=city, lat=32.06, lng=118.78),
+                Store(name="同省店", province=province, city="别的城市", lat=31.3, lng=120.6),
+                Store(name="外省店", province="别的省", city="远方", lat=39.9, lng=116.4),
+            ]
+        )
         s.commit()
-    page = client.post(f"/S/{world.code(1)}/claim", data={"csrf_token": csrf_of(
-        client.get(f"/S/{world.code(2)}", headers={"X-Forwarded-For": "114.114.114.114"}).get_data(as_text=True))},
-        headers={"X-Forwarded-For": "114.114.114.114"})
+    page = client.post(
+        f"/S/{world.code(1)}/claim",
+        data={
+            "csrf_token": csrf_of(
+                client.get(f"/S/{world.code(2)}", headers={"X-Forwarded-For": "114.114.114.114"}).get_data(
+                    as_text=True
+                )
+            )
+        },
+        headers={"X-Forwarded-For": "114.114.114.114"},
+    )
     loc = page.headers["Location"]
     html = client.get(loc).get_data(as_text=True)
     assert html.index("同城店") < html.index("同省店") and "外省店" not in html

@@ -1,6 +1,7 @@
 """Real concurrent requests against PostgreSQL: the database enforces one voucher per pack, the cap and budget,
 and the per-consumer daily limit. Each thread has its own test client (its own cookies); a Barrier lines
 them up so the claims really overlap."""
+
 from __future__ import annotations
 
 import threading
@@ -60,7 +61,11 @@ def test_five_hundred_packs_against_a_cap_of_one_hundred(pg_app):
     packs = 500
     clients = [pg_app.test_client() for _ in range(packs)]
     with ThreadPoolExecutor(25) as pool:
-        tokens = list(pool.map(lambda i: csrf_of(clients[i].get(f"/S/{world.code(i)}").get_data(as_text=True)), range(packs)))
+        tokens = list(
+            pool.map(
+                lambda i: csrf_of(clients[i].get(f"/S/{world.code(i)}").get_data(as_text=True)), range(packs)
+            )
+        )
     barrier = threading.Barrier(25)
 
     def claim(i):

@@ -1,4 +1,5 @@
 """Scan enrichment as an outbox of pending scan rows: debounced pokes on Redis, batch runs, PG concurrency, inline."""
+
 from __future__ import annotations
 
 import threading
@@ -34,7 +35,9 @@ def make_app(tmp_path):
     apps = []
 
     def make(database_url, **overrides):
-        apps.append(create_app(make_config(database_url, tmp_path, trusted_proxies=1, **UNLIMITED, **overrides)))
+        apps.append(
+            create_app(make_config(database_url, tmp_path, trusted_proxies=1, **UNLIMITED, **overrides))
+        )
         return apps[-1]
 
     yield make
@@ -64,13 +67,25 @@ def rq_queue(redis_url):
 
 def pending(world):
     with world.session() as s:
-        return s.execute(select(func.count()).select_from(Scan).where(Scan.geo_status == "pending")).scalar_one()
+        return s.execute(
+            select(func.count()).select_from(Scan).where(Scan.geo_status == "pending")
+        ).scalar_one()
 
 
 def snapshot(world):
     with world.session() as s:
-        scans = s.execute(select(Scan.id, Scan.geo_status, Scan.country, Scan.province, Scan.city, Scan.accuracy_km,
-                                 Scan.local_hour, Scan.weekday).order_by(Scan.id)).all()
+        scans = s.execute(
+            select(
+                Scan.id,
+                Scan.geo_status,
+                Scan.country,
+                Scan.province,
+                Scan.city,
+                Scan.accuracy_km,
+                Scan.local_hour,
+                Scan.weekday,
+            ).order_by(Scan.id)
+        ).all()
         codes = s.execute(select(Code.id, Code.first_city).order_by(Code.id)).all()
     return scans, codes
 
@@ -82,12 +97,16 @@ def assert_enriched(world):
             place = PLACE[scan.ip]
             assert scan.geo_status == ("unknown" if place is None else "done"), scan.ip
             assert (scan.country, scan.province, scan.city, scan.accuracy_km) == (
-                (None,) * 4 if place is None else (place.country, place.province, place.city, place.accuracy_km))
+                (None,) * 4
+                if place is None
+                else (place.country, place.province, place.city, place.accuracy_km)
+            )
             local = scan.scanned_at + timedelta(hours=8)  # Asia/Shanghai
             assert (scan.local_hour, scan.weekday) == (local.hour, local.isoweekday())
         for code in s.execute(select(Code)).scalars():
-            earliest = s.execute(select(Scan).where(Scan.code_id == code.id)
-                                 .order_by(Scan.scanned_at, Scan.id).limit(1)).scalar_one()
+            earliest = s.execute(
+                select(Scan).where(Scan.code_id == code.id).order_by(Scan.scanned_at, Scan.id).limit(1)
+            ).scalar_one()
             assert code.first_city == (PLACE[earliest.ip].city if PLACE[earliest.ip] else None)
 
 
@@ -96,17 +115,37 @@ def add_pending_scans(world, count, codes=10):
     ips = [NANJING, LOCAL, HANGZHOU, US, BEIJING]
     start = utcnow() - timedelta(hours=1)
     with world.session() as s:
-        rows = [Code(batch_id=world.batch_id, serial=n, kind=0, scan_count=1, first_scan_at=start, last_scan_at=start)
-                for n in range(codes)]
+        rows = [
+            Code(
+                batch_id=world.batch_id,
+                serial=n,
+                kind=0,
+                scan_count=1,
+                first_scan_at=start,
+                last_scan_at=start,
+            )
+            for n in range(codes)
+        ]
         s.add_all(rows)
         s.flush()
-        s.add_all(Scan(code_id=rows[i % codes].id, batch_id=world.batch_id, serial=i % codes, raw_code=world.code(i % codes),
-                       outcome="ok", scanned_at=start + timedelta(seconds=i), ip=ips[i % len(ips)], geo_status="pending")
-                  for i in range(count))
+        s.add_all(
+            Scan(
+                code_id=rows[i % codes].id,
+                batch_id=world.batch_id,
+                serial=i % codes,
+                raw_code=world.code(i % codes),
+                outcome="ok",
+                scanned_at=start + timedelta(seconds=i),
+                ip=ips[i % len(ips)],
+                geo_status="pending",
+            )
+            for i in range(count)
+        )
         s.commit()
 
 
 # ---- 1. the web process on Redis: scans stay pending, one poke per interval ------------------------
+
 
 def test_a_burst_of_scans_pokes_the_batch_job_once_per_interval(make_app, database_url, redis_url, clock):
     app = make_app(database_url, redis_url=redis_url)
@@ -128,6 +167,7 @@ def test_a_burst_of_scans_pokes_the_batch_job_once_per_interval(make_app, databa
 
 
 # ---- 2. running the poked job enriches everything pending, and is idempotent ------------------------
+
 
 def test_the_enqueued_job_enriches_every_pending_scan_once(make_app, database_url, redis_url, clock):
     app = make_app(database_url, redis_url=redis_url)
@@ -158,13 +198,16 @@ def test_the_enqueued_job_enriches_every_pending_scan_once(make_app, database_ur
 
 # ---- 3. limit per transaction, rounds per run, oldest first ------------------------------------------
 
+
 def test_batches_of_limit_work_through_all_pending_scans_oldest_first(make_app, database_url):
     app = make_app(database_url)
     world = build_world(app)
     add_pending_scans(world, 23)
     assert enrich_scans(limit=4, rounds=2) == 8  # rounds caps one run
     with world.session() as s:
-        left = s.execute(select(Scan.id).where(Scan.geo_status == "pending").order_by(Scan.id)).scalars().all()
+        left = (
+            s.execute(select(Scan.id).where(Scan.geo_status == "pending").order_by(Scan.id)).scalars().all()
+        )
         everything = s.execute(select(Scan.id).order_by(Scan.id)).scalars().all()
     assert left == everything[8:]
     assert enrich_scans(limit=4) == 15  # four full rounds and a short one
@@ -174,6 +217,7 @@ def test_batches_of_limit_work_through_all_pending_scans_oldest_first(make_app, 
 
 
 # ---- 4. PostgreSQL: concurrent runs share the work (FOR UPDATE SKIP LOCKED) --------------------------
+
 
 @pytest.mark.postgres
 def test_concurrent_runs_enrich_each_scan_exactly_once(make_app, pg_engine, pg_url):
@@ -202,20 +246,35 @@ def test_a_run_skips_scans_another_transaction_holds_instead_of_waiting(make_app
     world = build_world(app)
     add_pending_scans(world, 30)
     with pg_engine.connect() as holder, holder.begin():  # another run's batch, still in its transaction
-        held = holder.execute(select(Scan.id).where(Scan.geo_status == "pending").order_by(Scan.id).limit(5)
-                              .with_for_update()).scalars().all()
+        held = (
+            holder.execute(
+                select(Scan.id)
+                .where(Scan.geo_status == "pending")
+                .order_by(Scan.id)
+                .limit(5)
+                .with_for_update()
+            )
+            .scalars()
+            .all()
+        )
         with ThreadPoolExecutor(1) as pool:
             done = pool.submit(enrich_scans, limit=10)
             try:
-                assert done.result(timeout=20) == 25  # FOR UPDATE without SKIP LOCKED would wait for the holder
+                assert (
+                    done.result(timeout=20) == 25
+                )  # FOR UPDATE without SKIP LOCKED would wait for the holder
             finally:
                 holder.rollback()  # lets a blocked run finish, so a failure here cannot hang the test
     with world.session() as s:
-        assert s.execute(select(Scan.id).where(Scan.geo_status == "pending").order_by(Scan.id)).scalars().all() == held
+        assert (
+            s.execute(select(Scan.id).where(Scan.geo_status == "pending").order_by(Scan.id)).scalars().all()
+            == held
+        )
     assert enrich_scans() == 5 and pending(world) == 0
 
 
 # ---- 5. the embedded default (inline queue, no Redis) enriches during the request --------------------
+
 
 def test_inline_queue_enriches_the_scan_during_the_request(make_app, database_url):
     app = make_app(database_url)

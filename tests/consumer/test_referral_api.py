@@ -1,5 +1,6 @@
 """Referrals (friend vouchers, self-referral refusals, the sharer's bonus on redemption), the consumer JSON
 API and phone binding (rate limits: test_rate_limits.py)."""
+
 from __future__ import annotations
 
 import re
@@ -24,7 +25,9 @@ def api_consumer(client, ip="10.0.0.1"):
 
 
 def claim_pack(client, world, serial, headers, ip="10.0.0.1"):
-    return client.post(f"/api/v1/scan/{world.code(serial)}/claim", headers=headers, environ_base={"REMOTE_ADDR": ip})
+    return client.post(
+        f"/api/v1/scan/{world.code(serial)}/claim", headers=headers, environ_base={"REMOTE_ADDR": ip}
+    )
 
 
 def share_token(app, world, client, headers, ip="10.0.0.1"):
@@ -39,12 +42,20 @@ def test_api_scan_claim_voucher_flow(app, client):
     world = build_world(app)
     r = client.get(f"/api/v1/scan/{world.code(3)}")
     body = r.get_json()
-    assert r.status_code == 200 and body["verdict"] == "first_scan" and body["scan_count"] == 1 and body["claimable"]
+    assert (
+        r.status_code == 200
+        and body["verdict"] == "first_scan"
+        and body["scan_count"] == 1
+        and body["claimable"]
+    )
     headers = {"Authorization": f"Consumer {body['consumer_token']}"}
     first = client.post(f"/api/v1/scan/{body['claim_token']}/claim", headers=headers)
     assert first.status_code == 201 and first.get_json()["voucher"]["state"] == "issued"
     again = client.post(f"/api/v1/scan/{world.code(3)}/claim", headers=headers)
-    assert again.status_code == 200 and again.get_json()["voucher"]["code"] == first.get_json()["voucher"]["code"]
+    assert (
+        again.status_code == 200
+        and again.get_json()["voucher"]["code"] == first.get_json()["voucher"]["code"]
+    )
     other = api_consumer(client)
     refused = client.post(f"/api/v1/scan/{world.code(3)}/claim", headers={**other, "Accept-Language": "en"})
     assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "CODE_ALREADY_CLAIMED"
@@ -56,8 +67,13 @@ def test_api_scan_claim_voucher_flow(app, client):
     bad = client.get("/api/v1/scan/NOTACODE")
     assert bad.status_code == 404 and bad.get_json()["error"]["code"] == "CODE_INVALID"
     spec = client.get("/api/v1/openapi.json").get_json()["paths"]
-    for route in ("/scan/{code}", "/scan/{code}/claim", "/vouchers/{code}", "/referrals/{token}/claim",
-                  "/promo/{promo}/attach"):
+    for route in (
+        "/scan/{code}",
+        "/scan/{code}/claim",
+        "/vouchers/{code}",
+        "/referrals/{token}/claim",
+        "/promo/{promo}/attach",
+    ):
         assert route in spec, route
 
 
@@ -67,6 +83,7 @@ def test_api_promo_attach(app, client):
         clerk = make_clerk(s, make_store(s, "南京东路店"))
         s.commit()
     from server.services.attribution import promo_code_for
+
     promo = promo_code_for(app.extensions["codeloop"].ids, clerk.id)
     headers = api_consumer(client)
     r = client.post(f"/api/v1/promo/{promo.lower()}/attach", headers=headers)
@@ -88,11 +105,17 @@ def test_friend_voucher_flow_and_limits(app, client):
     assert friend_page.status_code == 200 and "¥3" in friend_page.get_data(as_text=True)
 
     friends = [api_consumer(client, f"10.{n}.0.9") for n in (1, 2, 3)]
-    got = [client.post(f"/api/v1/referrals/{token}/claim", headers=h, environ_base={"REMOTE_ADDR": f"10.{n}.0.9"})
-           for n, h in zip((1, 2, 3), friends)]
+    got = [
+        client.post(
+            f"/api/v1/referrals/{token}/claim", headers=h, environ_base={"REMOTE_ADDR": f"10.{n}.0.9"}
+        )
+        for n, h in zip((1, 2, 3), friends)
+    ]
     assert [r.status_code for r in got[:2]] == [201, 201]
     assert got[2].status_code == 409 and got[2].get_json()["error"]["code"] == "REFERRAL_EXHAUSTED"
-    again = client.post(f"/api/v1/referrals/{token}/claim", headers=friends[0], environ_base={"REMOTE_ADDR": "10.1.0.9"})
+    again = client.post(
+        f"/api/v1/referrals/{token}/claim", headers=friends[0], environ_base={"REMOTE_ADDR": "10.1.0.9"}
+    )
     assert again.status_code == 200  # one per friend: the same voucher again
     with world.session() as s:
         fv = s.execute(select(Voucher).where(Voucher.kind == "friend")).scalars().all()
@@ -121,10 +144,15 @@ def test_self_referral_is_refused(app, client, how):
             a, b = s.execute(select(Consumer).order_by(Consumer.id)).scalars().all()[:2]
             a.phone_hash = "same"
             s.execute(select(Consumer))
-            s.get(Consumer, s.execute(select(Consumer.id).order_by(Consumer.id.desc())).scalars().first()).phone_hash = "same"
+            s.get(
+                Consumer, s.execute(select(Consumer.id).order_by(Consumer.id.desc())).scalars().first()
+            ).phone_hash = "same"
             s.commit()
-    r = client.post(f"/api/v1/referrals/{token}/claim", headers={**headers, "Accept-Language": "en"},
-                    environ_base={"REMOTE_ADDR": ip})
+    r = client.post(
+        f"/api/v1/referrals/{token}/claim",
+        headers={**headers, "Accept-Language": "en"},
+        environ_base={"REMOTE_ADDR": ip},
+    )
     assert r.status_code == 403 and r.get_json()["error"]["code"] == "REFERRAL_SELF"
     assert r.get_json()["error"]["details"]["why"] == how
 
@@ -135,17 +163,32 @@ def test_friend_voucher_redemption_pays_the_sharer_bonus(app, client):
     sharer = api_consumer(client, "10.0.0.1")
     token, _ = share_token(app, world, client, sharer)
     friend = api_consumer(client, "10.9.9.9")
-    code = client.post(f"/api/v1/referrals/{token}/claim", headers=friend,
-                       environ_base={"REMOTE_ADDR": "10.9.9.9"}).get_json()["voucher"]["code"]
+    code = client.post(
+        f"/api/v1/referrals/{token}/claim", headers=friend, environ_base={"REMOTE_ADDR": "10.9.9.9"}
+    ).get_json()["voucher"]["code"]
     with world.session() as s:
         sharer_id = s.execute(select(Referral.sharer_id)).scalar_one()
         store = make_store(s)
         now = utcnow()
-        done = redemptions.redeem(s, voucher_input=code, actor=redemptions.Actor(0, "admin"), store_id=store.id,
-                                  now=now, hold_days=0, secret=b"unused", tz="Asia/Shanghai")
+        done = redemptions.redeem(
+            s,
+            voucher_input=code,
+            actor=redemptions.Actor(0, "admin"),
+            store_id=store.id,
+            now=now,
+            hold_days=0,
+            secret=b"unused",
+            tz="Asia/Shanghai",
+        )
         s.commit()
-        entries = ledger.entries(s, s.execute(select(LedgerTransaction.id).where(
-            LedgerTransaction.key == rewards.redemption_key(done.redemption.id))).scalar_one())
+        entries = ledger.entries(
+            s,
+            s.execute(
+                select(LedgerTransaction.id).where(
+                    LedgerTransaction.key == rewards.redemption_key(done.redemption.id)
+                )
+            ).scalar_one(),
+        )
         assert (Account("consumer", sharer_id, "points"), 50) in entries
         assert (Account("campaign", world.campaign_id, "points"), -50) in entries
         assert ledger.balance(s, Account("consumer", sharer_id, "points"), now).total == 50
@@ -161,15 +204,30 @@ def test_phone_binding_with_one_time_code(app, client):
 
     app.extensions["codeloop_sms"] = FakeSender()
     headers = api_consumer(client)
-    assert client.post("/api/v1/consumers/me/phone", json={"phone": "12345"}, headers=headers).status_code == 400
-    assert client.post("/api/v1/consumers/me/phone", json={"phone": "+86 138-0013-1234"}, headers=headers).status_code == 202
+    assert (
+        client.post("/api/v1/consumers/me/phone", json={"phone": "12345"}, headers=headers).status_code == 400
+    )
+    assert (
+        client.post(
+            "/api/v1/consumers/me/phone", json={"phone": "+86 138-0013-1234"}, headers=headers
+        ).status_code
+        == 202
+    )
     otp = re.search(r"\d{6}", sent[-1][1]).group()
     wrong = "000000" if otp != "000000" else "111111"
-    assert client.post("/api/v1/consumers/me/phone/verify", json={"phone": "13800131234", "code": wrong},
-                       headers=headers).status_code == 400
-    ok = client.post("/api/v1/consumers/me/phone/verify", json={"phone": "13800131234", "code": otp}, headers=headers)
+    assert (
+        client.post(
+            "/api/v1/consumers/me/phone/verify", json={"phone": "13800131234", "code": wrong}, headers=headers
+        ).status_code
+        == 400
+    )
+    ok = client.post(
+        "/api/v1/consumers/me/phone/verify", json={"phone": "13800131234", "code": otp}, headers=headers
+    )
     assert ok.status_code == 200 and ok.get_json()["phone"] == "138****1234", (ok.get_json(), sent)
-    replay = client.post("/api/v1/consumers/me/phone/verify", json={"phone": "13800131234", "code": otp}, headers=headers)
+    replay = client.post(
+        "/api/v1/consumers/me/phone/verify", json={"phone": "13800131234", "code": otp}, headers=headers
+    )
     assert replay.status_code == 400  # consumed
     with app.extensions["codeloop"].sessions() as s:
         consumer = s.execute(select(Consumer)).scalar_one()
@@ -186,8 +244,12 @@ def test_phone_attempts_are_capped(app, client):
     otp = re.search(r"\d{6}", sent[-1]).group()
     wrong = "000000" if otp != "000000" else "111111"
     for _ in range(5):
-        client.post("/api/v1/consumers/me/phone/verify", json={"phone": "13900001111", "code": wrong}, headers=headers)
-    r = client.post("/api/v1/consumers/me/phone/verify", json={"phone": "13900001111", "code": otp}, headers=headers)
+        client.post(
+            "/api/v1/consumers/me/phone/verify", json={"phone": "13900001111", "code": wrong}, headers=headers
+        )
+    r = client.post(
+        "/api/v1/consumers/me/phone/verify", json={"phone": "13900001111", "code": otp}, headers=headers
+    )
     assert r.status_code == 400 and "尝试次数过多" in r.get_json()["error"]["message"]
 
 
@@ -197,12 +259,17 @@ def test_phone_binding_page_without_javascript(app, client):
     page = client.get("/me/phone", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert "绑定手机号" in page and "发送验证码" in page
     token = csrf_of(page)
-    bad = client.post("/me/phone", data={"csrf_token": token, "phone": "123"}, headers={"Accept-Language": "zh-CN"})
+    bad = client.post(
+        "/me/phone", data={"csrf_token": token, "phone": "123"}, headers={"Accept-Language": "zh-CN"}
+    )
     assert bad.status_code == 400 and "手机号码格式不正确" in bad.get_data(as_text=True)
     step = client.post("/me/phone", data={"csrf_token": token, "phone": "13700001234"})
     assert step.status_code == 200 and 'name="code"' in step.get_data(as_text=True)
     otp = re.search(r"\d{6}", sent[-1]).group()
-    done = client.post("/me/phone", data={"csrf_token": token, "phone": "13700001234", "code": otp},
-                       headers={"Accept-Language": "en"})
+    done = client.post(
+        "/me/phone",
+        data={"csrf_token": token, "phone": "13700001234", "code": otp},
+        headers={"Accept-Language": "en"},
+    )
     assert done.status_code == 200 and "Bound to 137****1234" in done.get_data(as_text=True)
     assert client.post("/me/phone", data={"phone": "13700001234"}).status_code == 400  # no CSRF

@@ -1,4 +1,5 @@
 """Scan pages: verdict wording, outcomes and statuses, Code rows only for genuine codes, GS1 form, enrichment."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -26,7 +27,9 @@ def test_first_and_repeat_scan_wording(client, world):
     assert first.status_code == 200
     page = first.get_data(as_text=True)
     assert "正品，首次查询" in page and "领取优惠券" in page and 'method="post"' in page
-    again = client.get(f"/s/{code.lower()}", headers=ZH).get_data(as_text=True)  # case-insensitive path and code
+    again = client.get(f"/s/{code.lower()}", headers=ZH).get_data(
+        as_text=True
+    )  # case-insensitive path and code
     assert "该码已被查询 2 次，首次查询于" in again and "如非本人查询，谨防假冒" in again
     en = client.get(f"/S/{code}", headers=EN).get_data(as_text=True)
     assert "This code has been checked 3 times, first on" in en and "beware of counterfeits" in en
@@ -40,7 +43,10 @@ def test_first_and_repeat_scan_wording(client, world):
         assert [sc.outcome for sc in scans] == ["ok"] * 3 and all(sc.code_id == row.id for sc in scans)
         assert scans[0].consumer_id == scans[2].consumer_id is not None  # the cookie identifies the consumer
         assert all(sc.geo_status in ("done", "unknown") for sc in scans)  # inline job ran after commit
-        assert s.execute(select(func.count()).select_from(Outbox).where(Outbox.done_at.is_(None))).scalar_one() == 0
+        assert (
+            s.execute(select(func.count()).select_from(Outbox).where(Outbox.done_at.is_(None))).scalar_one()
+            == 0
+        )
 
 
 def test_security_headers_and_cookies(client, world):
@@ -67,16 +73,32 @@ def test_scan_page_does_not_load_a_staff_user(app, client, world):
     assert seen and all("current_user" not in context for context in seen)
 
 
-@pytest.mark.parametrize("outcome,status,wording", [
-    ("invalid", 404, "这不是有效的防伪码"), ("inactive", 409, "该码尚未激活"), ("blacklisted", 410, "该码已被停用")])
-def test_bad_codes_get_their_page_status_and_a_scan_row_but_no_code_row(app, client, outcome, status, wording):
+@pytest.mark.parametrize(
+    "outcome,status,wording",
+    [
+        ("invalid", 404, "这不是有效的防伪码"),
+        ("inactive", 409, "该码尚未激活"),
+        ("blacklisted", 410, "该码已被停用"),
+    ],
+)
+def test_bad_codes_get_their_page_status_and_a_scan_row_but_no_code_row(
+    app, client, outcome, status, wording
+):
     world = build_world(app, quantity=100, activate=outcome != "inactive")
     code = world.code(3)
     if outcome == "invalid":
         code = code[:-1] + ("0" if code[-1] != "0" else "1")  # a forged tag
     if outcome == "blacklisted":
         with world.session() as s:
-            s.add(BatchRange(batch_id=world.batch_id, kind="blacklist", first_serial=0, last_serial=10, reason="lost roll"))
+            s.add(
+                BatchRange(
+                    batch_id=world.batch_id,
+                    kind="blacklist",
+                    first_serial=0,
+                    last_serial=10,
+                    reason="lost roll",
+                )
+            )
             s.commit()
     r = client.get(f"/S/{code}", headers=ZH)
     assert r.status_code == status and wording in r.get_data(as_text=True)
@@ -102,7 +124,11 @@ def test_gs1_digital_link(app, client):
     assert client.get(f"/01/06901234567891/21/{code}").status_code == 404  # bad check digit
     assert client.get(f"/01/00012345600012/21/{code}").status_code == 404  # valid GTIN of another product
     with world.session() as s:
-        assert [o for (o,) in s.execute(select(Scan.outcome).order_by(Scan.id))] == ["ok", "invalid", "invalid"]
+        assert [o for (o,) in s.execute(select(Scan.outcome).order_by(Scan.id))] == [
+            "ok",
+            "invalid",
+            "invalid",
+        ]
         assert s.execute(select(Code.scan_count)).scalar_one() == 1
 
 
@@ -166,7 +192,11 @@ def test_batch_state_cache_expires_and_can_be_invalidated(app, client):
     code = world.code(20)
     assert client.get(f"/S/{code}").status_code == 200
     with world.session() as s:
-        s.add(BatchRange(batch_id=world.batch_id, kind="blacklist", first_serial=20, last_serial=20, reason="leak"))
+        s.add(
+            BatchRange(
+                batch_id=world.batch_id, kind="blacklist", first_serial=20, last_serial=20, reason="leak"
+            )
+        )
         s.commit()
     with app.app_context():
         batch_cache().invalidate(world.batch_id)
@@ -176,6 +206,10 @@ def test_batch_state_cache_expires_and_can_be_invalidated(app, client):
         cache = batch_cache()
     cache.ttl = 3600  # a stale cache never lets a withdrawn code claim: claims always read the database
     with world.session() as s:
-        s.add(BatchRange(batch_id=world.batch_id, kind="blacklist", first_serial=21, last_serial=21, reason="leak"))
+        s.add(
+            BatchRange(
+                batch_id=world.batch_id, kind="blacklist", first_serial=21, last_serial=21, reason="leak"
+            )
+        )
         s.commit()
     assert client.post(f"/S/{world.code(21)}/claim", data={"csrf_token": csrf}).status_code == 410

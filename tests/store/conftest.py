@@ -1,4 +1,5 @@
 """Every store-side test ends with the DESIGN.md §6 invariants intact (`codeloop check`)."""
+
 import pytest
 
 from server.services.invariants import run_checks

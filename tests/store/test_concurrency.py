@@ -1,5 +1,6 @@
 """Real concurrent requests against PostgreSQL: one success per voucher, idempotent retries, and
 reversals racing settlement runs. Each thread has its own test client; a Barrier releases them together."""
+
 from __future__ import annotations
 
 import threading
@@ -12,7 +13,14 @@ from sqlalchemy import func, select
 
 from server.db import make_sessionmaker
 from server.models import (
-    IdempotencyKey, LedgerAccount, LedgerEntry, LedgerTransaction, Redemption, Settlement, SettlementItem, utcnow,
+    IdempotencyKey,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+    Redemption,
+    Settlement,
+    SettlementItem,
+    utcnow,
 )
 from server.services.invariants import run_checks
 from tests.conftest import make_config
@@ -68,14 +76,17 @@ def redeem_call(world, who, voucher, key=None):
     def call(client):
         r = client.post("/api/v1/redemptions", json={"voucher": voucher}, headers=world.auth(who, key))
         return r.status_code, r.get_json()
+
     return call
 
 
 def ledger_rows(sessions):
     with sessions() as s:
-        return (s.scalar(select(func.count()).select_from(LedgerTransaction)),
-                s.scalar(select(func.count()).select_from(LedgerEntry)),
-                s.scalar(select(func.count()).select_from(Redemption)))
+        return (
+            s.scalar(select(func.count()).select_from(LedgerTransaction)),
+            s.scalar(select(func.count()).select_from(LedgerEntry)),
+            s.scalar(select(func.count()).select_from(Redemption)),
+        )
 
 
 def test_fifty_redemptions_of_one_voucher_by_one_clerk(pg_app, pg_sessions):
@@ -135,7 +146,9 @@ def test_a_till_redemption_reads_its_token_and_its_key_in_one_statement(pg_app, 
     from sqlalchemy import event
 
     world = build(pg_sessions, vouchers=3)
-    assert redeem_call(world, "clerk0", world.vouchers[0])(pg_app.test_client())[0] == 201  # opens the accounts
+    assert (
+        redeem_call(world, "clerk0", world.vouchers[0])(pg_app.test_client())[0] == 201
+    )  # opens the accounts
     statements = []
 
     def count(conn, cursor, statement, *args):
@@ -166,10 +179,14 @@ def test_a_key_held_by_a_running_request_is_refused_then_free_when_it_ends(pg_ap
     call = redeem_call(world, "clerk0", world.vouchers[0], "busy")
     fingerprint = request_hash("POST", "/api/v1/redemptions", {"voucher": world.vouchers[0]})
     with pg_sessions() as s:
-        token_id = s.scalar(select(ApiToken.id).where(ApiToken.token_hash == hash_token(world.tokens["clerk0"])))
+        token_id = s.scalar(
+            select(ApiToken.id).where(ApiToken.token_hash == hash_token(world.tokens["clerk0"]))
+        )
     principal = f"token:{token_id}"
     with pg_sessions() as running:
-        _, replay = idempotency.begin(running, principal=principal, key="busy", fingerprint=fingerprint, now=utcnow())
+        _, replay = idempotency.begin(
+            running, principal=principal, key="busy", fingerprint=fingerprint, now=utcnow()
+        )
         assert replay is None
         status, body = call(pg_app.test_client())
         assert (status, body["error"]["code"]) == (409, "REQUEST_IN_PROGRESS")
@@ -182,7 +199,9 @@ def test_a_key_held_by_a_running_request_is_refused_then_free_when_it_ends(pg_ap
 
 def test_concurrent_reversal_and_reuse_keep_one_live_redemption(pg_app, pg_sessions):
     world = build(pg_sessions, vouchers=1)
-    first = pg_app.test_client().post("/api/v1/redemptions", json={"voucher": world.vouchers[0]}, headers=world.auth("clerk0"))
+    first = pg_app.test_client().post(
+        "/api/v1/redemptions", json={"voucher": world.vouchers[0]}, headers=world.auth("clerk0")
+    )
     rid = first.get_json()["redemption"]["id"]
 
     def reverse(client):
@@ -198,16 +217,23 @@ def test_concurrent_reversal_and_reuse_keep_one_live_redemption(pg_app, pg_sessi
 def test_reversal_racing_settlement_is_excluded_or_clawed_back_never_both_never_neither(pg_app, pg_sessions):
     world = build(pg_sessions, vouchers=30)
     client = pg_app.test_client()
-    rids = [client.post("/api/v1/redemptions", json={"voucher": code}, headers=world.auth("clerk0")).get_json()["redemption"]["id"]
-            for code in world.vouchers]
+    rids = [
+        client.post("/api/v1/redemptions", json={"voucher": code}, headers=world.auth("clerk0")).get_json()[
+            "redemption"
+        ]["id"]
+        for code in world.vouchers
+    ]
 
     def reverse(rid):
         def call(c):
             return c.post(f"/api/v1/redemptions/{rid}/reverse", headers=world.auth("clerk0")).status_code
+
         return call
 
     def settle(c):
-        return c.post("/api/v1/settlements/run", json={"period_end": utcnow().isoformat()}, headers=world.auth("admin")).status_code
+        return c.post(
+            "/api/v1/settlements/run", json={"period_end": utcnow().isoformat()}, headers=world.auth("admin")
+        ).status_code
 
     results = together(pg_app, [reverse(rid) for rid in rids] + [settle, settle, settle])
     assert results[:30] == [200] * 30 and set(results[30:]) <= {200, 201}
@@ -216,25 +242,39 @@ def test_reversal_racing_settlement_is_excluded_or_clawed_back_never_both_never_
         for sid, period_end in s.execute(select(Settlement.id, Settlement.period_end)):
             first_run[sid] = period_end
     # a final run collects whatever the race left: every entry ends up in exactly one statement
-    final = client.post("/api/v1/settlements/run", json={"period_end": (utcnow() + timedelta(seconds=0)).isoformat()},
-                        headers=world.auth("admin"))
+    final = client.post(
+        "/api/v1/settlements/run",
+        json={"period_end": (utcnow() + timedelta(seconds=0)).isoformat()},
+        headers=world.auth("admin"),
+    )
     assert final.status_code in (200, 201)
     with pg_sessions() as s:
-        store_account = s.scalar(select(LedgerAccount.id).where(LedgerAccount.kind == "store", LedgerAccount.ref_id == world.stores[0]))
-        entries = s.execute(select(LedgerEntry.id, LedgerEntry.amount, LedgerTransaction.key, SettlementItem.settlement_id)
-                            .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
-                            .outerjoin(SettlementItem, SettlementItem.entry_id == LedgerEntry.id)
-                            .where(LedgerEntry.account_id == store_account)).all()
+        store_account = s.scalar(
+            select(LedgerAccount.id).where(
+                LedgerAccount.kind == "store", LedgerAccount.ref_id == world.stores[0]
+            )
+        )
+        entries = s.execute(
+            select(LedgerEntry.id, LedgerEntry.amount, LedgerTransaction.key, SettlementItem.settlement_id)
+            .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+            .outerjoin(SettlementItem, SettlementItem.entry_id == LedgerEntry.id)
+            .where(LedgerEntry.account_id == store_account)
+        ).all()
         assert len(entries) == 60 and all(sid is not None for *_, sid in entries)  # never neither
         period = dict(s.execute(select(Settlement.id, Settlement.period_end)).all())
         by_redemption = {}
         for _, amount, key, sid in entries:
             rid = int(key.rsplit(":", 1)[1])
-            by_redemption.setdefault(rid, {})["reversal" if key.startswith("reversal:") else "original"] = (amount, sid)
+            by_redemption.setdefault(rid, {})["reversal" if key.startswith("reversal:") else "original"] = (
+                amount,
+                sid,
+            )
         for rid, pair in by_redemption.items():
             (orig_amount, orig_sid), (rev_amount, rev_sid) = pair["original"], pair["reversal"]
             assert orig_amount == -rev_amount == 600
             # never both: a clawback is never settled before (or without) the payout it claws back
             assert period[rev_sid] >= period[orig_sid]
-        totals = s.execute(select(func.sum(Settlement.total)).where(Settlement.account_id == store_account)).scalar()
+        totals = s.execute(
+            select(func.sum(Settlement.total)).where(Settlement.account_id == store_account)
+        ).scalar()
         assert totals == 0  # over all statements the reversed money nets out exactly

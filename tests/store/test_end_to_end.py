@@ -1,5 +1,6 @@
 """The whole loop through both halves: a consumer scans a pack and claims its voucher (issue 4's routes),
 the clerk redeems it at the till (issue 5's), the money lands in the ledger and the statement."""
+
 from __future__ import annotations
 
 import re
@@ -21,11 +22,21 @@ def consumer(client, ip):
 
 def test_scan_claim_redeem_settle_with_a_rotating_token_and_a_friend_voucher(app, client, sessions):
     staff = build(sessions, vouchers=0)
-    pack = build_world(app, rotating_token=True, voucher_value_fen=800, store_fee_fen=100, clerk_redeem_reward_fen=50,
-                       referral_limit_per_share=2, referral_friend_value_fen=300, referral_bonus_points=20)
+    pack = build_world(
+        app,
+        rotating_token=True,
+        voucher_value_fen=800,
+        store_fee_fen=100,
+        clerk_redeem_reward_fen=50,
+        referral_limit_per_share=2,
+        referral_friend_value_fen=300,
+        referral_bonus_points=20,
+    )
     sharer = consumer(client, "10.0.0.1")
     client.get(f"/api/v1/scan/{pack.code(7)}", headers=sharer, environ_base={"REMOTE_ADDR": "10.0.0.1"})
-    claimed = client.post(f"/api/v1/scan/{pack.code(7)}/claim", headers=sharer, environ_base={"REMOTE_ADDR": "10.0.0.1"})
+    claimed = client.post(
+        f"/api/v1/scan/{pack.code(7)}/claim", headers=sharer, environ_base={"REMOTE_ADDR": "10.0.0.1"}
+    )
     code = claimed.get_json()["voucher"]["code"]
     client.get(f"/v/{code}", headers={**sharer, "Cookie": ""})  # the voucher page makes the share link
 
@@ -42,10 +53,13 @@ def test_scan_claim_redeem_settle_with_a_rotating_token_and_a_friend_voucher(app
     with sessions() as s:
         token = s.scalar(select(Referral.token))
     friend = consumer(client, "10.9.9.9")
-    friend_code = client.post(f"/api/v1/referrals/{token}/claim", headers=friend,
-                              environ_base={"REMOTE_ADDR": "10.9.9.9"}).get_json()["voucher"]["code"]
+    friend_code = client.post(
+        f"/api/v1/referrals/{token}/claim", headers=friend, environ_base={"REMOTE_ADDR": "10.9.9.9"}
+    ).get_json()["voucher"]["code"]
     friend_token = voucher_tokens.make_token(app.extensions["codeloop"].secret, friend_code, utcnow())
-    response = client.post("/api/v1/redemptions", json={"voucher": friend_token}, headers=staff.auth("clerk1"))
+    response = client.post(
+        "/api/v1/redemptions", json={"voucher": friend_token}, headers=staff.auth("clerk1")
+    )
     assert response.status_code == 201 and response.get_json()["redemption"]["value_fen"] == 300
 
     now = utcnow()

@@ -1,4 +1,5 @@
 """The store-side invariant checks see what they guard against (codeloop check)."""
+
 from __future__ import annotations
 
 import pytest
@@ -44,6 +45,8 @@ def test_a_reversal_that_kept_the_money_is_reported(client, sessions):
 
 def test_a_finished_key_without_response_is_reported(sessions):
     with sessions.begin() as s:
-        s.add(IdempotencyKey(principal="user:1", key="k", request_hash="h", status="done", created_at=utcnow()))
+        s.add(
+            IdempotencyKey(principal="user:1", key="k", request_hash="h", status="done", created_at=utcnow())
+        )
     with sessions() as s:
         assert descriptions(s) == {"a finished idempotency key stores its response"}

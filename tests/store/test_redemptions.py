@@ -1,4 +1,5 @@
 """POST /api/v1/redemptions and /reverse: one success, typed refusals that change nothing, Stripe idempotency."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -24,8 +25,11 @@ def redeem(client, world, who="clerk0", key=None, **body):
 
 def balances(sessions):
     with sessions() as s:
-        rows = s.execute(select(LedgerAccount.kind, LedgerAccount.ref_id, LedgerAccount.unit, LedgerEntry.amount)
-                         .join(LedgerEntry)).all()
+        rows = s.execute(
+            select(LedgerAccount.kind, LedgerAccount.ref_id, LedgerAccount.unit, LedgerEntry.amount).join(
+                LedgerEntry
+            )
+        ).all()
     out = {}
     for kind, ref, unit, amount in rows:
         out[(kind, ref, unit)] = out.get((kind, ref, unit), 0) + amount
@@ -33,12 +37,21 @@ def balances(sessions):
 
 
 def test_redeem_posts_one_ledger_transaction(client, world, sessions):
-    response = redeem(client, world, voucher=f" {world.vouchers[0].lower()} ", purchase_fen=2000, receipt_ref="R-1")
+    response = redeem(
+        client, world, voucher=f" {world.vouchers[0].lower()} ", purchase_fen=2000, receipt_ref="R-1"
+    )
     assert response.status_code == 201
     body = response.get_json()["redemption"]
-    assert body["voucher"] == world.vouchers[0] and body["store"]["id"] == world.stores[0] and body["clerk_id"] == world.clerks[0]
-    assert balances(sessions) == {("store", world.stores[0], "fen"): 600, ("clerk", world.clerks[0], "fen"): 50,
-                                  ("campaign", world.campaign_id, "fen"): -650}
+    assert (
+        body["voucher"] == world.vouchers[0]
+        and body["store"]["id"] == world.stores[0]
+        and body["clerk_id"] == world.clerks[0]
+    )
+    assert balances(sessions) == {
+        ("store", world.stores[0], "fen"): 600,
+        ("clerk", world.clerks[0], "fen"): 50,
+        ("campaign", world.campaign_id, "fen"): -650,
+    }
     with sessions() as s:
         assert s.get(Voucher, 1).status == "redeemed"
         red = s.get(Redemption, body["id"])
@@ -77,12 +90,19 @@ def test_already_redeemed_same_store_names_when_and_where(client, world, session
 def test_already_redeemed_other_store_names_when_not_where(client, world, sessions):
     redeem(client, world)
     before = counts(sessions)
-    response = client.post("/api/v1/redemptions", json={"voucher": world.vouchers[0]},
-                           headers={**world.auth("clerk1"), "Accept-Language": "en"})
+    response = client.post(
+        "/api/v1/redemptions",
+        json={"voucher": world.vouchers[0]},
+        headers={**world.auth("clerk1"), "Accept-Language": "en"},
+    )
     assert_refused(response, "VOUCHER_ALREADY_REDEEMED", before, sessions, 409)
     error = response.get_json()["error"]
     assert error["details"]["same_store"] is False and "store_id" not in error["details"]
-    assert "一号店" not in error["message"] and "another store" in error["message"] and error["details"]["redeemed_at"] in error["message"]
+    assert (
+        "一号店" not in error["message"]
+        and "another store" in error["message"]
+        and error["details"]["redeemed_at"] in error["message"]
+    )
 
 
 def test_expired_voucher_is_refused(client, world, sessions):
@@ -114,12 +134,15 @@ def test_store_restrictions_allow(client, world, who, store):
     assert redeem(client, world, who=who, store_id=store).status_code == 201
 
 
-@pytest.mark.parametrize("who,store,code", [
-    ("clerk0", 2, "STORE_NOT_ALLOWED"),  # a clerk redeems only for their store
-    ("owner", 2, "STORE_NOT_ALLOWED"),  # an owner only for a store they own
-    ("owner", None, "VALIDATION_FAILED"),  # owners and admins must name the store
-    ("admin", 999, "STORE_NOT_ALLOWED"),
-])
+@pytest.mark.parametrize(
+    "who,store,code",
+    [
+        ("clerk0", 2, "STORE_NOT_ALLOWED"),  # a clerk redeems only for their store
+        ("owner", 2, "STORE_NOT_ALLOWED"),  # an owner only for a store they own
+        ("owner", None, "VALIDATION_FAILED"),  # owners and admins must name the store
+        ("admin", 999, "STORE_NOT_ALLOWED"),
+    ],
+)
 def test_store_restrictions_refuse(client, world, sessions, who, store, code):
     before = counts(sessions)
     body = {"store_id": store} if store else {}
@@ -131,10 +154,16 @@ def test_pos_token_is_bound_to_its_store(client, world, sessions, app):
     from server.services.accounts import create_token
 
     with sessions.begin() as s:
-        plain, _ = create_token(s, user=s.get(User, world.admin), store_id=world.stores[1], now=utcnow(), name="POS")
+        plain, _ = create_token(
+            s, user=s.get(User, world.admin), store_id=world.stores[1], now=utcnow(), name="POS"
+        )
     before = counts(sessions)
     headers = {"Authorization": f"Bearer {plain}"}
-    refused = client.post("/api/v1/redemptions", json={"voucher": world.vouchers[0], "store_id": world.stores[0]}, headers=headers)
+    refused = client.post(
+        "/api/v1/redemptions",
+        json={"voucher": world.vouchers[0], "store_id": world.stores[0]},
+        headers=headers,
+    )
     assert_refused(refused, "STORE_NOT_ALLOWED", before, sessions, 403)
     ok = client.post("/api/v1/redemptions", json={"voucher": world.vouchers[0]}, headers=headers)
     assert ok.status_code == 201 and ok.get_json()["redemption"]["store"]["id"] == world.stores[1]
@@ -143,11 +172,31 @@ def test_pos_token_is_bound_to_its_store(client, world, sessions, app):
 
 def test_unauthenticated_and_bad_bodies(client, world, sessions):
     before = counts(sessions)
-    assert_refused(client.post("/api/v1/redemptions", json={"voucher": world.vouchers[0]}), "UNAUTHORIZED", before, sessions, 401)
-    assert_refused(client.post("/api/v1/redemptions", json={"voucher": world.vouchers[0]},
-                               headers={"Authorization": "Bearer cl_wrong"}), "UNAUTHORIZED", before, sessions, 401)
-    for body in ({}, {"voucher": 5}, {"voucher": world.vouchers[0], "purchase_fen": "12"},
-                 {"voucher": world.vouchers[0], "purchase_fen": -1}, {"voucher": world.vouchers[0], "purchase_fen": 1.5}):
+    assert_refused(
+        client.post("/api/v1/redemptions", json={"voucher": world.vouchers[0]}),
+        "UNAUTHORIZED",
+        before,
+        sessions,
+        401,
+    )
+    assert_refused(
+        client.post(
+            "/api/v1/redemptions",
+            json={"voucher": world.vouchers[0]},
+            headers={"Authorization": "Bearer cl_wrong"},
+        ),
+        "UNAUTHORIZED",
+        before,
+        sessions,
+        401,
+    )
+    for body in (
+        {},
+        {"voucher": 5},
+        {"voucher": world.vouchers[0], "purchase_fen": "12"},
+        {"voucher": world.vouchers[0], "purchase_fen": -1},
+        {"voucher": world.vouchers[0], "purchase_fen": 1.5},
+    ):
         response = client.post("/api/v1/redemptions", json=body, headers=world.auth("clerk0"))
         assert_refused(response, "VALIDATION_FAILED", before, sessions, 400)
 
@@ -159,7 +208,9 @@ def test_rotating_token_fresh_stale_and_plain_code(client, world, sessions):
     before = counts(sessions)
     stale = voucher_tokens.make_token(SECRET, code, utcnow() - timedelta(minutes=5))
     assert_refused(redeem(client, world, voucher=stale), "VOUCHER_TOKEN_EXPIRED", before, sessions, 409)
-    assert_refused(redeem(client, world, voucher=code), "VOUCHER_TOKEN_EXPIRED", before, sessions, 409)  # screenshot code
+    assert_refused(
+        redeem(client, world, voucher=code), "VOUCHER_TOKEN_EXPIRED", before, sessions, 409
+    )  # screenshot code
     forged = stale.rsplit(".", 1)[0] + ".0000000000000000"
     assert_refused(redeem(client, world, voucher=forged), "VOUCHER_NOT_FOUND", before, sessions)
     fresh = voucher_tokens.make_token(SECRET, code, utcnow())
@@ -168,11 +219,15 @@ def test_rotating_token_fresh_stale_and_plain_code(client, world, sessions):
 
 # ---- idempotency ----------------------------------------------------------------------------------
 
+
 def test_same_key_same_body_replays_the_stored_response(client, world, sessions):
     first = redeem(client, world, key="k-1", purchase_fen=100)
     after_first = counts(sessions)
-    again = client.post("/api/v1/redemptions", json={"purchase_fen": 100, "voucher": world.vouchers[0]},
-                        headers=world.auth("clerk0", "k-1"))  # same JSON, other key order
+    again = client.post(
+        "/api/v1/redemptions",
+        json={"purchase_fen": 100, "voucher": world.vouchers[0]},
+        headers=world.auth("clerk0", "k-1"),
+    )  # same JSON, other key order
     assert (again.status_code, again.get_json()) == (first.status_code, first.get_json())
     assert again.headers["Idempotent-Replayed"] == "true"
     assert counts(sessions) == after_first and idempotency_rows(sessions) == 1
@@ -183,7 +238,11 @@ def test_refusals_are_replayed_too(client, world, sessions):
     with sessions.begin() as s:  # even if the voucher appeared meanwhile, the stored answer stands
         add_voucher(s, s.get(Campaign, world.campaign_id))
     again = redeem(client, world, key="k-2", voucher="NOPE123")
-    assert (again.status_code, again.get_json()) == (refused.status_code, refused.get_json()) == (404, refused.get_json())
+    assert (
+        (again.status_code, again.get_json())
+        == (refused.status_code, refused.get_json())
+        == (404, refused.get_json())
+    )
 
 
 def test_same_key_other_body_is_refused(client, world, sessions):
@@ -203,6 +262,7 @@ def test_keys_are_scoped_per_principal(client, world, sessions):
 
 # ---- reversal ----------------------------------------------------------------------------------------
 
+
 def test_reverse_within_grace_restores_voucher_and_ledger(client, world, sessions):
     rid = redeem(client, world).get_json()["redemption"]["id"]
     response = client.post(f"/api/v1/redemptions/{rid}/reverse", headers=world.auth("clerk0"))
@@ -211,8 +271,13 @@ def test_reverse_within_grace_restores_voucher_and_ledger(client, world, session
     with sessions() as s:
         assert s.get(Voucher, 1).status == "issued"
     before = counts(sessions)
-    assert_refused(client.post(f"/api/v1/redemptions/{rid}/reverse", headers=world.auth("clerk0")),
-                   "REDEMPTION_ALREADY_REVERSED", before, sessions, 409)
+    assert_refused(
+        client.post(f"/api/v1/redemptions/{rid}/reverse", headers=world.auth("clerk0")),
+        "REDEMPTION_ALREADY_REVERSED",
+        before,
+        sessions,
+        409,
+    )
     assert redeem(client, world).status_code == 201  # the voucher can be used again
 
 
@@ -220,8 +285,20 @@ def test_reverse_refusals(client, world, sessions):
     rid = redeem(client, world).get_json()["redemption"]["id"]
     before = counts(sessions)
     for who, code in [("clerk1", "FORBIDDEN"), ("owner", "FORBIDDEN")]:
-        assert_refused(client.post(f"/api/v1/redemptions/{rid}/reverse", headers=world.auth(who)), code, before, sessions, 403)
-    assert_refused(client.post("/api/v1/redemptions/999/reverse", headers=world.auth("admin")), "NOT_FOUND", before, sessions, 404)
+        assert_refused(
+            client.post(f"/api/v1/redemptions/{rid}/reverse", headers=world.auth(who)),
+            code,
+            before,
+            sessions,
+            403,
+        )
+    assert_refused(
+        client.post("/api/v1/redemptions/999/reverse", headers=world.auth("admin")),
+        "NOT_FOUND",
+        before,
+        sessions,
+        404,
+    )
     with sessions.begin() as s:
         s.get(Redemption, rid).redeemed_at = utcnow() - timedelta(minutes=31)
     before = counts(sessions)
@@ -247,21 +324,36 @@ def test_list_redemptions_is_scoped(client, world):
 
 def test_openapi_documents_the_store_routes(client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
-    assert {"/redemptions", "/redemptions/{redemption_id}/reverse", "/settlements/run", "/settlements",
-            "/settlements/{settlement_id}/paid", "/stores", "/clerks"} <= set(paths)
+    assert {
+        "/redemptions",
+        "/redemptions/{redemption_id}/reverse",
+        "/settlements/run",
+        "/settlements",
+        "/settlements/{settlement_id}/paid",
+        "/stores",
+        "/clerks",
+    } <= set(paths)
 
 
 def test_pos_token_issued_by_the_api_redeems_and_reverses_for_its_store_only(client, world, sessions):
-    issued = client.post(f"/api/v1/stores/{world.stores[1]}/tokens", json={"name": "till 1"}, headers=world.auth("admin"))
+    issued = client.post(
+        f"/api/v1/stores/{world.stores[1]}/tokens", json={"name": "till 1"}, headers=world.auth("admin")
+    )
     assert issued.status_code == 201 and issued.get_json()["store_id"] == world.stores[1]
     pos = {"Authorization": f"Bearer {issued.get_json()['token']}"}
     ok = client.post("/api/v1/redemptions", json={"voucher": world.vouchers[0]}, headers=pos)
     assert ok.status_code == 201 and ok.get_json()["redemption"]["clerk_id"] is None
     rid = ok.get_json()["redemption"]["id"]
-    other = client.post("/api/v1/redemptions", json={"voucher": world.vouchers[1]}, headers=world.auth("clerk0")).get_json()
+    other = client.post(
+        "/api/v1/redemptions", json={"voucher": world.vouchers[1]}, headers=world.auth("clerk0")
+    ).get_json()
     before = counts(sessions)
-    for method, path in [("post", "/api/v1/stores"), ("get", "/api/v1/clerks"), ("post", "/api/v1/settlements/run"),
-                         ("post", f"/api/v1/redemptions/{other['redemption']['id']}/reverse")]:
+    for method, path in [
+        ("post", "/api/v1/stores"),
+        ("get", "/api/v1/clerks"),
+        ("post", "/api/v1/settlements/run"),
+        ("post", f"/api/v1/redemptions/{other['redemption']['id']}/reverse"),
+    ]:
         response = getattr(client, method)(path, json={}, headers=pos)
         assert response.status_code == 403, path  # a till's token has no admin powers, nor other stores
     assert counts(sessions) == before

@@ -1,4 +1,5 @@
 """Holding, fraud holds, settlement runs, clawbacks, paying once, scoped statements and finance exports."""
+
 from __future__ import annotations
 
 import csv
@@ -30,7 +31,9 @@ def world(sessions):
 
 
 def redeem(client, world, i=0, who="clerk0"):
-    response = client.post("/api/v1/redemptions", json={"voucher": world.vouchers[i]}, headers=world.auth(who))
+    response = client.post(
+        "/api/v1/redemptions", json={"voucher": world.vouchers[i]}, headers=world.auth(who)
+    )
     assert response.status_code == 201, response.get_json()
     return response.get_json()["redemption"]["id"]
 
@@ -50,10 +53,16 @@ def test_run_makes_one_statement_per_store_and_clerk_and_is_idempotent(client, w
     first = run(client, world)
     assert first.status_code == 201 and len(first.get_json()["created"]) == 4
     by_payee = {(s["account"]["kind"], s["account"]["ref_id"]): s["total"] for s in statements(client, world)}
-    assert by_payee == {("store", world.stores[0]): 600, ("store", world.stores[1]): 600,
-                        ("clerk", world.clerks[0]): 50, ("clerk", world.clerks[1]): 50}
+    assert by_payee == {
+        ("store", world.stores[0]): 600,
+        ("store", world.stores[1]): 600,
+        ("clerk", world.clerks[0]): 50,
+        ("clerk", world.clerks[1]): 50,
+    }
     before = counts(sessions)
-    again = run(client, world, utcnow())  # a later period finds nothing new; the same period makes nothing twice
+    again = run(
+        client, world, utcnow()
+    )  # a later period finds nothing new; the same period makes nothing twice
     assert again.status_code == 200 and again.get_json()["created"] == [] and counts(sessions) == before
     from workers.settlement import run_settlement
 
@@ -87,31 +96,58 @@ def test_paid_once_only(client, world, sessions):
     redeem(client, world)
     run(client, world)
     sid = statements(client, world)[0]["id"]
-    ok = client.post(f"/api/v1/settlements/{sid}/paid", json={"reference": "BANK-1"}, headers=world.auth("admin"))
+    ok = client.post(
+        f"/api/v1/settlements/{sid}/paid", json={"reference": "BANK-1"}, headers=world.auth("admin")
+    )
     assert ok.status_code == 200 and ok.get_json()["status"] == "paid"
     before = counts(sessions)
-    again = client.post(f"/api/v1/settlements/{sid}/paid", json={"reference": "BANK-2"}, headers=world.auth("admin"))
+    again = client.post(
+        f"/api/v1/settlements/{sid}/paid", json={"reference": "BANK-2"}, headers=world.auth("admin")
+    )
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "SETTLEMENT_ALREADY_PAID"
     assert "BANK-1" in again.get_json()["error"]["message"] and counts(sessions) == before
     with sessions() as s:
         assert s.get(Settlement, sid).paid_reference == "BANK-1"
-        assert s.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "settlement.paid")) == 1
+        assert (
+            s.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "settlement.paid"))
+            == 1
+        )
     for body, code in [({}, "VALIDATION_FAILED"), ({"reference": " "}, "VALIDATION_FAILED")]:
         r = client.post(f"/api/v1/settlements/{sid}/paid", json=body, headers=world.auth("admin"))
         assert r.get_json()["error"]["code"] == code
-    assert client.post("/api/v1/settlements/999/paid", json={"reference": "x"}, headers=world.auth("admin")).status_code == 404
-    assert client.post(f"/api/v1/settlements/{sid}/paid", json={"reference": "x"}, headers=world.auth("owner")).status_code == 403
+    assert (
+        client.post(
+            "/api/v1/settlements/999/paid", json={"reference": "x"}, headers=world.auth("admin")
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post(
+            f"/api/v1/settlements/{sid}/paid", json={"reference": "x"}, headers=world.auth("owner")
+        ).status_code
+        == 403
+    )
 
 
 def test_statements_are_scoped(client, world):
     redeem(client, world, 0)
     redeem(client, world, 1, who="clerk1")
     run(client, world)
-    assert {(s["account"]["kind"], s["account"]["ref_id"]) for s in statements(client, world, "owner")} == {("store", world.stores[0])}
-    assert {(s["account"]["kind"], s["account"]["ref_id"]) for s in statements(client, world, "clerk1")} == {("clerk", world.clerks[1])}
+    assert {(s["account"]["kind"], s["account"]["ref_id"]) for s in statements(client, world, "owner")} == {
+        ("store", world.stores[0])
+    }
+    assert {(s["account"]["kind"], s["account"]["ref_id"]) for s in statements(client, world, "clerk1")} == {
+        ("clerk", world.clerks[1])
+    }
     assert client.post("/api/v1/settlements/run", json={}, headers=world.auth("owner")).status_code == 403
-    assert client.post("/api/v1/settlements/run", json={"period_end": (utcnow() + timedelta(days=1)).isoformat()},
-                       headers=world.auth("admin")).get_json()["error"]["code"] == "VALIDATION_FAILED"
+    assert (
+        client.post(
+            "/api/v1/settlements/run",
+            json={"period_end": (utcnow() + timedelta(days=1)).isoformat()},
+            headers=world.auth("admin"),
+        ).get_json()["error"]["code"]
+        == "VALIDATION_FAILED"
+    )
 
 
 def _alert(sessions, rid):
@@ -133,7 +169,10 @@ def test_held_entries_wait_for_release(client, world, sessions):
     assert len(run(client, world).get_json()["created"]) == 2
     with sessions() as s:
         assert s.get(Alert, alert_id).status == "released"
-        assert s.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "alert.released")) == 1
+        assert (
+            s.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "alert.released"))
+            == 1
+        )
     again = client.post(f"/api/v1/holds/{alert_id}/void", headers=world.auth("admin"))
     assert again.status_code == 400  # already decided
 
@@ -156,7 +195,7 @@ def test_csv_and_xlsx_exports(client, world, sessions):
     with sessions.begin() as s:
         from server.models import Store
 
-        s.get(Store, world.stores[0]).name = "=HYPERLINK(\"http://evil\")"
+        s.get(Store, world.stores[0]).name = '=HYPERLINK("http://evil")'
     redeem(client, world, 0)
     run(client, world)
     response = client.get("/api/v1/settlements.csv", headers=world.auth("admin"))
@@ -164,11 +203,13 @@ def test_csv_and_xlsx_exports(client, world, sessions):
     rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
     assert rows[0][:4] == ["statement", "payee_kind", "payee_id", "payee"]
     payees = {r[3] for r in rows[1:]}
-    assert "'=HYPERLINK(\"http://evil\")" in payees and "导购0" in payees
+    assert '\'=HYPERLINK("http://evil")' in payees and "导购0" in payees
     xlsx = client.get("/api/v1/settlements.xlsx", headers=world.auth("owner"))
     sheet = load_workbook(io.BytesIO(xlsx.data)).active
     cells = [[c.value for c in row] for row in sheet.iter_rows()]
-    assert len(cells) == 2 and cells[1][3] == "=HYPERLINK(\"http://evil\")" and sheet.cell(2, 4).data_type == "s"
+    assert (
+        len(cells) == 2 and cells[1][3] == '=HYPERLINK("http://evil")' and sheet.cell(2, 4).data_type == "s"
+    )
     assert settlements.safe_cell("-12.5") == "-12.5" and settlements.safe_cell("@SUM(A1)") == "'@SUM(A1)"
 
 
@@ -178,10 +219,14 @@ def test_concurrent_style_double_run_never_settles_an_entry_twice(client, world,
     with sessions.begin() as s:
         first = settlements.run(s, period_end=now, now=now)
     with sessions.begin() as s:
-        second = settlements.run(s, period_end=now + timedelta(microseconds=1), now=now + timedelta(seconds=1))
+        second = settlements.run(
+            s, period_end=now + timedelta(microseconds=1), now=now + timedelta(seconds=1)
+        )
     assert len(first) == 2 and second == []
     with sessions() as s:
-        assert s.scalar(select(func.count()).select_from(SettlementItem)) == 3 - 1  # campaign account is not payable
+        assert (
+            s.scalar(select(func.count()).select_from(SettlementItem)) == 3 - 1
+        )  # campaign account is not payable
 
 
 def test_the_settlement_job_closes_a_period_once(app, client, world, sessions):
@@ -192,7 +237,9 @@ def test_the_settlement_job_closes_a_period_once(app, client, world, sessions):
     created = run_settlement(period_end)
     assert len(created) == 2
     before = counts(sessions)
-    assert run_settlement(period_end) == [] and counts(sessions) == before  # crash-and-rerun leaves the same state
+    assert (
+        run_settlement(period_end) == [] and counts(sessions) == before
+    )  # crash-and-rerun leaves the same state
     assert {s["total"] for s in statements(client, world)} == {600, 50}
 
 
@@ -212,8 +259,17 @@ def test_admin_payout_page_runs_pays_and_decides_holds(app, client, world, sessi
     assert admin.post("/admin/settlements/run", data={"csrf_token": token}).status_code == 302
     with sessions() as s:
         sid = s.scalar(select(Settlement.id).order_by(Settlement.id).limit(1))
-    assert admin.post(f"/admin/settlements/{sid}/paid", data={"csrf_token": token, "reference": "BANK-9"}).status_code == 302
-    twice = admin.post(f"/admin/settlements/{sid}/paid", data={"csrf_token": token, "reference": "BANK-10"}, follow_redirects=True)
+    assert (
+        admin.post(
+            f"/admin/settlements/{sid}/paid", data={"csrf_token": token, "reference": "BANK-9"}
+        ).status_code
+        == 302
+    )
+    twice = admin.post(
+        f"/admin/settlements/{sid}/paid",
+        data={"csrf_token": token, "reference": "BANK-10"},
+        follow_redirects=True,
+    )
     assert "BANK-9" in twice.get_data(as_text=True) and "已于" in twice.get_data(as_text=True)
     assert admin.post(f"/admin/holds/{alert_id}/void", data={"csrf_token": token}).status_code == 302
     with sessions() as s:

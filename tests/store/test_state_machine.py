@@ -1,5 +1,6 @@
 """A hypothesis state machine over claim / redeem / reverse / settle / pay / retry / replay through the real
 API, checking the invariants (run_checks) and a model of every balance after each step (SQLite)."""
+
 from __future__ import annotations
 
 import shutil
@@ -40,19 +41,35 @@ class RedemptionMachine(RuleBasedStateMachine):
         self.client = self.app.test_client()
         now = utcnow()
         with self.sessions.begin() as s:
-            self.campaign = make_campaign(s, cap=CAP, budget_fen=CAP * VALUE, voucher_value_fen=VALUE, store_fee_fen=FEE,
-                                          clerk_redeem_reward_fen=REWARD).id
+            self.campaign = make_campaign(
+                s,
+                cap=CAP,
+                budget_fen=CAP * VALUE,
+                voucher_value_fen=VALUE,
+                store_fee_fen=FEE,
+                clerk_redeem_reward_fen=REWARD,
+            ).id
             stores = [Store(name=f"店{i}", created_at=now) for i in range(2)]
             s.add_all(stores)
             s.flush()
             self.stores = [st_.id for st_ in stores]
             self.clerks, self.tokens = [], []
             for i, store in enumerate(stores):  # cheap users: the password hash is never checked here
-                clerk = User(username=f"m{i}", password_hash="-", role="clerk", store_id=store.id, created_at=now)
+                clerk = User(
+                    username=f"m{i}", password_hash="-", role="clerk", store_id=store.id, created_at=now
+                )
                 s.add(clerk)
                 s.flush()
                 plain = f"cl_machine_{i}_{uuid.uuid4().hex}"
-                s.add(ApiToken(user_id=clerk.id, store_id=store.id, token_hash=hash_token(plain), prefix=plain[:10], created_at=now))
+                s.add(
+                    ApiToken(
+                        user_id=clerk.id,
+                        store_id=store.id,
+                        token_hash=hash_token(plain),
+                        prefix=plain[:10],
+                        created_at=now,
+                    )
+                )
                 self.clerks.append(clerk.id)
                 self.tokens.append(plain)
         self.vouchers: list[str] = []
@@ -78,29 +95,47 @@ class RedemptionMachine(RuleBasedStateMachine):
         return r.status_code, r.get_json()
 
     def _move(self, clerk: int, sign: int):
-        for account, amount in ((("store", self.stores[clerk]), VALUE + FEE), (("clerk", self.clerks[clerk]), REWARD),
-                                (("campaign", self.campaign), -(VALUE + FEE + REWARD))):
+        for account, amount in (
+            (("store", self.stores[clerk]), VALUE + FEE),
+            (("clerk", self.clerks[clerk]), REWARD),
+            (("campaign", self.campaign), -(VALUE + FEE + REWARD)),
+        ):
             self.total[account] = self.total.get(account, 0) + sign * amount
 
     # ---- rules ----
     @rule()
     def claim(self):
         with self.sessions.begin() as s:
-            won = s.execute(update(Campaign).where(Campaign.id == self.campaign, Campaign.issued_count < Campaign.cap)
-                            .values(issued_count=Campaign.issued_count + 1, spent_fen=Campaign.spent_fen + VALUE)
-                            .returning(Campaign.id)).scalar()
+            won = s.execute(
+                update(Campaign)
+                .where(Campaign.id == self.campaign, Campaign.issued_count < Campaign.cap)
+                .values(issued_count=Campaign.issued_count + 1, spent_fen=Campaign.spent_fen + VALUE)
+                .returning(Campaign.id)
+            ).scalar()
             if won is None:
                 assert len(self.vouchers) == CAP
                 return
             now = utcnow()
-            voucher = Voucher(code=f"M{uuid.uuid4().hex[:10].upper()}", kind="pack", campaign_id=self.campaign,
-                              code_id=make_code(s).id, consumer_id=make_consumer(s).id, value_fen=VALUE, issued_at=now,
-                              expires_at=now + timedelta(days=30))
+            voucher = Voucher(
+                code=f"M{uuid.uuid4().hex[:10].upper()}",
+                kind="pack",
+                campaign_id=self.campaign,
+                code_id=make_code(s).id,
+                consumer_id=make_consumer(s).id,
+                value_fen=VALUE,
+                issued_at=now,
+                expires_at=now + timedelta(days=30),
+            )
             s.add(voucher)
             s.flush()
             self.vouchers.append(voucher.code)
 
-    @rule(v=st.integers(0, 50), clerk=st.integers(0, 1), keyed=st.booleans(), purchase=st.sampled_from([None, 0, 999]))
+    @rule(
+        v=st.integers(0, 50),
+        clerk=st.integers(0, 1),
+        keyed=st.booleans(),
+        purchase=st.sampled_from([None, 0, 999]),
+    )
     def redeem(self, v, clerk, keyed, purchase):
         if not self.vouchers:
             return
@@ -140,7 +175,9 @@ class RedemptionMachine(RuleBasedStateMachine):
 
     @rule()
     def settle(self):
-        r = self.client.post("/api/v1/settlements/run", json={}, headers={"Authorization": f"Bearer {self._admin_token()}"})
+        r = self.client.post(
+            "/api/v1/settlements/run", json={}, headers={"Authorization": f"Bearer {self._admin_token()}"}
+        )
         assert r.status_code in (200, 201), r.get_json()
         self.open_statements += r.get_json()["created"]
         for account, amount in self.total.items():
@@ -153,8 +190,15 @@ class RedemptionMachine(RuleBasedStateMachine):
             return
         sid = self.open_statements.pop(i % len(self.open_statements))
         headers = {"Authorization": f"Bearer {self._admin_token()}"}
-        assert self.client.post(f"/api/v1/settlements/{sid}/paid", json={"reference": f"P{sid}"}, headers=headers).status_code == 200
-        again = self.client.post(f"/api/v1/settlements/{sid}/paid", json={"reference": "twice"}, headers=headers)
+        assert (
+            self.client.post(
+                f"/api/v1/settlements/{sid}/paid", json={"reference": f"P{sid}"}, headers=headers
+            ).status_code
+            == 200
+        )
+        again = self.client.post(
+            f"/api/v1/settlements/{sid}/paid", json={"reference": "twice"}, headers=headers
+        )
         assert again.get_json()["error"]["code"] == "SETTLEMENT_ALREADY_PAID"
         self.paid.append(sid)
 
@@ -186,7 +230,14 @@ class RedemptionMachine(RuleBasedStateMachine):
                 s.add(admin)
                 s.flush()
                 self._admin = f"cl_machine_admin_{uuid.uuid4().hex}"
-                s.add(ApiToken(user_id=admin.id, token_hash=hash_token(self._admin), prefix=self._admin[:10], created_at=now))
+                s.add(
+                    ApiToken(
+                        user_id=admin.id,
+                        token_hash=hash_token(self._admin),
+                        prefix=self._admin[:10],
+                        created_at=now,
+                    )
+                )
         return self._admin
 
     # ---- invariants ----
@@ -203,7 +254,11 @@ class RedemptionMachine(RuleBasedStateMachine):
             return
         now = utcnow() + timedelta(seconds=1)
         with self.sessions() as s:
-            for kind, ref in [("store", x) for x in self.stores] + [("clerk", x) for x in self.clerks] + [("campaign", self.campaign)]:
+            for kind, ref in (
+                [("store", x) for x in self.stores]
+                + [("clerk", x) for x in self.clerks]
+                + [("campaign", self.campaign)]
+            ):
                 balance = ledger.balance(s, ledger.Account(kind, ref), now)
                 assert balance.total == self.total.get((kind, ref), 0), (kind, ref)
                 assert balance.held == 0
@@ -221,5 +276,9 @@ def template(_sqlite_template):
 
 def test_redemption_state_machine(template, tmp_path_factory):
     machine = type("Machine", (RedemptionMachine,), {"TEMPLATE": template, "TMP": tmp_path_factory})
-    run_state_machine_as_test(machine, settings=settings(max_examples=20, stateful_step_count=25, deadline=None,
-                                                         suppress_health_check=list(HealthCheck)))
+    run_state_machine_as_test(
+        machine,
+        settings=settings(
+            max_examples=20, stateful_step_count=25, deadline=None, suppress_health_check=list(HealthCheck)
+        ),
+    )

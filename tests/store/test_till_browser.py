@@ -1,5 +1,6 @@
 """The till in real Chromium: sign in, redeem by typing, by a wedge scanner's burst, by the camera
 (a fake camera showing the voucher's QR, decoded by the vendored jsQR), and see why a voucher is refused."""
+
 from __future__ import annotations
 
 import shutil
@@ -16,8 +17,14 @@ from tests.store.world import PASSWORD, build
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
@@ -66,12 +73,17 @@ def test_clerk_redeems_by_typing_by_wedge_scan_and_camera(server, sessions, tmp_
     world = build(sessions, vouchers=4)
     ARTIFACTS.mkdir(exist_ok=True)
     video = qr_y4m(f"https://q.example.cn/v/{world.vouchers[2]}", tmp_path / "qr.y4m")
-    args = ARGS + ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                   f"--use-file-for-fake-video-capture={video}"]
+    args = ARGS + [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}",
+    ]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=args)
         try:
-            context = browser.new_context(viewport={"width": 390, "height": 800}, locale="zh-CN")  # a cheap phone
+            context = browser.new_context(
+                viewport={"width": 390, "height": 800}, locale="zh-CN"
+            )  # a cheap phone
             context.grant_permissions(["camera"], origin=server)
             page = context.new_page()
             sign_in(page, server, "clerk0")
@@ -85,7 +97,9 @@ def test_clerk_redeems_by_typing_by_wedge_scan_and_camera(server, sessions, tmp_
             page.screenshot(path=str(ARTIFACTS / "till-typed.png"), full_page=True)
 
             # 2. a wedge scanner: a burst of keys and Enter, and its repeat within 2 s ignored
-            assert page.evaluate("document.activeElement.id") == "voucher" and page.input_value("#voucher") == ""
+            assert (
+                page.evaluate("document.activeElement.id") == "voucher" and page.input_value("#voucher") == ""
+            )
             page.keyboard.type(world.vouchers[1], delay=5)
             page.keyboard.press("Enter")
             page.wait_for_function("document.getElementById('today-count').textContent === '2'")
@@ -107,7 +121,9 @@ def test_clerk_redeems_by_typing_by_wedge_scan_and_camera(server, sessions, tmp_
 
             # 4. the camera: a fake device showing the voucher's QR, decoded in the page
             page.click("#camera")
-            page.wait_for_function("document.getElementById('today-count').textContent === '3'", timeout=20000)
+            page.wait_for_function(
+                "document.getElementById('today-count').textContent === '3'", timeout=20000
+            )
             assert "已核销" in banner(page)
             page.screenshot(path=str(ARTIFACTS / "till-camera.png"), full_page=True)
 
@@ -136,8 +152,11 @@ def test_clerk_redeems_by_typing_by_wedge_scan_and_camera(server, sessions, tmp_
             page.unroute("**/clerk")
 
             # 6. a till PC in English
-            desktop = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US",
-                                          extra_http_headers={"Accept-Language": "en"})
+            desktop = browser.new_context(
+                viewport={"width": 1280, "height": 800},
+                locale="en-US",
+                extra_http_headers={"Accept-Language": "en"},
+            )
             pc = desktop.new_page()
             sign_in(pc, server, "clerk1", start="/login?next=/clerk")
             pc.keyboard.type(world.vouchers[0], delay=5)

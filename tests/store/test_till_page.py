@@ -1,4 +1,5 @@
 """The till page without JavaScript (a plain form POST), its JSON mode for clerk.js, and the owner page."""
+
 from __future__ import annotations
 
 import re
@@ -7,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from server.models import Campaign, Redemption, utcnow
-from tests.store.world import add_voucher, build, counts
 from tests.store.test_people import login
+from tests.store.world import add_voucher, build, counts
 
 
 @pytest.fixture
@@ -18,8 +19,10 @@ def world(sessions):
 
 def form(client, path="/clerk"):
     page = client.get(path).get_data(as_text=True)
-    return {"csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page).group(1),
-            "idem": re.search(r'name="idem" value="([^"]+)"', page).group(1)}
+    return {
+        "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page).group(1),
+        "idem": re.search(r'name="idem" value="([^"]+)"', page).group(1),
+    }
 
 
 def banner(response) -> str:
@@ -36,8 +39,17 @@ def till(app, world):
 
 def test_page_is_one_autofocused_input_with_camera_and_no_cdn(till):
     page = till.get("/clerk").get_data(as_text=True)
-    assert re.search(r'<input id="voucher"[^>]*autofocus', page) and 'id="purchase"' in page and "扫码或输入券码" in page
-    assert "/static/clerk.js" in page and "vendor/jsqr/jsQR.js" in page and "//cdn" not in page and "https://" not in page
+    assert (
+        re.search(r'<input id="voucher"[^>]*autofocus', page)
+        and 'id="purchase"' in page
+        and "扫码或输入券码" in page
+    )
+    assert (
+        "/static/clerk.js" in page
+        and "vendor/jsqr/jsQR.js" in page
+        and "//cdn" not in page
+        and "https://" not in page
+    )
     assert till.get("/static/vendor/jsqr/jsQR.js").status_code == 200
 
 
@@ -49,7 +61,12 @@ def test_plain_form_redeem_then_refusal_with_reason(till, world, sessions):
     before = counts(sessions)
     again = till.post("/clerk", data={**form(till), "voucher": world.vouchers[0]})
     text = banner(again)
-    assert again.status_code == 409 and "未核销" in text and "一号店" in text and "VOUCHER_ALREADY_REDEEMED" in text
+    assert (
+        again.status_code == 409
+        and "未核销" in text
+        and "一号店" in text
+        and "VOUCHER_ALREADY_REDEEMED" in text
+    )
     assert counts(sessions) == before
 
 
@@ -85,13 +102,26 @@ def test_expired_and_english(till, world, sessions):
 
 def test_json_mode_and_undo(till, world, sessions):
     fields = form(till)
-    body = till.post("/clerk", data={**fields, "voucher": world.vouchers[0]}, headers={"Accept": "application/json"}).get_json()
-    assert body["result"]["ok"] and body["today"] == {"count": 1, "value": "5.00", "mine": 1, "earned": "0.50"}
+    body = till.post(
+        "/clerk", data={**fields, "voucher": world.vouchers[0]}, headers={"Accept": "application/json"}
+    ).get_json()
+    assert body["result"]["ok"] and body["today"] == {
+        "count": 1,
+        "value": "5.00",
+        "mine": 1,
+        "earned": "0.50",
+    }
     assert body["idem"] != fields["idem"]
     rid = body["result"]["redemption_id"]
-    undone = till.post(f"/clerk/reverse/{rid}", data={"csrf_token": fields["csrf_token"]}, headers={"Accept": "application/json"}).get_json()
+    undone = till.post(
+        f"/clerk/reverse/{rid}",
+        data={"csrf_token": fields["csrf_token"]},
+        headers={"Accept": "application/json"},
+    ).get_json()
     assert undone["result"]["ok"] and undone["today"]["count"] == 0
-    again = till.post(f"/clerk/reverse/{rid}", data={"csrf_token": fields["csrf_token"]}).get_data(as_text=True)
+    again = till.post(f"/clerk/reverse/{rid}", data={"csrf_token": fields["csrf_token"]}).get_data(
+        as_text=True
+    )
     assert "REDEMPTION_ALREADY_REVERSED" in again
     with sessions() as s:
         assert s.get(Redemption, rid).reversed_at is not None
@@ -117,7 +147,12 @@ def test_owner_sees_only_their_stores(app, world, till):
     owner = app.test_client()
     login(owner, "owner0")
     page = owner.get("/owner").get_data(as_text=True)
-    assert "一号店" in page and "二号店" not in page and world.vouchers[0] in page and world.vouchers[1] not in page
+    assert (
+        "一号店" in page
+        and "二号店" not in page
+        and world.vouchers[0] in page
+        and world.vouchers[1] not in page
+    )
     assert till.get("/owner").status_code == 403
 
 
@@ -126,4 +161,10 @@ def test_yuan_is_exact_for_negative_and_decimal_sums():
 
     from server.services.redemptions import yuan
 
-    assert [yuan(650), yuan(-650), yuan(5), yuan(-5), yuan(Decimal(1234))] == ["6.50", "-6.50", "0.05", "-0.05", "12.34"]
+    assert [yuan(650), yuan(-650), yuan(5), yuan(-5), yuan(Decimal(1234))] == [
+        "6.50",
+        "-6.50",
+        "0.05",
+        "-0.05",
+        "12.34",
+    ]

@@ -1,4 +1,5 @@
 """A small store world for the store tests: campaign, two stores, clerks, an owner, an admin, tokens."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -7,7 +8,14 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from server.models import (
-    IdempotencyKey, LedgerEntry, LedgerTransaction, Redemption, Settlement, SettlementItem, Voucher, utcnow,
+    IdempotencyKey,
+    LedgerEntry,
+    LedgerTransaction,
+    Redemption,
+    Settlement,
+    SettlementItem,
+    Voucher,
+    utcnow,
 )
 from server.services.accounts import create_token, create_user
 from tests.factories import make_campaign, make_consumer, make_store, make_voucher
@@ -39,8 +47,18 @@ def build(sessions, *, vouchers: int = 3, **campaign) -> World:
         values.update(campaign)
         camp = make_campaign(s, **values)
         stores = [make_store(s, name="一号店"), make_store(s, name="二号店")]
-        clerks = [create_user(s, username=f"clerk{i}", password=PASSWORD, role="clerk", now=now, store_id=st.id,
-                              display_name=f"导购{i}") for i, st in enumerate(stores)]
+        clerks = [
+            create_user(
+                s,
+                username=f"clerk{i}",
+                password=PASSWORD,
+                role="clerk",
+                now=now,
+                store_id=st.id,
+                display_name=f"导购{i}",
+            )
+            for i, st in enumerate(stores)
+        ]
         owner = create_user(s, username="owner0", password=PASSWORD, role="owner", now=now)
         stores[0].owner_id = owner.id
         admin = create_user(s, username="admin0", password=PASSWORD, role="admin", now=now)
@@ -71,8 +89,12 @@ def counts(sessions) -> dict:
     with sessions() as s:
         return {
             "redemptions": s.scalar(select(func.count()).select_from(Redemption)),
-            "live": s.scalar(select(func.count()).select_from(Redemption).where(Redemption.reversed_at.is_(None))),
-            "redeemed": s.scalar(select(func.count()).select_from(Voucher).where(Voucher.status == "redeemed")),
+            "live": s.scalar(
+                select(func.count()).select_from(Redemption).where(Redemption.reversed_at.is_(None))
+            ),
+            "redeemed": s.scalar(
+                select(func.count()).select_from(Voucher).where(Voucher.status == "redeemed")
+            ),
             "transactions": s.scalar(select(func.count()).select_from(LedgerTransaction)),
             "entries": s.scalar(select(func.count()).select_from(LedgerEntry)),
             "settlements": s.scalar(select(func.count()).select_from(Settlement)),
