@@ -4,11 +4,20 @@ flash message, the console's security headers and its streamed downloads."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from urllib.parse import quote
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+)
 from flask_login import current_user
 
 from server.auth import staff_page
@@ -108,6 +117,51 @@ def download(chunks: Iterable[bytes], filename: str, mimetype: str) -> Response:
     """A streamed attachment; `mimetype` is complete (Flask adds no second charset to a full content type)."""
     ascii_name = filename.encode("ascii", "replace").decode().replace('"', "")
     disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
-    response = Response(chunks, headers={"Content-Disposition": disposition})
+    # the chunks may read the database as they are sent: keep the request's session open until the last one
+    response = Response(stream_with_context(chunks), headers={"Content-Disposition": disposition})
     response.headers["Content-Type"] = mimetype
     return response
+
+
+def query_int(name: str, problems: list[str]) -> int | None:
+    """A whole number from the query string; anything else is noted in `problems` and ignored."""
+    raw = (request.args.get(name) or "").strip()
+    if raw.isdigit() and len(raw) <= 12:
+        return int(raw)
+    if raw:
+        problems.append(name)
+    return None
+
+
+def query_day(name: str, problems: list[str]) -> date | None:
+    """A YYYY-MM-DD date from the query string; anything else is noted in `problems` and ignored."""
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        if len(raw) == 10:
+            return date.fromisoformat(raw)
+    except ValueError:
+        pass
+    problems.append(name)
+    return None
+
+
+def day_start(day: date) -> datetime:
+    """Midnight starting `day` in the deployment's time zone."""
+    return datetime.combine(day, time(0), tzinfo=runtime().config.tz)
+
+
+def day_end(day: date) -> datetime:
+    """Midnight ending `day` (exclusive bound) in the deployment's time zone."""
+    return day_start(day + timedelta(days=1))
+
+
+def ignored(problems: list[str]) -> None:
+    """Say which filters were not understood (the page shows the rest)."""
+    if problems:
+        from flask_babel import gettext
+
+        flash(
+            gettext("Ignored filters that are not understood: %(names)s", names=", ".join(problems)), "error"
+        )
