@@ -10,7 +10,7 @@ from server.models.ledger import (
     Settlement,
     SettlementItem,
 )
-from server.models.ops import Alert, AuditLog, Outbox, Rollup
+from server.models.ops import Alert, AuditLog, Rollup
 from server.models.people import ROLES, ApiToken, Store, User
 from server.models.scans import Attribution, Code, Consumer, PhoneChallenge, Scan
 from server.models.vouchers import IdempotencyKey, Redemption, Referral, Voucher
@@ -32,7 +32,6 @@ __all__ = [
     "SettlementItem",
     "Alert",
     "AuditLog",
-    "Outbox",
     "Rollup",
     "ROLES",
     "ApiToken",

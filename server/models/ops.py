@@ -1,4 +1,4 @@
-"""Operations: fraud alerts, report rollups, the job outbox and the audit log."""
+"""Operations: fraud alerts, report rollups and the audit log."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Index,
-    Integer,
     SmallInteger,
     String,
     UniqueConstraint,
@@ -67,21 +66,6 @@ class Rollup(Base):
     province: Mapped[str] = mapped_column(String(80), default="")
     city: Mapped[str] = mapped_column(String(80), default="")
     value: Mapped[int] = mapped_column(default=0)
-
-
-class Outbox(Base):
-    """A job owed by a committed business event; the sweeper re-enqueues what Redis lost."""
-
-    __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_pending", "done_at", "created_at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    job: Mapped[str] = mapped_column(String(120))  # dotted path, e.g. "workers.geo.enrich_scan"
-    args: Mapped[list] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    enqueued_at: Mapped[datetime | None]
-    done_at: Mapped[datetime | None]
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AuditLog(Base):
