@@ -13,8 +13,6 @@ from server.models import Batch, BatchRange, Code, Scan, Voucher
 
 BatchState = Callable[[int], "tuple[Batch | None, list[BatchRange]]"]
 
-# per-scan place columns added by the enrichment of later migrations, shown when the model has them
-SCAN_PLACE_EXTRAS = ("lat", "lng", "days_since_activation")
 ERROR_FOR = {"invalid": "CODE_INVALID", "inactive": "CODE_INACTIVE", "blacklisted": "CODE_BLACKLISTED"}
 
 
@@ -138,7 +136,9 @@ def _scans(session: Session, code_id: int, tz, limit: int) -> list[dict]:
             "province": s.province,
             "city": s.city,
             "accuracy_km": s.accuracy_km,
-            **{name: getattr(s, name, None) for name in SCAN_PLACE_EXTRAS},
+            "lat": s.lat,
+            "lng": s.lng,
+            "days_since_activation": s.days_since_activation,
             "geo_status": s.geo_status,
             "outcome": s.outcome,
             "consumer_id": s.consumer_id,
