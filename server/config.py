@@ -32,6 +32,32 @@ VARIABLES = {
 }
 
 
+# alert rule thresholds: name -> (default, lowest, highest, meaning); each is read from CODELOOP_ALERT_<NAME>
+ALERT_THRESHOLDS = {
+    "geo_velocity_km": (300, 1, 20000, "geo-velocity: km between two scans of one code beyond both radii"),
+    "geo_velocity_minutes": (120, 1, 7 * 24 * 60, "geo-velocity: within this many minutes"),
+    "sessions_per_code": (5, 1, 10000, "distinct consumers (sessions) scanning one code before it alerts"),
+    "enum_ip_per_minute": (20, 1, 10**6, "enumeration: forged-code scans per minute from one address"),
+    "enum_net_per_minute": (60, 1, 10**6, "enumeration: forged-code scans per minute from one /24 or /48"),
+    "enum_all_per_minute": (600, 1, 10**7, "enumeration: forged-code scans per minute overall"),
+    "clerk_burst_count": (20, 1, 10**6, "clerk burst: claims or redemptions by one clerk within the window"),
+    "clerk_burst_minutes": (10, 1, 24 * 60, "clerk burst: the window in minutes"),
+    "store_spike_factor": (3, 1, 1000, "store spike: a day's redemptions over this many times the baseline"),
+    "store_spike_min": (20, 1, 10**6, "store spike: and at least this many redemptions that day"),
+    "store_baseline_days": (28, 1, 365, "store spike: days before it whose daily mean is the baseline"),
+}
+VARIABLES.update(
+    {
+        f"CODELOOP_ALERT_{name.upper()}": f"{meaning}, default {default}"
+        for name, (default, _low, _high, meaning) in ALERT_THRESHOLDS.items()
+    }
+)
+
+
+def _default_alerts() -> dict[str, int]:
+    return {name: spec[0] for name, spec in ALERT_THRESHOLDS.items()}
+
+
 class ConfigError(Exception):
     """A configuration problem, reported as one line at start-up."""
 
@@ -53,6 +79,7 @@ class Config:
     rate_limit_scan: str = "60/minute;600/hour"
     rate_limit_claim: str = "20/minute;200/hour"
     reversal_grace_minutes: int = 30
+    alerts: dict[str, int] = field(default_factory=_default_alerts)
     testing: bool = False
 
     @property
@@ -91,6 +118,10 @@ class Config:
             rate_limit_scan=_rate(values, "CODELOOP_RATE_LIMIT_SCAN", "60/minute;600/hour"),
             rate_limit_claim=_rate(values, "CODELOOP_RATE_LIMIT_CLAIM", "20/minute;200/hour"),
             reversal_grace_minutes=_int(values, "CODELOOP_REVERSAL_GRACE_MINUTES", 30, 0, 7 * 24 * 60),
+            alerts={
+                name: _int(values, f"CODELOOP_ALERT_{name.upper()}", default, low, high)
+                for name, (default, low, high, _) in ALERT_THRESHOLDS.items()
+            },
             testing=env == "test",
         )
 

@@ -17,6 +17,7 @@ from codegen.codes import Codec
 from codegen.ids import PublicIds
 from server.config import Config
 from server.db import make_engine, make_sessionmaker, ping
+from server.forgeries import Forgeries
 from server.geo import Geo
 from server.jobs import Debounce, make_queue
 from server.ratelimits import RateLimits
@@ -51,6 +52,11 @@ class Runtime:
     def rate_limits(self) -> RateLimits:
         """The consumer routes' rate-limit counters: in Redis when configured, else in this process."""
         return RateLimits.from_url(self.config.redis_url)
+
+    @cached_property
+    def forgeries(self) -> Forgeries:
+        """Forged-code attempts per IP, /24 and overall per minute: in Redis when configured, else memory."""
+        return Forgeries.from_url(self.secret, self.config.redis_url)
 
     @cached_property
     def ids(self) -> PublicIds:
