@@ -1,0 +1,37 @@
+"""The clerk (导购) leaderboard: scans and claims their promo code brought in, redemptions at their till and
+the rewards accrued on those rows (rollup rows with a clerk)."""
+
+from __future__ import annotations
+
+from sqlalchemy import desc, func, select
+from sqlalchemy.orm import Session, aliased
+
+from server.models import RollupDay, Store, User
+from server.services.reports import Filters, rows, sums, where
+
+MEASURES = ("scans", "claims", "redemptions", "rewards_fen")
+TOP = 50
+
+
+def report(session: Session, f: Filters, tz=None) -> dict:
+    """{filters, clerks: [{rank, clerk_id, name, username, store, <measures>}]} by claims, top 50."""
+    ranked = (
+        select(RollupDay.clerk_id, *sums(RollupDay, MEASURES))
+        .where(*where(RollupDay, f), RollupDay.clerk_id != 0)
+        .group_by(RollupDay.clerk_id)
+        .order_by(desc(func.sum(RollupDay.claims)), desc(func.sum(RollupDay.redemptions)), RollupDay.clerk_id)
+        .limit(TOP)
+        .subquery()
+    )
+    clerk, store = aliased(User), aliased(Store)
+    found = rows(
+        session,
+        select(ranked, clerk.display_name.label("name"), clerk.username, store.name.label("store"))
+        .join(clerk, clerk.id == ranked.c.clerk_id)
+        .outerjoin(store, store.id == clerk.store_id)
+        .order_by(desc(ranked.c.claims), desc(ranked.c.redemptions), ranked.c.clerk_id),
+    )
+    for rank, row in enumerate(found, start=1):
+        row["rank"] = rank
+        row["name"] = row["name"] or row["username"]
+    return {"filters": f.json(), "clerks": found}

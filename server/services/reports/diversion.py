@@ -1,0 +1,47 @@
+"""Diversion (窜货) by distributor: scans placed outside the intended regions of the range they were shipped
+in, charged to that range's distributor, with the provinces they turned up in and the diversion alerts."""
+
+from __future__ import annotations
+
+from sqlalchemy import desc, func, select
+from sqlalchemy.orm import Session
+
+from server.models import Alert, RollupDay
+from server.services.reports import Filters, batches_of, ratio, rows, sums, where
+
+TOP_PLACES = 50
+
+
+def report(session: Session, f: Filters, tz=None) -> dict:
+    """{filters, distributors: [{distributor, scans, diverted_scans, rate, open_alerts}], places: [...]}."""
+    distributors = rows(
+        session,
+        select(RollupDay.distributor, *sums(RollupDay, ("scans", "diverted_scans")))
+        .where(*where(RollupDay, f), RollupDay.distributor != "")
+        .group_by(RollupDay.distributor)
+        .order_by(desc(func.sum(RollupDay.diverted_scans)), RollupDay.distributor),
+    )
+    alerts = _open_alerts(session, f)
+    for row in distributors:
+        row["rate"] = ratio(row["diverted_scans"], row["scans"])
+        row["open_alerts"] = alerts.get(row["distributor"], 0)
+    places = rows(
+        session,
+        select(RollupDay.distributor, RollupDay.province, *sums(RollupDay, ("diverted_scans",)))
+        .where(*where(RollupDay, f), RollupDay.diverted_scans > 0)
+        .group_by(RollupDay.distributor, RollupDay.province)
+        .order_by(desc(func.sum(RollupDay.diverted_scans)), RollupDay.distributor, RollupDay.province)
+        .limit(TOP_PLACES),
+    )
+    return {"filters": f.json(), "distributors": distributors, "places": places}
+
+
+def _open_alerts(session: Session, f: Filters) -> dict[str, int]:
+    q = (
+        select(Alert.distributor, func.count())
+        .where(Alert.kind == "diversion", Alert.status == "open", Alert.distributor.is_not(None))
+        .group_by(Alert.distributor)
+    )
+    if f.campaign_id or f.batch_id or f.product_id:
+        q = q.where(Alert.batch_id.in_(batches_of(f)))
+    return dict(session.execute(q).all())

@@ -1,0 +1,42 @@
+"""Where packs are scanned: provinces and cities ranked by scans, with claims, redemptions and diversion.
+A scan not placed (yet, or ever) counts under the province '' ("unknown")."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.models import RollupDay
+from server.services.reports import Filters, ratio, rows, sums, where
+
+MEASURES = ("scans", "first_scans", "claims", "redemptions", "diverted_scans")
+TOP_CITIES = 50
+
+
+def report(session: Session, f: Filters, tz=None) -> dict:
+    """{filters, total_scans, provinces: [{province, …, share}], cities: [{province, city, …, share}]}."""
+    provinces = rows(
+        session,
+        select(RollupDay.province, *sums(RollupDay, MEASURES))
+        .where(*where(RollupDay, f))
+        .group_by(RollupDay.province)
+        .order_by(*_ranked(RollupDay.province)),
+    )
+    cities = rows(
+        session,
+        select(RollupDay.province, RollupDay.city, *sums(RollupDay, MEASURES))
+        .where(*where(RollupDay, f), RollupDay.city != "")
+        .group_by(RollupDay.province, RollupDay.city)
+        .order_by(*_ranked(RollupDay.province, RollupDay.city))
+        .limit(TOP_CITIES),
+    )
+    total = sum(p["scans"] for p in provinces)
+    for row in provinces + cities:
+        row["share"] = ratio(row["scans"], total)
+    return {"filters": f.json(), "total_scans": total, "provinces": provinces, "cities": cities}
+
+
+def _ranked(*names):
+    from sqlalchemy import desc, func
+
+    return (desc(func.sum(RollupDay.scans)), *names)
