@@ -199,6 +199,8 @@ def _money(key_prefix: str, row_id, kind: str, unit: str = "fen"):
     original = (
         select(LedgerTransaction.id)
         .where(LedgerTransaction.key == literal(key_prefix) + cast(row_id, String))
+        # two levels down from the row's query: auto-correlation only reaches the enclosing select
+        .correlate_except(LedgerTransaction)
         .scalar_subquery()
     )
     return (
