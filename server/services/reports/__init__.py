@@ -9,15 +9,29 @@ carry. `REPORTS` lists them by the name used in URLs (/api/v1/reports/<name>).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from server.models import Batch, BatchRange, RollupDay
 
+REPORTS = (
+    "summary",
+    "funnel",
+    "timeseries",
+    "heatmap",
+    "geo",
+    "stores",
+    "clerks",
+    "referrals",
+    "payouts",
+    "diversion",
+)
 DEFAULT_DAYS = 30
 MAX_DAYS = 731
 FILTER_IDS = ("campaign", "batch", "product")
@@ -61,6 +75,21 @@ class Filters:
             "product_id": self.product_id,
             "province": self.province,
         }
+
+
+@dataclass(frozen=True)
+class Context:
+    """The deployment's time zone (local days) and the moment the reports are read at."""
+
+    tz: ZoneInfo
+    now: datetime
+
+
+def run(session: Session, name: str, f: Filters, ctx: Context, **options) -> dict:
+    """Report `name` (one of REPORTS) for filters `f`."""
+    if name not in REPORTS:
+        raise KeyError(name)
+    return importlib.import_module(f"server.services.reports.{name}").report(session, f, ctx, **options)
 
 
 def parse_filters(args: Mapping[str, str], today: date) -> tuple[Filters, list[str]]:

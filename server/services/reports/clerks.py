@@ -7,13 +7,13 @@ from sqlalchemy import desc, func, select
 from sqlalchemy.orm import Session, aliased
 
 from server.models import RollupDay, Store, User
-from server.services.reports import Filters, rows, sums, where
+from server.services.reports import Context, Filters, rows, sums, where
 
 MEASURES = ("scans", "claims", "redemptions", "rewards_fen")
 TOP = 50
 
 
-def report(session: Session, f: Filters, tz=None) -> dict:
+def report(session: Session, f: Filters, ctx: Context) -> dict:
     """{filters, clerks: [{rank, clerk_id, name, username, store, <measures>}]} by claims, top 50."""
     ranked = (
         select(RollupDay.clerk_id, *sums(RollupDay, MEASURES))

@@ -7,12 +7,12 @@ from sqlalchemy import desc, func, select
 from sqlalchemy.orm import Session
 
 from server.models import Alert, RollupDay
-from server.services.reports import Filters, batches_of, ratio, rows, sums, where
+from server.services.reports import Context, Filters, batches_of, ratio, rows, sums, where
 
 TOP_PLACES = 50
 
 
-def report(session: Session, f: Filters, tz=None) -> dict:
+def report(session: Session, f: Filters, ctx: Context) -> dict:
     """{filters, distributors: [{distributor, scans, diverted_scans, rate, open_alerts}], places: [...]}."""
     distributors = rows(
         session,

@@ -11,12 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.models import RollupDay
-from server.services.reports import Filters, packs, ratio, rows, sums, where
+from server.services.reports import Context, Filters, packs, ratio, rows, sums, where
 
 STEPS = ("printed", "activated", "scanned", "claimed", "redeemed")
 
 
-def report(session: Session, f: Filters, tz=None) -> dict:
+def report(session: Session, f: Filters, ctx: Context) -> dict:
     """{filters, steps: [{step, count, of_previous, of_printed}]}."""
     stock = packs(session, f)
     totals = rows(

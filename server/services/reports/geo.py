@@ -7,13 +7,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.models import RollupDay
-from server.services.reports import Filters, ratio, rows, sums, where
+from server.services.reports import Context, Filters, ratio, rows, sums, where
 
 MEASURES = ("scans", "first_scans", "claims", "redemptions", "diverted_scans")
 TOP_CITIES = 50
 
 
-def report(session: Session, f: Filters, tz=None) -> dict:
+def report(session: Session, f: Filters, ctx: Context) -> dict:
     """{filters, total_scans, provinces: [{province, …, share}], cities: [{province, city, …, share}]}."""
     provinces = rows(
         session,

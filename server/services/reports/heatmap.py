@@ -7,12 +7,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.models import RollupHour
-from server.services.reports import Filters, rows, sums, where
+from server.services.reports import Context, Filters, rows, sums, where
 
 MEASURES = ("scans", "claims", "redemptions")
 
 
-def report(session: Session, f: Filters, tz=None) -> dict:
+def report(session: Session, f: Filters, ctx: Context) -> dict:
     """{filters, measures, cells: [{weekday, hour, scans, claims, redemptions}] for all 7 × 24 cells, max}."""
     found = {
         (r["weekday"], r["hour"]): r

@@ -10,19 +10,19 @@ from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.orm import Session
 
 from server.models import LedgerAccount, LedgerEntry, LedgerHold, RollupDay, Settlement, SettlementItem
-from server.services.reports import Filters, rows, sums, where
+from server.services.reports import Context, Filters, rows, sums, where
 
 ACCRUED = ("payouts_fen", "rewards_fen", "points", "redeemed_value_fen")
 STATES = ("holding", "held", "payable", "in_statement", "paid")
 PAYEES = ("store", "clerk")
 
 
-def report(session: Session, f: Filters, tz=None, *, now: datetime) -> dict:
+def report(session: Session, f: Filters, ctx: Context) -> dict:
     """{filters, accrued: {payouts_fen, rewards_fen, points, …}, ledger: {store: {state: fen}, clerk: {…},
     as_of}}."""
     accrued = rows(session, select(*sums(RollupDay, ACCRUED)).where(*where(RollupDay, f)))[0]
     accrued["accrued_fen"] = accrued["payouts_fen"] + accrued["rewards_fen"]
-    return {"filters": f.json(), "accrued": accrued, "ledger": ledger_states(session, now)}
+    return {"filters": f.json(), "accrued": accrued, "ledger": ledger_states(session, ctx.now)}
 
 
 def ledger_states(session: Session, now: datetime) -> dict:

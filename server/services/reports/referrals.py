@@ -9,12 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.models import Campaign, RollupDay
-from server.services.reports import Filters, ratio, rows, sums, where
+from server.services.reports import Context, Filters, ratio, rows, sums, where
 
 MEASURES = ("shares", "friend_vouchers", "friend_redemptions", "points")
 
 
-def report(session: Session, f: Filters, tz=None) -> dict:
+def report(session: Session, f: Filters, ctx: Context) -> dict:
     """{filters, totals: {…, vouchers_per_share, redemption_rate}, campaigns: [...], points: [{t, …}]}."""
     total = rows(session, select(*sums(RollupDay, MEASURES)).where(*where(RollupDay, f)))[0]
     _rates(total)

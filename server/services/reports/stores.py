@@ -7,13 +7,13 @@ from sqlalchemy import desc, func, select
 from sqlalchemy.orm import Session
 
 from server.models import RollupDay, Store
-from server.services.reports import Filters, rows, sums, where
+from server.services.reports import Context, Filters, rows, sums, where
 
 MEASURES = ("claims", "redemptions", "friend_redemptions", "redeemed_value_fen", "payouts_fen")
 TOP = 50
 
 
-def report(session: Session, f: Filters, tz=None) -> dict:
+def report(session: Session, f: Filters, ctx: Context) -> dict:
     """{filters, stores: [{rank, store_id, name, province, city, <measures>}]} by redemptions, top 50."""
     ranked = (
         select(RollupDay.store_id, *sums(RollupDay, MEASURES))

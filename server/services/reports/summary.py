@@ -6,7 +6,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from server.models import Alert, RollupDay
-from server.services.reports import Filters, batches_of, packs, ratio, rows, where
+from server.services.reports import Context, Filters, batches_of, packs, ratio, rows, where
 from server.services.rollups.facts import day_bounds
 
 MEASURES = (
@@ -46,7 +46,7 @@ CARDS = (
 )
 
 
-def report(session: Session, f: Filters, tz) -> dict:
+def report(session: Session, f: Filters, ctx: Context) -> dict:
     """{filters, printed, activated, current: {measure: n}, previous: {…}, cards: [{name, value, previous,
     change}]}: totals of the rollups over both periods in one query, alerts raised in each period."""
     before = f.previous()
@@ -65,7 +65,7 @@ def report(session: Session, f: Filters, tz) -> dict:
     stock = packs(session, f)
     current = _derived({m: both[m] for m in MEASURES}, stock["printed"])
     previous = _derived({m: both[f"p_{m}"] for m in MEASURES}, stock["printed"])
-    current["alerts"], previous["alerts"] = _alerts(session, f, tz), _alerts(session, before, tz)
+    current["alerts"], previous["alerts"] = _alerts(session, f, ctx.tz), _alerts(session, before, ctx.tz)
     return {
         "filters": f.json(),
         "previous_period": {"from": before.start.isoformat(), "to": before.end.isoformat()},

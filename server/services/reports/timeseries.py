@@ -3,20 +3,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.models import RollupDay, RollupHour
-from server.services.reports import Filters, rows, sums, where
+from server.services.reports import Context, Filters, rows, sums, where
 
 DAILY = ("scans", "first_scans", "claims", "friend_vouchers", "redemptions", "payouts_fen", "rewards_fen")
 HOURLY = ("scans", "first_scans", "claims", "friend_vouchers", "redemptions", "payouts_fen", "rewards_fen")
 MAX_HOURLY_DAYS = 31
 
 
-def report(session: Session, f: Filters, tz=None, *, interval: str = "day") -> dict:
+def report(session: Session, f: Filters, ctx: Context, *, interval: str = "day") -> dict:
     """{filters, interval, measures, points: [{t, <measure>: n}]}."""
     if interval == "hour":
         return _hourly(session, f)
@@ -40,7 +41,7 @@ def report(session: Session, f: Filters, tz=None, *, interval: str = "day") -> d
 
 def _hourly(session: Session, f: Filters) -> dict:
     start = max(f.start, f.end - timedelta(days=MAX_HOURLY_DAYS - 1))
-    shown = Filters(start, f.end, f.campaign_id, f.batch_id, f.product_id, f.province)
+    shown = replace(f, start=start)
     found = {
         (r["day"], r["hour"]): r
         for r in rows(
