@@ -31,6 +31,7 @@ cli = FlaskGroup(
 
 def main() -> None:
     """Console-script entry point: configuration problems end in one line, not a traceback."""
+    import server.cli_analysis  # noqa: F401 — registers the rollups and alerts commands
     import server.cli_batch  # noqa: F401 — registers the product and batch commands
 
     try:

@@ -106,6 +106,7 @@ def mark_new_events(session: Session, tz: ZoneInfo, now: datetime) -> int:
     ).one()
     if span[2] is not None:
         marked += mark_span(session, span[0], span[1], tz, now)
+        marked += _mark_placed_by(session, last, span[2], tz, now)
         set_cursor(session, "rollups:scans", span[2], now)
     for name, (model, at) in SOURCES.items():
         last = _cursor(session, name)
@@ -118,6 +119,18 @@ def mark_new_events(session: Session, tz: ZoneInfo, now: datetime) -> int:
             marked += mark_span(session, first, latest, tz, now)
             set_cursor(session, name, top_id, now)
     return marked + _mark_reversals(session, tz, now)
+
+
+def _mark_placed_by(session: Session, first_id: int, last_id: int, tz: ZoneInfo, now: datetime) -> int:
+    """Claims, friend vouchers and shares take the place of their pack's first scan: owe their days a
+    recomputation when scans of their codes (ids in (first_id, last_id]) are newly placed."""
+    codes = select(Scan.code_id).where(Scan.id > first_id, Scan.id <= last_id, Scan.code_id.is_not(None))
+    packs = select(Voucher.id).where(Voucher.code_id.in_(codes))
+    shares = select(Referral.id).where(Referral.voucher_id.in_(packs))
+    times = list(session.execute(select(Voucher.issued_at).where(Voucher.code_id.in_(codes))).scalars())
+    times += session.execute(select(Referral.created_at).where(Referral.id.in_(shares))).scalars()
+    times += session.execute(select(Voucher.issued_at).where(Voucher.referral_id.in_(shares))).scalars()
+    return mark_times(session, times, tz, now)
 
 
 def _mark_reversals(session: Session, tz: ZoneInfo, now: datetime) -> int:

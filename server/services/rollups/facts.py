@@ -195,20 +195,18 @@ def _dims(campaign, batch, product, distributor, province, city, store, clerk) -
 
 def _money(key_prefix: str, row_id, kind: str, unit: str = "fen"):
     """Net credits to accounts of `kind` by the transaction keyed `<prefix><row id>` and its reversal."""
-    txn, entry, account = aliased(LedgerTransaction), LedgerEntry, LedgerAccount
-    original = (
-        select(LedgerTransaction.id)
-        .where(LedgerTransaction.key == literal(key_prefix) + cast(row_id, String))
-        # two levels down from the row's query: auto-correlation only reaches the enclosing select
-        .correlate_except(LedgerTransaction)
-        .scalar_subquery()
-    )
+    original, txn = aliased(LedgerTransaction), aliased(LedgerTransaction)
+    # one level deep, so that row_id correlates with the enclosing query's row
     return (
-        select(func.coalesce(func.sum(entry.amount), 0))
-        .join(txn, txn.id == entry.transaction_id)
-        .join(account, account.id == entry.account_id)
+        select(func.coalesce(func.sum(LedgerEntry.amount), 0))
+        .select_from(original)
+        .join(txn, or_(txn.id == original.id, txn.reverses_id == original.id))
+        .join(LedgerEntry, LedgerEntry.transaction_id == txn.id)
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
         .where(
-            or_(txn.id == original, txn.reverses_id == original), account.kind == kind, account.unit == unit
+            original.key == literal(key_prefix) + cast(row_id, String),
+            LedgerAccount.kind == kind,
+            LedgerAccount.unit == unit,
         )
         .scalar_subquery()
     )
