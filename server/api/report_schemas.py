@@ -1,6 +1,6 @@
-"""Response schemas of /api/v1/reports/… as plain JSON Schema (OpenAPI 3.0), all in this one place, so that they
-can move to generated models in one step. tests/console/test_reports_api.py validates every report's answer
-against its schema."""
+"""Response schemas of /api/v1/reports/… as plain JSON Schema (OpenAPI 3.0), all in this one place, so
+that they can move to generated models in one step. tests/console/test_reports_api.py validates every
+report's answer against its schema."""
 
 from __future__ import annotations
 
@@ -35,10 +35,29 @@ FILTERS = obj(
 PERIOD_TOTALS = obj(
     {
         **counts(
-            "scans", "first_scans", "new_consumers", "consumers", "claims", "friend_vouchers", "shares",
-            "redemptions", "friend_redemptions", "redeemed_value_fen", "payouts_fen", "rewards_fen", "points",
-            "diverted_scans", "alert_scans", "scans_blocked", "claim_seconds", "claims_timed",
-            "redeem_seconds", "redemptions_timed", "accrued_fen", "real_scans", "alerts",
+            "scans",
+            "first_scans",
+            "new_consumers",
+            "consumers",
+            "claims",
+            "friend_vouchers",
+            "shares",
+            "redemptions",
+            "friend_redemptions",
+            "redeemed_value_fen",
+            "payouts_fen",
+            "rewards_fen",
+            "points",
+            "diverted_scans",
+            "alert_scans",
+            "scans_blocked",
+            "claim_seconds",
+            "claims_timed",
+            "redeem_seconds",
+            "redemptions_timed",
+            "accrued_fen",
+            "real_scans",
+            "alerts",
         ),
         "real_scan_rate": RATIO,
         "avg_scan_to_claim_s": RATIO,
@@ -77,7 +96,10 @@ SCHEMAS: dict[str, dict] = {
             "steps": arr(
                 obj(
                     {
-                        "step": {"type": "string", "enum": ["printed", "activated", "scanned", "claimed", "redeemed"]},
+                        "step": {
+                            "type": "string",
+                            "enum": ["printed", "activated", "scanned", "claimed", "redeemed"],
+                        },
                         "count": INT,
                         "of_previous": RATIO,
                         "of_printed": RATIO,
@@ -123,7 +145,9 @@ SCHEMAS: dict[str, dict] = {
                         "name": STR,
                         "store_province": STR,
                         "store_city": STR,
-                        **counts("claims", "redemptions", "friend_redemptions", "redeemed_value_fen", "payouts_fen"),
+                        **counts(
+                            "claims", "redemptions", "friend_redemptions", "redeemed_value_fen", "payouts_fen"
+                        ),
                     }
                 )
             ),
@@ -167,13 +191,17 @@ SCHEMAS: dict[str, dict] = {
                     }
                 )
             ),
-            "points": arr(obj({"t": DAY, **counts("shares", "friend_vouchers", "friend_redemptions", "points")})),
+            "points": arr(
+                obj({"t": DAY, **counts("shares", "friend_vouchers", "friend_redemptions", "points")})
+            ),
         }
     ),
     "ReportPayouts": obj(
         {
             "filters": FILTERS,
-            "accrued": obj(counts("payouts_fen", "rewards_fen", "points", "redeemed_value_fen", "accrued_fen")),
+            "accrued": obj(
+                counts("payouts_fen", "rewards_fen", "points", "redeemed_value_fen", "accrued_fen")
+            ),
             "ledger": obj({"store": LEDGER_STATE, "clerk": LEDGER_STATE, "as_of": STR}),
         }
     ),
