@@ -74,9 +74,17 @@ def _init_extensions(app: Flask, config: Config) -> None:
 
 def console() -> list:
     """The brand manager's console, one module per area under /admin."""
-    from server.views import admin, admin_audit, admin_catalog, admin_codes, admin_people, dashboard
+    from server.views import (
+        admin,
+        admin_alerts,
+        admin_audit,
+        admin_catalog,
+        admin_codes,
+        admin_people,
+        dashboard,
+    )
 
-    return [dashboard, admin_codes, admin_catalog, admin, admin_people, admin_audit]
+    return [dashboard, admin_alerts, admin_codes, admin_catalog, admin, admin_people, admin_audit]
 
 
 def _register_blueprints(app: Flask) -> None:
