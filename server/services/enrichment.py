@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -230,3 +230,34 @@ def _write_one(session: Session, one: tuple) -> None:
     except DBAPIError as exc:
         with session.begin_nested():
             _write(session, [_failed(one[0], exc.orig or exc)])
+
+
+def overdue(session: Session, before: datetime) -> list[tuple]:
+    """[()] (run the batch job) when a scan made before `before` is still pending."""
+    late = session.execute(
+        select(_scans.c.id).where(_scans.c.geo_status == "pending", _scans.c.scanned_at < before).limit(1)
+    ).first()
+    return [()] if late else []
+
+
+def backlog(session: Session, before: datetime) -> dict:
+    """Pending scans, how many of them are older than `before`, and the oldest one's time."""
+    owed, late, oldest = session.execute(
+        select(
+            func.count(),
+            func.count().filter(_scans.c.scanned_at < before),
+            func.min(_scans.c.scanned_at),
+        ).where(_scans.c.geo_status == "pending")
+    ).one()
+    return {"owed": owed, "overdue": late, "oldest": oldest}
+
+
+def failed(session: Session, limit: int) -> list[dict]:
+    """Scans that can never be placed, newest first, with their error."""
+    rows = session.execute(
+        select(_scans.c.id, _scans.c.enrich_error, _scans.c.scanned_at)
+        .where(_scans.c.geo_status == "failed")
+        .order_by(_scans.c.id.desc())
+        .limit(limit)
+    ).all()
+    return [{"id": r.id, "error": r.enrich_error, "at": r.scanned_at} for r in rows]
