@@ -80,11 +80,12 @@ def console() -> list:
         admin_audit,
         admin_catalog,
         admin_codes,
+        admin_jobs,
         admin_people,
         dashboard,
     )
 
-    return [dashboard, admin_alerts, admin_codes, admin_catalog, admin, admin_people, admin_audit]
+    return [dashboard, admin_alerts, admin_codes, admin_catalog, admin, admin_people, admin_jobs, admin_audit]
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -58,9 +58,9 @@ def actor_id() -> int:
     return current_user.user.id
 
 
-def page(template: str, status: int = 200, **context):
+def page(template: str, http_status: int = 200, /, **context):
     """Render a console page with the request's language and the deployment's time zone."""
-    return render_template(template, lang=language(), tz=runtime().config.tz, **context), status
+    return render_template(template, lang=language(), tz=runtime().config.tz, **context), http_status
 
 
 def refused(error: DomainError, target: str):

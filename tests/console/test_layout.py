@@ -26,6 +26,8 @@ PAGES = [
     "/admin/settlements",
     "/admin/audit",
     "/admin/codes",
+    "/admin/alerts",
+    "/admin/jobs",
 ]
 INLINE_HANDLER = re.compile(r"<[^>]+\son[a-z]+\s*=", re.I)
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*type=\"application/json\")[^>]*>", re.I)
