@@ -135,3 +135,28 @@ def _now():
     from server.models import utcnow
 
     return utcnow()
+
+
+def test_a_campaign_named_like_a_script_is_shown_escaped_on_every_page(app):
+    from tests.console.world import CAMPAIGN_A_NAME, PASSWORD, build
+
+    world = build(app)
+    client = app.test_client()
+    client.post(
+        "/login", data={"username": "boss", "password": PASSWORD, "csrf_token": csrf(client, "/login")}
+    )
+    code = app.extensions["codeloop"].codec.encode(world.ids["b1"], 1)
+    pages = PAGES + [
+        "/admin/?from=2026-05-04&to=2026-05-05",
+        f"/admin/campaigns/{world.ids['A']}",
+        f"/admin/batches/{world.ids['b1']}",
+        f"/admin/alerts/{world.ids['geo_alert']}",
+        f"/admin/codes?code={code}",
+        "/admin/audit?object_type=campaign",
+    ]
+    shown = 0
+    for path in pages:
+        html = client.get(path).get_data(as_text=True)
+        assert CAMPAIGN_A_NAME not in html, path
+        shown += "&lt;script&gt;alert(1)&lt;/script&gt;" in html or "\\u003cscript\\u003e" in html
+    assert shown >= 6  # the name is on the dashboard, campaign, batch and code pages and in the audit log
