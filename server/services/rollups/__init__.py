@@ -33,6 +33,7 @@ from server.models import (
 )
 from server.models.rollups import DAY_DIMENSIONS, HOUR_DIMENSIONS
 from server.services.rollups.facts import compute_day, day_bounds, local_day
+from server.services.rollups.slices import derive_day
 
 CHUNK = 20_000  # source ids turned into pending days per table and refresh
 DAYS_PER_REFRESH = 31
@@ -175,6 +176,7 @@ def recompute_day(session: Session, day: date, tz: ZoneInfo) -> int:
                 for k, m in hours.items()
             ],
         )
+    derive_day(session, day)  # the report slices of the day (server/models/slices.py)
     return len(days) + len(hours)
 
 
