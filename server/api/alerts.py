@@ -27,7 +27,9 @@ def _iso_arg(name: str):
     except ValueError:
         value = None
     if value is None or value.tzinfo is None:
-        raise validation(f"{name} must be an ISO 8601 time with a time zone", zh=f"{name} 须为带时区的 ISO 8601 时间")
+        raise validation(
+            f"{name} must be an ISO 8601 time with a time zone", zh=f"{name} 须为带时区的 ISO 8601 时间"
+        )
     return value
 
 
@@ -83,7 +85,12 @@ def confirm_alert(alert_id: int):
 @ADMIN
 def dismiss_alert(alert_id: int):
     result = alerts.dismiss(
-        db(), alert_id=alert_id, actor_id=principal().user_id, now=utcnow(), note=_note(), tz=runtime().config.tz
+        db(),
+        alert_id=alert_id,
+        actor_id=principal().user_id,
+        now=utcnow(),
+        note=_note(),
+        tz=runtime().config.tz,
     )
     db().commit()
     return result

@@ -76,7 +76,7 @@ SERIES_POINT = obj({"t": STR, **counts("scans", "first_scans", "claims", "friend
 SERIES_POINT["properties"].update(counts("payouts_fen", "rewards_fen"))
 SERIES_POINT["required"] = list(SERIES_POINT["properties"])
 GEO_ROW = counts("scans", "first_scans", "claims", "redemptions", "diverted_scans")
-LEDGER_STATE = obj(counts("holding", "held", "payable", "in_statement", "paid", "total"))
+LEDGER_STATE = obj(counts("held", "in_statement", "paid"))
 
 SCHEMAS: dict[str, dict] = {
     "ReportSummary": obj(

@@ -8,8 +8,10 @@
   var root = document.getElementById("dashboard");
   var filters = document.getElementById("filters");
   if (filters) {
-    // a changed filter applies at once (the Apply button is for keyboards and for pages without JavaScript)
-    filters.addEventListener("change", function () { filters.submit(); });
+    // a chosen campaign, batch, product or province applies at once; dates apply with the Apply button
+    filters.addEventListener("change", function (event) {
+      if (event.target.tagName === "SELECT") filters.submit();
+    });
   }
   if (!source || !root || !window.echarts) return;
   var d = JSON.parse(source.textContent);

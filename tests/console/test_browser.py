@@ -108,13 +108,15 @@ def test_dashboard_filters_alert_code_history_and_exports(browser, live, tmp_pat
         assert f"{name}=" in page.url and _kpi(page, "scans") == scans, (name, page.url)
         _charts_drawn(page)
     page.screenshot(path=str(ARTIFACTS / "dashboard-filtered.png"), full_page=True)
+    page.fill("#filters input[name=from]", "2026-05-05")
     with page.expect_navigation():
-        page.fill("#filters input[name=from]", "2026-05-05")
-        page.dispatch_event("#filters input[name=from]", "change")
+        page.click("#filters button[type=submit]")
     assert "from=2026-05-05" in page.url and _kpi(page, "scans") == "0"  # 上海市 on Tuesday: no scan
+    page.fill("#filters input[name=from]", "2026-05-04")
+    page.fill("#filters input[name=to]", "2026-05-04")
     with page.expect_navigation():
-        page.fill("#filters input[name=to]", "2026-05-04")
-        page.dispatch_event("#filters input[name=to]", "change")
+        page.click("#filters button[type=submit]")
+    assert "to=2026-05-04" in page.url and _kpi(page, "scans") == "3"  # 上海市 on Monday
     page.goto(f"{base}/admin/?{PERIOD}")
     _charts_drawn(page)
 

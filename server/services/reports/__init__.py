@@ -15,10 +15,10 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from server.models import Batch, BatchRange, RollupDay
+from server.models import Batch, BatchRange
 
 REPORTS = (
     "summary",
@@ -133,8 +133,9 @@ def _day(raw: str | None, name: str, problems: list[str]) -> date | None:
     return None
 
 
-def where(model, f: Filters, *, dates: bool = True) -> list:
-    """The filters as conditions on a rollup table (RollupDay or RollupHour)."""
+def where(model, f: Filters, *, dates: bool = True, part: str | None = None) -> list:
+    """The filters as conditions on a rollup table (RollupSlice, RollupHour or RollupDay); on rollup_slices
+    `part` picks the slice ('' the totals, 'city', 'store', 'clerk', 'distributor')."""
     conditions = [model.day >= f.start, model.day <= f.end] if dates else []
     for name in FILTER_IDS:
         value = getattr(f, f"{name}_id")
@@ -142,6 +143,8 @@ def where(model, f: Filters, *, dates: bool = True) -> list:
             conditions.append(getattr(model, f"{name}_id") == value)
     if f.province is not None:
         conditions.append(model.province == f.province)
+    if part is not None:
+        conditions.append(model.slice == part)
     return conditions
 
 
@@ -197,11 +200,6 @@ def _activated(spans) -> int:
             if b == batch_id and k == "blacklist":
                 total -= max(0, min(last, bl) - max(first, bf) + 1)
     return total
-
-
-def day_filter(f: Filters):
-    """and_() of the filters on rollup_days, for subqueries."""
-    return and_(*where(RollupDay, f))
 
 
 def ratio(numerator: int, denominator: int, digits: int = 4) -> float | None:

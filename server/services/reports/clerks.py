@@ -3,23 +3,24 @@ the rewards accrued on those rows (rollup rows with a clerk)."""
 
 from __future__ import annotations
 
-from sqlalchemy import desc, func, select
+from sqlalchemy import BigInteger, cast, desc, func, select
 from sqlalchemy.orm import Session, aliased
 
-from server.models import RollupDay, Store, User
+from server.models import RollupSlice, Store, User
 from server.services.reports import Context, Filters, rows, sums, where
 
 MEASURES = ("scans", "claims", "redemptions", "rewards_fen")
 TOP = 50
+CLERK = cast(RollupSlice.slice_key, BigInteger)  # the clerk slice's key is the clerk's user id
 
 
 def report(session: Session, f: Filters, ctx: Context) -> dict:
     """{filters, clerks: [{rank, clerk_id, name, username, store, <measures>}]} by claims, top 50."""
     ranked = (
-        select(RollupDay.clerk_id, *sums(RollupDay, MEASURES))
-        .where(*where(RollupDay, f), RollupDay.clerk_id != 0)
-        .group_by(RollupDay.clerk_id)
-        .order_by(desc(func.sum(RollupDay.claims)), desc(func.sum(RollupDay.redemptions)), RollupDay.clerk_id)
+        select(CLERK.label("clerk_id"), *sums(RollupSlice, MEASURES))
+        .where(*where(RollupSlice, f, part="clerk"))
+        .group_by(CLERK)
+        .order_by(desc(func.sum(RollupSlice.claims)), desc(func.sum(RollupSlice.redemptions)), CLERK)
         .limit(TOP)
         .subquery()
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import desc, func, select
 from sqlalchemy.orm import Session
 
-from server.models import Alert, RollupDay
+from server.models import Alert, RollupSlice
 from server.services.reports import Context, Filters, batches_of, ratio, rows, sums, where
 
 TOP_PLACES = 50
@@ -16,10 +16,10 @@ def report(session: Session, f: Filters, ctx: Context) -> dict:
     """{filters, distributors: [{distributor, scans, diverted_scans, rate, open_alerts}], places: [...]}."""
     distributors = rows(
         session,
-        select(RollupDay.distributor, *sums(RollupDay, ("scans", "diverted_scans")))
-        .where(*where(RollupDay, f), RollupDay.distributor != "")
-        .group_by(RollupDay.distributor)
-        .order_by(desc(func.sum(RollupDay.diverted_scans)), RollupDay.distributor),
+        select(RollupSlice.slice_key.label("distributor"), *sums(RollupSlice, ("scans", "diverted_scans")))
+        .where(*where(RollupSlice, f, part="distributor"))
+        .group_by(RollupSlice.slice_key)
+        .order_by(desc(func.sum(RollupSlice.diverted_scans)), RollupSlice.slice_key),
     )
     alerts = _open_alerts(session, f)
     for row in distributors:
@@ -27,10 +27,14 @@ def report(session: Session, f: Filters, ctx: Context) -> dict:
         row["open_alerts"] = alerts.get(row["distributor"], 0)
     places = rows(
         session,
-        select(RollupDay.distributor, RollupDay.province, *sums(RollupDay, ("diverted_scans",)))
-        .where(*where(RollupDay, f), RollupDay.diverted_scans > 0)
-        .group_by(RollupDay.distributor, RollupDay.province)
-        .order_by(desc(func.sum(RollupDay.diverted_scans)), RollupDay.distributor, RollupDay.province)
+        select(
+            RollupSlice.slice_key.label("distributor"),
+            RollupSlice.province,
+            *sums(RollupSlice, ("diverted_scans",)),
+        )
+        .where(*where(RollupSlice, f, part="distributor"), RollupSlice.diverted_scans > 0)
+        .group_by(RollupSlice.slice_key, RollupSlice.province)
+        .order_by(desc(func.sum(RollupSlice.diverted_scans)), RollupSlice.slice_key, RollupSlice.province)
         .limit(TOP_PLACES),
     )
     return {"filters": f.json(), "distributors": distributors, "places": places}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.models import RollupDay
+from server.models import RollupSlice
 from server.services.reports import Context, Filters, packs, ratio, rows, sums, where
 
 STEPS = ("printed", "activated", "scanned", "claimed", "redeemed")
@@ -21,8 +21,8 @@ def report(session: Session, f: Filters, ctx: Context) -> dict:
     stock = packs(session, f)
     totals = rows(
         session,
-        select(*sums(RollupDay, ("first_scans", "claims", "redemptions", "friend_redemptions"))).where(
-            *where(RollupDay, f)
+        select(*sums(RollupSlice, ("first_scans", "claims", "redemptions", "friend_redemptions"))).where(
+            *where(RollupSlice, f, part="")
         ),
     )[0]
     counts = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.models import RollupDay
+from server.models import RollupSlice
 from server.services.reports import Context, Filters, ratio, rows, sums, where
 
 MEASURES = ("scans", "first_scans", "claims", "redemptions", "diverted_scans")
@@ -17,17 +17,17 @@ def report(session: Session, f: Filters, ctx: Context) -> dict:
     """{filters, total_scans, provinces: [{province, …, share}], cities: [{province, city, …, share}]}."""
     provinces = rows(
         session,
-        select(RollupDay.province, *sums(RollupDay, MEASURES))
-        .where(*where(RollupDay, f))
-        .group_by(RollupDay.province)
-        .order_by(*_ranked(RollupDay.province)),
+        select(RollupSlice.province, *sums(RollupSlice, MEASURES))
+        .where(*where(RollupSlice, f, part=""))
+        .group_by(RollupSlice.province)
+        .order_by(*_ranked(RollupSlice.province)),
     )
     cities = rows(
         session,
-        select(RollupDay.province, RollupDay.city, *sums(RollupDay, MEASURES))
-        .where(*where(RollupDay, f), RollupDay.city != "")
-        .group_by(RollupDay.province, RollupDay.city)
-        .order_by(*_ranked(RollupDay.province, RollupDay.city))
+        select(RollupSlice.province, RollupSlice.slice_key.label("city"), *sums(RollupSlice, MEASURES))
+        .where(*where(RollupSlice, f, part="city"))
+        .group_by(RollupSlice.province, RollupSlice.slice_key)
+        .order_by(*_ranked(RollupSlice.province, RollupSlice.slice_key))
         .limit(TOP_CITIES),
     )
     total = sum(p["scans"] for p in provinces)
@@ -39,4 +39,4 @@ def report(session: Session, f: Filters, ctx: Context) -> dict:
 def _ranked(*names):
     from sqlalchemy import desc, func
 
-    return (desc(func.sum(RollupDay.scans)), *names)
+    return (desc(func.sum(RollupSlice.scans)), *names)

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.models import Campaign, RollupDay
+from server.models import Campaign, RollupSlice
 from server.services.reports import Context, Filters, ratio, rows, sums, where
 
 MEASURES = ("shares", "friend_vouchers", "friend_redemptions", "points")
@@ -16,24 +16,24 @@ MEASURES = ("shares", "friend_vouchers", "friend_redemptions", "points")
 
 def report(session: Session, f: Filters, ctx: Context) -> dict:
     """{filters, totals: {…, vouchers_per_share, redemption_rate}, campaigns: [...], points: [{t, …}]}."""
-    total = rows(session, select(*sums(RollupDay, MEASURES)).where(*where(RollupDay, f)))[0]
+    total = rows(session, select(*sums(RollupSlice, MEASURES)).where(*where(RollupSlice, f, part="")))[0]
     _rates(total)
     by_campaign = rows(
         session,
-        select(RollupDay.campaign_id, Campaign.name, *sums(RollupDay, MEASURES))
-        .join(Campaign, Campaign.id == RollupDay.campaign_id)
-        .where(*where(RollupDay, f))
-        .group_by(RollupDay.campaign_id, Campaign.name)
-        .order_by(RollupDay.campaign_id),
+        select(RollupSlice.campaign_id, Campaign.name, *sums(RollupSlice, MEASURES))
+        .join(Campaign, Campaign.id == RollupSlice.campaign_id)
+        .where(*where(RollupSlice, f, part=""))
+        .group_by(RollupSlice.campaign_id, Campaign.name)
+        .order_by(RollupSlice.campaign_id),
     )
     by_campaign = [_rates(r) for r in by_campaign if any(r[m] for m in MEASURES)]
     daily = {
         r["day"]: r
         for r in rows(
             session,
-            select(RollupDay.day, *sums(RollupDay, MEASURES))
-            .where(*where(RollupDay, f))
-            .group_by(RollupDay.day),
+            select(RollupSlice.day, *sums(RollupSlice, MEASURES))
+            .where(*where(RollupSlice, f, part=""))
+            .group_by(RollupSlice.day),
         )
     }
     series = []

@@ -3,23 +3,24 @@ brought in (rollup rows with a store)."""
 
 from __future__ import annotations
 
-from sqlalchemy import desc, func, select
+from sqlalchemy import BigInteger, cast, desc, func, select
 from sqlalchemy.orm import Session
 
-from server.models import RollupDay, Store
+from server.models import RollupSlice, Store
 from server.services.reports import Context, Filters, rows, sums, where
 
 MEASURES = ("claims", "redemptions", "friend_redemptions", "redeemed_value_fen", "payouts_fen")
 TOP = 50
+STORE = cast(RollupSlice.slice_key, BigInteger)  # the store slice's key is the store id
 
 
 def report(session: Session, f: Filters, ctx: Context) -> dict:
     """{filters, stores: [{rank, store_id, name, province, city, <measures>}]} by redemptions, top 50."""
     ranked = (
-        select(RollupDay.store_id, *sums(RollupDay, MEASURES))
-        .where(*where(RollupDay, f), RollupDay.store_id != 0)
-        .group_by(RollupDay.store_id)
-        .order_by(desc(func.sum(RollupDay.redemptions)), desc(func.sum(RollupDay.claims)), RollupDay.store_id)
+        select(STORE.label("store_id"), *sums(RollupSlice, MEASURES))
+        .where(*where(RollupSlice, f, part="store"))
+        .group_by(STORE)
+        .order_by(desc(func.sum(RollupSlice.redemptions)), desc(func.sum(RollupSlice.claims)), STORE)
         .limit(TOP)
         .subquery()
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from server.models import Alert, RollupDay
+from server.models import Alert, RollupSlice
 from server.services.reports import Context, Filters, batches_of, packs, ratio, rows, where
 from server.services.rollups.facts import day_bounds
 
@@ -50,17 +50,23 @@ def report(session: Session, f: Filters, ctx: Context) -> dict:
     """{filters, printed, activated, current: {measure: n}, previous: {…}, cards: [{name, value, previous,
     change}]}: totals of the rollups over both periods in one query, alerts raised in each period."""
     before = f.previous()
-    current_period = RollupDay.day >= f.start
+    current_period = RollupSlice.day >= f.start
     query = select(
         *[
-            func.coalesce(func.sum(case((current_period, getattr(RollupDay, m)), else_=0)), 0).label(m)
+            func.coalesce(func.sum(case((current_period, getattr(RollupSlice, m)), else_=0)), 0).label(m)
             for m in MEASURES
         ],
         *[
-            func.coalesce(func.sum(case((current_period, 0), else_=getattr(RollupDay, m))), 0).label(f"p_{m}")
+            func.coalesce(func.sum(case((current_period, 0), else_=getattr(RollupSlice, m))), 0).label(
+                f"p_{m}"
+            )
             for m in MEASURES
         ],
-    ).where(*where(RollupDay, f, dates=False), RollupDay.day >= before.start, RollupDay.day <= f.end)
+    ).where(
+        *where(RollupSlice, f, dates=False, part=""),
+        RollupSlice.day >= before.start,
+        RollupSlice.day <= f.end,
+    )
     both = rows(session, query)[0]
     stock = packs(session, f)
     current = _derived({m: both[m] for m in MEASURES}, stock["printed"])

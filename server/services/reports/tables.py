@@ -119,16 +119,11 @@ TABLES: dict[str, Table] = {
     ),
     "payouts": Table(
         "payouts",
-        (("payee", "Payee", "收款方"), ("holding_fen", "In holding period (yuan)", "冻结期内（元）"))
-        + (
-            ("held_fen", "Held by alerts (yuan)", "预警冻结（元）"),
-            ("payable_fen", "Payable (yuan)", "可结算（元）"),
-        )
+        (("payee", "Payee", "收款方"), ("held_fen", "Held by alerts (yuan)", "预警冻结（元）"))
         + (
             ("in_statement_fen", "In open statements (yuan)", "待付款结算单（元）"),
             ("paid_fen", "Paid (yuan)", "已付（元）"),
-        )
-        + (("total_fen", "Total (yuan)", "合计（元）"),),
+        ),
         lambda b: [{f"{k}_fen" if k != "payee" else k: v for k, v in r.items()} for r in _ledger_rows(b)],
     ),
     "diversion": Table(

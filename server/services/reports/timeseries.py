@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.models import RollupDay, RollupHour
+from server.models import RollupHour, RollupSlice
 from server.services.reports import Context, Filters, rows, sums, where
 
 DAILY = ("scans", "first_scans", "claims", "friend_vouchers", "redemptions", "payouts_fen", "rewards_fen")
@@ -25,10 +25,10 @@ def report(session: Session, f: Filters, ctx: Context, *, interval: str = "day")
         r["day"]: r
         for r in rows(
             session,
-            select(RollupDay.day, *sums(RollupDay, DAILY))
-            .where(*where(RollupDay, f))
-            .group_by(RollupDay.day)
-            .order_by(RollupDay.day),
+            select(RollupSlice.day, *sums(RollupSlice, DAILY))
+            .where(*where(RollupSlice, f, part=""))
+            .group_by(RollupSlice.day)
+            .order_by(RollupSlice.day),
         )
     }
     points = []
