@@ -1,17 +1,18 @@
 """Benchmark: every dashboard query and report endpoint over the rollups of 10 million scans, against the same
 figures computed from the raw rows in the same run.
 
-    .venv/bin/python bench/reports.py            # 10,000,000 scans over 90 days (seeding and rollups take a while)
-    .venv/bin/python bench/reports.py --quick    # 200,000 scans over 30 days, under a minute
+    .venv/bin/python bench/reports.py            # 10,000,000 scans over 90 days (seeding and rollups: long)
+    .venv/bin/python bench/reports.py --quick    # 60,000 scans over 14 days, under a minute
     .venv/bin/python bench/reports.py --scans 2000000 --keep   # any size; keep the database afterwards
 
-Creates a fresh PostgreSQL database, migrates it, writes a season of raw rows with COPY (bench/reports_seed.py:
-scans, codes, vouchers, shares, redemptions, ledger, alerts), builds the rollups with `codeloop rollups
-rebuild`'s function, then times (1) each report's queries (server/services/reports) and (2) each endpoint
-/api/v1/reports/<name> through the app (JSON included), each over five filter sets — the last 30 days, one
-campaign, one province, one batch, all 90 days — repeated; and (3) the summary, daily series, province and
-store rankings computed from the raw tables with plain GROUP BY queries, checked equal to the reports'
-figures. Target: p95 ≤ 200 ms for every query and endpoint. Ends with one JSON line.
+Creates a fresh PostgreSQL database, migrates it, writes a season of raw rows with COPY
+(bench/reports_seed.py: scans, codes, vouchers, shares, redemptions, ledger, alerts), builds the rollups
+with `codeloop rollups rebuild`'s function, then times (1) each report's queries (server/services/reports)
+and (2) each endpoint /api/v1/reports/<name> through the app (JSON included), each over five filter sets
+— the last 30 days, one campaign, one province, one batch, all 90 days — repeated; and (3) the summary,
+daily series, province and store rankings computed from the raw tables with plain GROUP BY queries,
+checked equal to the reports' figures. Target: p95 ≤ 200 ms for every query and endpoint. Ends with one
+JSON line.
 """
 
 from __future__ import annotations
@@ -32,7 +33,18 @@ sys.path.insert(0, str(ROOT))
 ADMIN_URL = os.environ.get("CODELOOP_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 SECRET = "bench-secret-0123456789-0123456789-abcdef"
 TARGET_P95_MS = 200.0
-REPORTS = ("summary", "funnel", "timeseries", "heatmap", "geo", "stores", "clerks", "referrals", "payouts", "diversion")
+REPORTS = (
+    "summary",
+    "funnel",
+    "timeseries",
+    "heatmap",
+    "geo",
+    "stores",
+    "clerks",
+    "referrals",
+    "payouts",
+    "diversion",
+)
 
 
 def database() -> tuple[str, callable]:
@@ -82,7 +94,11 @@ def time_queries(app, sets, repeat: int) -> dict:
                     t0 = time.perf_counter()
                     reports.run(s, name, f, reports.Context(rt.config.tz, utcnow()))
                     samples.append((time.perf_counter() - t0) * 1000)
-        out[name] = {"p50_ms": round(statistics.median(samples), 1), "p95_ms": round(p95(samples), 1), "n": len(samples)}
+        out[name] = {
+            "p50_ms": round(statistics.median(samples), 1),
+            "p95_ms": round(p95(samples), 1),
+            "n": len(samples),
+        }
     return out
 
 
@@ -99,7 +115,11 @@ def time_endpoints(app, sets, repeat: int, token: str) -> dict:
                 response = client.get(f"/api/v1/reports/{name}", query_string=query, headers=headers)
                 samples.append((time.perf_counter() - t0) * 1000)
                 assert response.status_code == 200, response.get_data(as_text=True)
-        out[name] = {"p50_ms": round(statistics.median(samples), 1), "p95_ms": round(p95(samples), 1), "n": len(samples)}
+        out[name] = {
+            "p50_ms": round(statistics.median(samples), 1),
+            "p95_ms": round(p95(samples), 1),
+            "n": len(samples),
+        }
     return out
 
 
@@ -108,15 +128,18 @@ RAW = {  # the same figures from the raw rows, for the 30-day filter set
         SELECT (SELECT count(*) FROM scans WHERE outcome = 'ok' AND batch_id IS NOT NULL
                   AND scanned_at >= :s AND scanned_at < :e) AS scans,
                (SELECT count(*) FROM (SELECT min(scanned_at) AS first FROM scans WHERE outcome = 'ok'
-                  AND batch_id IS NOT NULL GROUP BY code_id) f WHERE first >= :s AND first < :e) AS first_scans,
-               (SELECT count(*) FROM vouchers WHERE kind = 'pack' AND issued_at >= :s AND issued_at < :e) AS claims,
+                  AND batch_id IS NOT NULL GROUP BY code_id) f
+                WHERE first >= :s AND first < :e) AS first_scans,
+               (SELECT count(*) FROM vouchers WHERE kind = 'pack'
+                  AND issued_at >= :s AND issued_at < :e) AS claims,
                (SELECT count(*) FROM redemptions WHERE reversed_at IS NULL
                   AND redeemed_at >= :s AND redeemed_at < :e) AS redemptions,
                (SELECT coalesce(sum(e.amount), 0) FROM redemptions r
                   JOIN ledger_transactions t ON t.key = 'redemption:' || r.id
                   JOIN ledger_entries e ON e.transaction_id = t.id
                   JOIN ledger_accounts a ON a.id = e.account_id AND a.kind = 'store'
-                  WHERE r.reversed_at IS NULL AND r.redeemed_at >= :s AND r.redeemed_at < :e) AS payouts_fen""",
+                  WHERE r.reversed_at IS NULL
+                    AND r.redeemed_at >= :s AND r.redeemed_at < :e) AS payouts_fen""",
     "timeseries": """
         SELECT (scanned_at AT TIME ZONE 'Asia/Shanghai')::date AS day, count(*) AS scans FROM scans
         WHERE outcome = 'ok' AND batch_id IS NOT NULL AND scanned_at >= :s AND scanned_at < :e
@@ -165,7 +188,9 @@ def _agrees(name: str, raw: list[dict], report: dict) -> bool:
         found = {r["day"].isoformat(): int(r["scans"]) for r in raw}
         return all(found.get(p["t"], 0) == p["scans"] for p in report["points"])
     if name == "geo":
-        return {r["province"]: int(r["scans"]) for r in raw} == {p["province"]: p["scans"] for p in report["provinces"]}
+        return {r["province"]: int(r["scans"]) for r in raw} == {
+            p["province"]: p["scans"] for p in report["provinces"]
+        }
     return plain(raw, ("store_id", "redemptions", "redeemed_value_fen")) == plain(
         report["stores"], ("store_id", "redemptions", "redeemed_value_fen")
     )
@@ -196,7 +221,9 @@ def build(url: str, args) -> tuple:
     raw.close()
     phases["seed_s"] = round(time.perf_counter() - t0, 1)
     config = replace(
-        Config(env="test", database_url=url, secret_key=SECRET, instance_dir=Path("/tmp/codeloop-bench-reports")),
+        Config(
+            env="test", database_url=url, secret_key=SECRET, instance_dir=Path("/tmp/codeloop-bench-reports")
+        ),
         testing=True,
     )
     app = create_app(config)
@@ -209,9 +236,14 @@ def build(url: str, args) -> tuple:
         s.commit()
         token, _ = create_token(s, user=s.get(User, 1), now=utcnow())
         s.commit()
-        sizes = {t: s.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in ("rollup_days", "rollup_hours")}
+        sizes = {
+            t: s.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in ("rollup_days", "rollup_hours")
+        }
         top = s.execute(
-            text("SELECT province FROM rollup_days WHERE province <> '' GROUP BY 1 ORDER BY sum(scans) DESC LIMIT 1")
+            text(
+                "SELECT province FROM rollup_days WHERE province <> '' "
+                "GROUP BY 1 ORDER BY sum(scans) DESC LIMIT 1"
+            )
         ).scalar()
     engine.dispose()
     return app, token, end_day, top, phases, {**counts, "rollup_rows_written": rows, **sizes}
@@ -219,14 +251,14 @@ def build(url: str, args) -> tuple:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="200,000 scans over 30 days (under a minute)")
+    parser.add_argument("--quick", action="store_true", help="60,000 scans over 14 days (under a minute)")
     parser.add_argument("--scans", type=int, default=None, help="raw scans to seed (default 10,000,000)")
     parser.add_argument("--days", type=int, default=None, help="local days they span (default 90)")
     parser.add_argument("--repeat", type=int, default=None, help="runs of each query per filter set")
     parser.add_argument("--keep", action="store_true", help="keep the database (its URL is printed)")
     args = parser.parse_args()
-    args.scans = args.scans or (200_000 if args.quick else 10_000_000)
-    args.days = args.days or (30 if args.quick else 90)
+    args.scans = args.scans or (60_000 if args.quick else 10_000_000)
+    args.days = args.days or (14 if args.quick else 90)
     repeat = args.repeat or (4 if args.quick else 10)
     url, drop = database()
     try:

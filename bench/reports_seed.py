@@ -61,10 +61,27 @@ class Seed:
         counts.update(self._scans(cur))
         counts.update(self._vouchers(cur))
         counts.update(self._alerts(cur))
-        for table in ("campaigns", "products", "batches", "batch_ranges", "stores", "users", "consumers", "codes",
-                      "scans", "vouchers", "referrals", "redemptions", "ledger_accounts", "ledger_transactions",
-                      "ledger_entries", "alerts"):  # fmt: skip
-            cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+        for table in (
+            "campaigns",
+            "products",
+            "batches",
+            "batch_ranges",
+            "stores",
+            "users",
+            "consumers",
+            "codes",
+            "scans",
+            "vouchers",
+            "referrals",
+            "redemptions",
+            "ledger_accounts",
+            "ledger_transactions",
+            "ledger_entries",
+            "alerts",
+        ):
+            cur.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+            )
         self.conn.commit()
         cur.execute("ANALYZE")
         self.conn.commit()
@@ -74,19 +91,84 @@ class Seed:
 
     def _catalogue(self, cur) -> dict:
         start, end = self.start - timedelta(days=30), self.end + timedelta(days=365)
-        _copy(cur, "campaigns", ("id", "name", "starts_at", "ends_at", "voucher_value_fen", "voucher_min_spend_fen",
-              "voucher_valid_days", "cap", "budget_fen", "issued_count", "spent_fen", "per_consumer_daily_limit",
-              "referral_bonus_points", "referral_friend_value_fen", "referral_limit_per_share",
-              "clerk_claim_reward_fen", "clerk_redeem_reward_fen", "store_fee_fen", "rotating_token",
-              "attribution_minutes", "created_at"),
-              [(i, f"Campaign {i}", start, end, VALUE, 0, 30, 10**9, 10**12, 0, 0, 3, BONUS, FRIEND_VALUE, 3,
-                CLAIM_REWARD, REDEEM_REWARD, FEE, False, 30, start) for i in range(1, CAMPAIGNS + 1)])  # fmt: skip
-        _copy(cur, "products", ("id", "name", "url_form", "description", "created_at"),
-              [(i, f"Product {i}", "short", "", start) for i in range(1, PRODUCTS + 1)])  # fmt: skip
-        _copy(cur, "batches", ("id", "product_id", "campaign_id", "quantity", "paired", "url_form", "code_version",
-              "note", "created_at"),
-              [(b, (b - 1) % PRODUCTS + 1, (b - 1) % CAMPAIGNS + 1, PER_BATCH, False, "short", 1, "", start)
-               for b in range(1, BATCHES + 1)])  # fmt: skip
+        _copy(
+            cur,
+            "campaigns",
+            (
+                "id",
+                "name",
+                "starts_at",
+                "ends_at",
+                "voucher_value_fen",
+                "voucher_min_spend_fen",
+                "voucher_valid_days",
+                "cap",
+                "budget_fen",
+                "issued_count",
+                "spent_fen",
+                "per_consumer_daily_limit",
+                "referral_bonus_points",
+                "referral_friend_value_fen",
+                "referral_limit_per_share",
+                "clerk_claim_reward_fen",
+                "clerk_redeem_reward_fen",
+                "store_fee_fen",
+                "rotating_token",
+                "attribution_minutes",
+                "created_at",
+            ),
+            [
+                (
+                    i,
+                    f"Campaign {i}",
+                    start,
+                    end,
+                    VALUE,
+                    0,
+                    30,
+                    10**9,
+                    10**12,
+                    0,
+                    0,
+                    3,
+                    BONUS,
+                    FRIEND_VALUE,
+                    3,
+                    CLAIM_REWARD,
+                    REDEEM_REWARD,
+                    FEE,
+                    False,
+                    30,
+                    start,
+                )
+                for i in range(1, CAMPAIGNS + 1)
+            ],
+        )
+        _copy(
+            cur,
+            "products",
+            ("id", "name", "url_form", "description", "created_at"),
+            [(i, f"Product {i}", "short", "", start) for i in range(1, PRODUCTS + 1)],
+        )
+        _copy(
+            cur,
+            "batches",
+            (
+                "id",
+                "product_id",
+                "campaign_id",
+                "quantity",
+                "paired",
+                "url_form",
+                "code_version",
+                "note",
+                "created_at",
+            ),
+            [
+                (b, (b - 1) % PRODUCTS + 1, (b - 1) % CAMPAIGNS + 1, PER_BATCH, False, "short", 1, "", start)
+                for b in range(1, BATCHES + 1)
+            ],
+        )
         provinces = sorted({p for p, *_ in self.places[:60]})
         self.ranges = {}
         rows = []
@@ -98,8 +180,22 @@ class Seed:
                 distributor = f"Distributor {(b * 2 + half) % 7 + 1}"
                 rows.append((rid, b, "activate", first, last, distributor, f'["{region}"]', None, start))
                 self.ranges[(b, half)] = (rid, region)
-        _copy(cur, "batch_ranges", ("id", "batch_id", "kind", "first_serial", "last_serial", "distributor",
-              "regions", "reason", "created_at"), rows)  # fmt: skip
+        _copy(
+            cur,
+            "batch_ranges",
+            (
+                "id",
+                "batch_id",
+                "kind",
+                "first_serial",
+                "last_serial",
+                "distributor",
+                "regions",
+                "reason",
+                "created_at",
+            ),
+            rows,
+        )
         return {"batches": BATCHES, "printed": BATCHES * PER_BATCH}
 
     def _people(self, cur) -> dict:
@@ -108,22 +204,48 @@ class Seed:
         for i in range(n_stores):
             province, city, *_ = self.places[i % 40]
             self.stores.append((i + 1, province, city))
-        _copy(cur, "stores", ("id", "name", "province", "city", "address", "active", "created_at"),
-              [(sid, f"Store {sid}", p, c, "", True, self.start) for sid, p, c in self.stores])  # fmt: skip
+        _copy(
+            cur,
+            "stores",
+            ("id", "name", "province", "city", "address", "active", "created_at"),
+            [(sid, f"Store {sid}", p, c, "", True, self.start) for sid, p, c in self.stores],
+        )
         users = [(1, "admin", "Admin", "x", "admin", None, None, True, 1, 0, self.start)]
         self.clerks_of = {}
         for sid, _, _ in self.stores:
-            for k in range(5):
+            for _ in range(5):
                 uid = len(users) + 1
-                users.append((uid, f"clerk{uid}", f"Clerk {uid}", "x", "clerk", sid, f"P{uid}", True, 1, 0, self.start))
+                users.append(
+                    (uid, f"clerk{uid}", f"Clerk {uid}", "x", "clerk", sid, f"P{uid}", True, 1, 0, self.start)
+                )
                 self.clerks_of.setdefault(sid, []).append(uid)
-        _copy(cur, "users", ("id", "username", "display_name", "password_hash", "role", "store_id", "promo_code",
-              "active", "session_version", "failed_logins", "created_at"), users)  # fmt: skip
+        _copy(
+            cur,
+            "users",
+            (
+                "id",
+                "username",
+                "display_name",
+                "password_hash",
+                "role",
+                "store_id",
+                "promo_code",
+                "active",
+                "session_version",
+                "failed_logins",
+                "created_at",
+            ),
+            users,
+        )
         self.stores_in = {}
         for sid, _, city in self.stores:
             self.stores_in.setdefault(city, []).append(sid)
-        _copy(cur, "consumers", ("id", "public_id", "created_at"),
-              ((i, f"b{i}", self.start) for i in range(1, self.n_consumers + 2 * self.n // 100)))  # fmt: skip
+        _copy(
+            cur,
+            "consumers",
+            ("id", "public_id", "created_at"),
+            ((i, f"b{i}", self.start) for i in range(1, self.n_consumers + 2 * self.n // 100)),
+        )
         return {"stores": n_stores, "clerks": len(users) - 1}
 
     # ---- the season ----------------------------------------------------------------------------------
@@ -144,14 +266,35 @@ class Seed:
 
         def scan_row(sid, code, moment, consumer, clerk, place):
             batch, serial = code % BATCHES + 1, code // BATCHES
-            rid, region = self.ranges[(batch, 0 if serial < PER_BATCH // 2 else 1)]
+            rid, _ = self.ranges[(batch, 0 if serial < PER_BATCH // 2 else 1)]
             province, city, lat, lng = self.places[place]
             local = moment.astimezone(TZ)
-            return (sid, code + 1, batch, serial, "x", "ok", moment, "", consumer + 1, clerk or None, "done",
-                    "CN", "中国", province, city, lat, lng, 25, local.hour, local.isoweekday(), rid,
-                    (moment - self.start).days + 30)  # fmt: skip
+            return (
+                sid,
+                code + 1,
+                batch,
+                serial,
+                "x",
+                "ok",
+                moment,
+                "",
+                consumer + 1,
+                clerk or None,
+                "done",
+                "CN",
+                "中国",
+                province,
+                city,
+                lat,
+                lng,
+                25,
+                local.hour,
+                local.isoweekday(),
+                rid,
+                (moment - self.start).days + 30,
+            )
 
-        for code in range(n_codes):  # each pack's first scan: when, by whom, through which clerk
+        for _ in range(n_codes):  # each pack's first scan: when, by whom, through which clerk
             moment, consumer = self._moment(), rng.randrange(self.n_consumers)
             city = self.places[homes[consumer]][1]
             clerk = 0
@@ -160,24 +303,55 @@ class Seed:
             self.first_at.append(moment.timestamp())
             self.scanner.append(consumer)
             self.clerk.append(clerk)
-        _copy(cur, "codes", ("id", "batch_id", "serial", "kind", "scan_count", "first_scan_at", "last_scan_at"),
-              ((c + 1, c % BATCHES + 1, c // BATCHES, 0, 1, _t(self.first_at[c]), _t(self.first_at[c]))
-               for c in range(n_codes)))  # fmt: skip
+        _copy(
+            cur,
+            "codes",
+            ("id", "batch_id", "serial", "kind", "scan_count", "first_scan_at", "last_scan_at"),
+            (
+                (c + 1, c % BATCHES + 1, c // BATCHES, 0, 1, _t(self.first_at[c]), _t(self.first_at[c]))
+                for c in range(n_codes)
+            ),
+        )
 
         def rows():
             for code in range(n_codes):
                 consumer = self.scanner[code]
-                yield scan_row(code + 1, code, _t(self.first_at[code]), consumer, self.clerk[code], homes[consumer])
+                yield scan_row(
+                    code + 1, code, _t(self.first_at[code]), consumer, self.clerk[code], homes[consumer]
+                )
             for sid in range(n_codes + 1, self.n + 1):
                 code = rng.randrange(n_codes)
                 first = _t(self.first_at[code])
-                moment = min(first + timedelta(hours=rng.expovariate(1 / 30)), self.end - timedelta(seconds=1))
+                moment = min(
+                    first + timedelta(hours=rng.expovariate(1 / 30)), self.end - timedelta(seconds=1)
+                )
                 consumer = self.scanner[code] if rng.random() < 0.7 else rng.randrange(self.n_consumers)
                 yield scan_row(sid, code, moment, consumer, 0, homes[consumer])
 
-        columns = ("id", "code_id", "batch_id", "serial", "raw_code", "outcome", "scanned_at", "user_agent",
-                   "consumer_id", "clerk_id", "geo_status", "country_code", "country", "province", "city", "lat",
-                   "lng", "accuracy_km", "local_hour", "weekday", "range_id", "days_since_activation")  # fmt: skip
+        columns = (
+            "id",
+            "code_id",
+            "batch_id",
+            "serial",
+            "raw_code",
+            "outcome",
+            "scanned_at",
+            "user_agent",
+            "consumer_id",
+            "clerk_id",
+            "geo_status",
+            "country_code",
+            "country",
+            "province",
+            "city",
+            "lat",
+            "lng",
+            "accuracy_km",
+            "local_hour",
+            "weekday",
+            "range_id",
+            "days_since_activation",
+        )
         n = _copy(cur, "scans", columns, rows())
         return {"scans": n, "codes": n_codes}
 
@@ -195,13 +369,30 @@ class Seed:
             issued = min(self.first_at[code] + rng.uniform(10, 900), end_ts)
             clerk = self.clerk[code]
             redeemed = rng.random() < 0.55 and issued + 3600 < end_ts
-            vouchers.append((vid, f"B{vid}", "pack", campaign, code + 1, None, self.scanner[code] + 1, clerk or None,
-                             VALUE, 0, "redeemed" if redeemed else "issued", _t(issued), _t(issued + 30 * 86400),
-                             int(issued - self.first_at[code])))  # fmt: skip
+            vouchers.append(
+                (
+                    vid,
+                    f"B{vid}",
+                    "pack",
+                    campaign,
+                    code + 1,
+                    None,
+                    self.scanner[code] + 1,
+                    clerk or None,
+                    VALUE,
+                    0,
+                    "redeemed" if redeemed else "issued",
+                    _t(issued),
+                    _t(issued + 30 * 86400),
+                    int(issued - self.first_at[code]),
+                )
+            )
             if clerk:
                 ledger.post(f"claim:{vid}", issued, campaign, [("clerk", clerk, CLAIM_REWARD)])
             if redeemed:
-                self._redeem(redemptions, ledger, vid, campaign, issued, self.homes[self.scanner[code]], VALUE, None)
+                self._redeem(
+                    redemptions, ledger, vid, campaign, issued, self.homes[self.scanner[code]], VALUE, None
+                )
             if rng.random() < 0.03:
                 shared = min(issued + rng.uniform(60, 3600), end_ts)
                 rid = len(referrals) + 1
@@ -211,31 +402,111 @@ class Seed:
                     friend_consumer += 1
                     fid, at = len(vouchers) + 1, min(shared + rng.uniform(60, 7200), end_ts)
                     done = rng.random() < 0.5 and at + 3600 < end_ts
-                    vouchers.append((fid, f"B{fid}", "friend", campaign, None, rid, friend_consumer, None,
-                                     FRIEND_VALUE, 0, "redeemed" if done else "issued", _t(at), _t(at + 30 * 86400),
-                                     None))  # fmt: skip
+                    vouchers.append(
+                        (
+                            fid,
+                            f"B{fid}",
+                            "friend",
+                            campaign,
+                            None,
+                            rid,
+                            friend_consumer,
+                            None,
+                            FRIEND_VALUE,
+                            0,
+                            "redeemed" if done else "issued",
+                            _t(at),
+                            _t(at + 30 * 86400),
+                            None,
+                        )
+                    )
                     if done:
                         sharer = self.scanner[code] + 1
-                        self._redeem(redemptions, ledger, fid, campaign, at, self.homes[self.scanner[code]],
-                                     FRIEND_VALUE, sharer)  # fmt: skip
-        _copy(cur, "vouchers", ("id", "code", "kind", "campaign_id", "code_id", "referral_id", "consumer_id",
-              "clerk_id", "value_fen", "min_spend_fen", "status", "issued_at", "expires_at", "scan_to_claim_s"),
-              (v for v in vouchers if v[2] == "pack"))  # fmt: skip
-        _copy(cur, "referrals", ("id", "token", "voucher_id", "sharer_id", "share_limit", "used_count", "created_at"),
-              referrals)  # fmt: skip
-        _copy(cur, "vouchers", ("id", "code", "kind", "campaign_id", "code_id", "referral_id", "consumer_id",
-              "clerk_id", "value_fen", "min_spend_fen", "status", "issued_at", "expires_at", "scan_to_claim_s"),
-              (v for v in vouchers if v[2] == "friend"))  # fmt: skip
-        _copy(cur, "redemptions", ("id", "voucher_id", "store_id", "clerk_id", "redeemed_at", "claim_to_redeem_s",
-              "province", "city"), redemptions)  # fmt: skip
+                        self._redeem(
+                            redemptions,
+                            ledger,
+                            fid,
+                            campaign,
+                            at,
+                            self.homes[self.scanner[code]],
+                            FRIEND_VALUE,
+                            sharer,
+                        )
+        _copy(
+            cur,
+            "vouchers",
+            (
+                "id",
+                "code",
+                "kind",
+                "campaign_id",
+                "code_id",
+                "referral_id",
+                "consumer_id",
+                "clerk_id",
+                "value_fen",
+                "min_spend_fen",
+                "status",
+                "issued_at",
+                "expires_at",
+                "scan_to_claim_s",
+            ),
+            (v for v in vouchers if v[2] == "pack"),
+        )
+        _copy(
+            cur,
+            "referrals",
+            ("id", "token", "voucher_id", "sharer_id", "share_limit", "used_count", "created_at"),
+            referrals,
+        )
+        _copy(
+            cur,
+            "vouchers",
+            (
+                "id",
+                "code",
+                "kind",
+                "campaign_id",
+                "code_id",
+                "referral_id",
+                "consumer_id",
+                "clerk_id",
+                "value_fen",
+                "min_spend_fen",
+                "status",
+                "issued_at",
+                "expires_at",
+                "scan_to_claim_s",
+            ),
+            (v for v in vouchers if v[2] == "friend"),
+        )
+        _copy(
+            cur,
+            "redemptions",
+            (
+                "id",
+                "voucher_id",
+                "store_id",
+                "clerk_id",
+                "redeemed_at",
+                "claim_to_redeem_s",
+                "province",
+                "city",
+            ),
+            redemptions,
+        )
         ledger.write(cur)
         issued = {}
         for v in vouchers:
             issued[v[3]] = issued.get(v[3], 0) + 1
         for campaign, count in issued.items():
             cur.execute("UPDATE campaigns SET issued_count = %s WHERE id = %s", (count, campaign))
-        return {"vouchers": len(vouchers), "redemptions": len(redemptions), "referrals": len(referrals),
-                "ledger_entries": len(ledger.entries)}  # fmt: skip
+        return {
+            "vouchers": len(vouchers),
+            "redemptions": len(redemptions),
+            "referrals": len(referrals),
+            "ledger_entries": len(ledger.entries),
+        }
 
     def _redeem(self, redemptions, ledger, vid, campaign, issued, place, value, sharer) -> None:
         rng = self.rng
@@ -251,10 +522,35 @@ class Seed:
 
     def _alerts(self, cur) -> dict:
         picked = sorted(self.rng.sample(range(self.n_codes), max(1, self.n_codes // 2000)))
-        _copy(cur, "alerts", ("id", "kind", "severity", "status", "dedupe_key", "batch_id", "code_id", "details",
-              "created_at"),
-              ((i + 1, "geo_velocity", "warning", "open", f"bench:{c}", c % BATCHES + 1, c + 1, '{"summary": "bench"}',
-                _t(self.first_at[c] + 3600)) for i, c in enumerate(picked)))  # fmt: skip
+        _copy(
+            cur,
+            "alerts",
+            (
+                "id",
+                "kind",
+                "severity",
+                "status",
+                "dedupe_key",
+                "batch_id",
+                "code_id",
+                "details",
+                "created_at",
+            ),
+            (
+                (
+                    i + 1,
+                    "geo_velocity",
+                    "warning",
+                    "open",
+                    f"bench:{c}",
+                    c % BATCHES + 1,
+                    c + 1,
+                    '{"summary": "bench"}',
+                    _t(self.first_at[c] + 3600),
+                )
+                for i, c in enumerate(picked)
+            ),
+        )
         _copy(cur, "alert_codes", ("alert_id", "code_id"), ((i + 1, c + 1) for i, c in enumerate(picked)))
         return {"alerts": len(picked)}
 
@@ -281,14 +577,24 @@ class _Ledger:
         postings = [(self.account("campaign", campaign), -sum(a for *_, a in credits), "fen")]
         postings += [(self.account(kind, ref), amount, "fen") for kind, ref, amount in credits]
         if points_to:
-            postings += [(self.account("campaign", campaign, "points"), -BONUS, "points"),
-                         (self.account("consumer", points_to, "points"), BONUS, "points")]  # fmt: skip
+            postings += [
+                (self.account("campaign", campaign, "points"), -BONUS, "points"),
+                (self.account("consumer", points_to, "points"), BONUS, "points"),
+            ]
         for account, amount, unit in postings:
             self.entries.append((len(self.entries) + 1, tid, account, amount, unit, available, when))
 
     def write(self, cur) -> None:
-        _copy(cur, "ledger_accounts", ("id", "kind", "ref_id", "unit"),
-              ((i, k, r, u) for (k, r, u), i in self.accounts.items()))  # fmt: skip
+        _copy(
+            cur,
+            "ledger_accounts",
+            ("id", "kind", "ref_id", "unit"),
+            ((i, k, r, u) for (k, r, u), i in self.accounts.items()),
+        )
         _copy(cur, "ledger_transactions", ("id", "key", "event", "details", "created_at"), self.transactions)
-        _copy(cur, "ledger_entries", ("id", "transaction_id", "account_id", "amount", "unit", "available_at",
-              "created_at"), self.entries)  # fmt: skip
+        _copy(
+            cur,
+            "ledger_entries",
+            ("id", "transaction_id", "account_id", "amount", "unit", "available_at", "created_at"),
+            self.entries,
+        )

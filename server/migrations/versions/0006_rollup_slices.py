@@ -50,7 +50,8 @@ def upgrade() -> None:
         op.execute(
             f"INSERT INTO rollup_slices (day, slice, campaign_id, batch_id, product_id, province, slice_key, "
             f"{', '.join(MEASURES)}) SELECT day, '{name}', campaign_id, batch_id, product_id, province, {key}, {sums} "
-            f"FROM rollup_days {skip} GROUP BY day, campaign_id, batch_id, product_id, province, {key}"
+            f"FROM rollup_days {skip} GROUP BY day, campaign_id, batch_id, product_id, province"
+            + (f", {key}" if name else "")
         )
 
 

@@ -13,7 +13,7 @@ from server.models.rollups import DAY_MEASURES
 from server.models.slices import SLICE_DIMENSIONS, RollupSlice
 
 KEYS = {  # slice -> (its key on rollup_days, the rows it covers)
-    "": (literal(""), None),
+    "": (literal("", String(200)), None),
     "city": (RollupDay.city, RollupDay.city != ""),
     "store": (cast(RollupDay.store_id, String(200)), RollupDay.store_id != 0),
     "clerk": (cast(RollupDay.clerk_id, String(200)), RollupDay.clerk_id != 0),
@@ -36,6 +36,6 @@ def derive_day(session: Session, day: date) -> None:
                 *[func.sum(getattr(RollupDay, m)) for m in DAY_MEASURES],
             )
             .where(RollupDay.day == day, *([covers] if covers is not None else []))
-            .group_by(RollupDay.day, *dims, key)
+            .group_by(RollupDay.day, *dims, *([key] if name else []))
         )
         session.execute(insert(RollupSlice).from_select(columns, query))
