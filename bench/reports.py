@@ -214,12 +214,17 @@ def build(url: str, args) -> tuple:
     engine = make_engine(url)
     upgrade(engine)
     end_day = (datetime.now(TZ) - timedelta(days=1)).date()
-    phases = {}
-    t0 = time.perf_counter()
-    raw = engine.raw_connection()
-    counts = Seed(raw.driver_connection, args.scans, args.days, end_day).run()
-    raw.close()
-    phases["seed_s"] = round(time.perf_counter() - t0, 1)
+    phases, counts = {}, {}
+    if args.reuse:  # a database a run kept: its season ends on its last rolled-up day
+        with engine.connect() as conn:
+            end_day = conn.execute(text("SELECT max(day) FROM rollup_days")).scalar()
+            args.scans = conn.execute(text("SELECT count(*) FROM scans")).scalar()
+    else:
+        t0 = time.perf_counter()
+        raw = engine.raw_connection()
+        counts = Seed(raw.driver_connection, args.scans, args.days, end_day).run()
+        raw.close()
+        phases["seed_s"] = round(time.perf_counter() - t0, 1)
     config = replace(
         Config(
             env="test", database_url=url, secret_key=SECRET, instance_dir=Path("/tmp/codeloop-bench-reports")
@@ -229,16 +234,18 @@ def build(url: str, args) -> tuple:
     app = create_app(config)
     rt = app.extensions["codeloop"]
     t0 = time.perf_counter()
-    rows = rebuild(rt.sessions, start=end_day - timedelta(days=args.days + 6), end=end_day, tz=TZ)
-    phases["rollups_s"] = round(time.perf_counter() - t0, 1)
+    if not args.reuse:
+        counts["rollup_rows_written"] = rebuild(
+            rt.sessions, start=end_day - timedelta(days=args.days + 6), end=end_day, tz=TZ
+        )
+        phases["rollups_s"] = round(time.perf_counter() - t0, 1)
     with rt.sessions() as s:
         s.execute(text("ANALYZE rollup_days; ANALYZE rollup_hours"))
         s.commit()
         token, _ = create_token(s, user=s.get(User, 1), now=utcnow())
         s.commit()
-        sizes = {
-            t: s.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in ("rollup_days", "rollup_hours")
-        }
+        tables = ("rollup_days", "rollup_hours", "rollup_slices")
+        sizes = {t: s.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in tables}
         top = s.execute(
             text(
                 "SELECT province FROM rollup_days WHERE province <> '' "
@@ -246,7 +253,7 @@ def build(url: str, args) -> tuple:
             )
         ).scalar()
     engine.dispose()
-    return app, token, end_day, top, phases, {**counts, "rollup_rows_written": rows, **sizes}
+    return app, token, end_day, top, phases, {**counts, **sizes}
 
 
 def main() -> int:
@@ -256,11 +263,12 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=None, help="local days they span (default 90)")
     parser.add_argument("--repeat", type=int, default=None, help="runs of each query per filter set")
     parser.add_argument("--keep", action="store_true", help="keep the database (its URL is printed)")
+    parser.add_argument("--reuse", metavar="URL", help="time the queries on a database an earlier run kept")
     args = parser.parse_args()
     args.scans = args.scans or (60_000 if args.quick else 10_000_000)
     args.days = args.days or (14 if args.quick else 90)
     repeat = args.repeat or (4 if args.quick else 10)
-    url, drop = database()
+    url, drop = (args.reuse, lambda: None) if args.reuse else database()
     try:
         app, token, end_day, top, phases, sizes = build(url, args)
         print(f"seeded {sizes} in {phases}", file=sys.stderr)
@@ -273,7 +281,7 @@ def main() -> int:
         raw = raw_figures(app, sets["30_days"], 1 if args.scans > 2_000_000 else 3)
         app.extensions["codeloop"].engine.dispose()
     finally:
-        if args.keep:
+        if args.keep or args.reuse:
             print(f"database kept: {url}", file=sys.stderr)
         else:
             drop()
