@@ -22,3 +22,18 @@ def test_mo_is_compiled_from_po(po):
         compiled = {m.id: m.string for m in read_mo(fh) if m.id}
     assert compiled == {k: v for k, v in source.items() if v}, f"run: pybabel compile -d {po.parents[2]}"
     assert all(source.values()), "untranslated strings"
+
+
+def test_catalogues_agree_on_shared_strings():
+    """The areas' catalogues are merged into one domain: a string translated in two must read the same."""
+    seen: dict[str, tuple[str, str]] = {}
+    clashes = []
+    for po in CATALOGUES:
+        with po.open("rb") as fh:
+            for message in read_po(fh):
+                if message.id and message.string:
+                    area, string = po.parts[-4], message.string
+                    if message.id in seen and seen[message.id][1] != string:
+                        clashes.append((message.id, seen[message.id], (area, string)))
+                    seen.setdefault(message.id, (area, string))
+    assert clashes == []
