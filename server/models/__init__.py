@@ -13,8 +13,8 @@ from server.models.ledger import (
 from server.models.ops import Alert, AlertCode, AlertVoucher, AuditLog, ForgedScans, StaffSighting
 from server.models.people import ROLES, ApiToken, Store, User
 from server.models.rollups import JobCursor, RollupDay, RollupHour, RollupPending
-from server.models.slices import RollupSlice
 from server.models.scans import Attribution, Code, Consumer, PhoneChallenge, Scan
+from server.models.slices import RollupSlice
 from server.models.vouchers import IdempotencyKey, Redemption, Referral, Voucher
 
 __all__ = [

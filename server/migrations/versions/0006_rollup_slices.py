@@ -15,10 +15,27 @@ depends_on = None
 
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 MEASURES = (
-    "scans", "scans_blocked", "first_scans", "consumers", "new_consumers", "diverted_scans", "alert_scans",
-    "claims", "friend_vouchers", "shares", "claim_seconds", "claims_timed", "redemptions", "friend_redemptions",
-    "redeemed_value_fen", "redeem_seconds", "redemptions_timed", "payouts_fen", "rewards_fen", "points",
-)  # fmt: skip
+    "scans",
+    "scans_blocked",
+    "first_scans",
+    "consumers",
+    "new_consumers",
+    "diverted_scans",
+    "alert_scans",
+    "claims",
+    "friend_vouchers",
+    "shares",
+    "claim_seconds",
+    "claims_timed",
+    "redemptions",
+    "friend_redemptions",
+    "redeemed_value_fen",
+    "redeem_seconds",
+    "redemptions_timed",
+    "payouts_fen",
+    "rewards_fen",
+    "points",
+)
 
 
 def upgrade() -> None:
@@ -35,21 +52,38 @@ def upgrade() -> None:
         *[sa.Column(m, sa.BigInteger(), nullable=False) for m in MEASURES],
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rollup_slices")),
         sa.UniqueConstraint(
-            "day", "slice", "campaign_id", "batch_id", "product_id", "province", "slice_key",
+            "day",
+            "slice",
+            "campaign_id",
+            "batch_id",
+            "product_id",
+            "province",
+            "slice_key",
             name="uq_rollup_slices_key",
-        ),  # fmt: skip
+        ),
     )
     with op.batch_alter_table("rollup_slices", schema=None) as batch_op:
         batch_op.create_index("ix_rollup_slices_slice_day", ["slice", "day"], unique=False)
     # the slices of the days already rolled up
     sums = ", ".join(f"SUM({m})" for m in MEASURES)
-    for name, key in (("", "''"), ("city", "city"), ("store", "CAST(store_id AS VARCHAR(200))"),
-                      ("clerk", "CAST(clerk_id AS VARCHAR(200))"), ("distributor", "distributor")):  # fmt: skip
-        skip = {"": "", "city": "WHERE city <> ''", "store": "WHERE store_id <> 0", "clerk": "WHERE clerk_id <> 0",
-                "distributor": "WHERE distributor <> ''"}[name]  # fmt: skip
+    for name, key in (
+        ("", "''"),
+        ("city", "city"),
+        ("store", "CAST(store_id AS VARCHAR(200))"),
+        ("clerk", "CAST(clerk_id AS VARCHAR(200))"),
+        ("distributor", "distributor"),
+    ):
+        skip = {
+            "": "",
+            "city": "WHERE city <> ''",
+            "store": "WHERE store_id <> 0",
+            "clerk": "WHERE clerk_id <> 0",
+            "distributor": "WHERE distributor <> ''",
+        }[name]
         op.execute(
             f"INSERT INTO rollup_slices (day, slice, campaign_id, batch_id, product_id, province, slice_key, "
-            f"{', '.join(MEASURES)}) SELECT day, '{name}', campaign_id, batch_id, product_id, province, {key}, {sums} "
+            f"{', '.join(MEASURES)}) "
+            f"SELECT day, '{name}', campaign_id, batch_id, product_id, province, {key}, {sums} "
             f"FROM rollup_days {skip} GROUP BY day, campaign_id, batch_id, product_id, province"
             + (f", {key}" if name else "")
         )
