@@ -31,6 +31,16 @@ def _cell(key: str, value):
     return "" if value is None else value
 
 
+def _cards(body: dict) -> list[dict]:
+    """KPI cards; a card of money shows its amounts in yuan."""
+    out = []
+    for card in body["cards"]:
+        if card["name"].endswith("_fen"):
+            card = {**card, **{k: _cell("_fen", card[k]) for k in ("value", "previous")}}
+        out.append(card)
+    return out
+
+
 def _ledger_rows(body: dict) -> list[dict]:
     return [{"payee": kind, **body["ledger"][kind]} for kind in ("store", "clerk")]
 
@@ -60,7 +70,7 @@ TABLES: dict[str, Table] = {
             ("previous", "Previous period", "上期"),
             ("change", "Change", "变化"),
         ),
-        lambda b: b["cards"],
+        _cards,
     ),
     "funnel": Table(
         "funnel",
