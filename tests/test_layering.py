@@ -12,6 +12,7 @@ WEB = {
     "server/auth.py",
     "server/extensions.py",
     "server/cli_batch.py",
+    "server/cli_jobs.py",
 }
 
 
