@@ -125,7 +125,7 @@ EXPORT = register(
         "workers.exports.run_export",
         "server.services.exports.overdue",
         "server.services.exports.failed",
-        deadline=timedelta(minutes=2),
+        deadline=timedelta(seconds=30),
         timeout=4 * 3600,
         description="print packages",
     )
