@@ -30,7 +30,9 @@ def free_port() -> int:
 def test_scans_and_an_export_survive_redis_being_down(pg_engine, pg_url, tmp_path):
     redis_server = RedisServer(tmp_path, free_port())
     redis_server.start()
-    app = create_app(make_config(pg_url, tmp_path, redis_url=redis_server.url, trusted_proxies=1, **UNLIMITED))
+    app = create_app(
+        make_config(pg_url, tmp_path, redis_url=redis_server.url, trusted_proxies=1, **UNLIMITED)
+    )
     world = build_world(app, quantity=SCANS)
     runtime = app.extensions["codeloop"]
     with runtime.sessions.begin() as s:
@@ -47,7 +49,9 @@ def test_scans_and_an_export_survive_redis_being_down(pg_engine, pg_url, tmp_pat
         for serial in range(SCANS):
             page = client.get(f"/S/{world.code(serial)}", headers={"X-Forwarded-For": "114.114.114.114"})
             assert page.status_code == 200
-        queued = client.post(f"/api/v1/batches/{world.batch_id}/exports", json={"roll_size": 100}, headers=auth)
+        queued = client.post(
+            f"/api/v1/batches/{world.batch_id}/exports", json={"roll_size": 100}, headers=auth
+        )
         assert queued.status_code == 202 and queued.get_json()["status"] == "queued"
         assert count(world, Scan.outcome == "ok") == SCANS  # every scan recorded, pending its enrichment
 
