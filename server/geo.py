@@ -12,6 +12,7 @@ Providers (CODELOOP_GEOIP_PROVIDER):
 from __future__ import annotations
 
 import functools
+import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -105,9 +106,10 @@ class MaxMindGeo:
 
     def lookup(self, ip: str | None) -> Place | None:
         """The place of `ip`, or None for private, malformed or unknown addresses (none is in the database)."""
-        try:
-            record = self.reader.get(ip) if ip else None
-        except ValueError:
+        try:  # inet_pton is strict: maxminddb's own parsing takes "1.2.3" for 1.2.0.3
+            socket.inet_pton(socket.AF_INET6 if ":" in ip else socket.AF_INET, ip)
+            record = self.reader.get(ip)
+        except (OSError, TypeError, ValueError):
             return None
         country = (record or {}).get("country")
         if not country:
@@ -172,6 +174,10 @@ class Ip2RegionGeo:
     def lookup(self, ip: str | None) -> Place | None:
         if not ip or ":" in ip:  # IPv6: not in this xdb
             return self.fallback.lookup(ip)
+        try:
+            socket.inet_pton(socket.AF_INET, ip)
+        except OSError:
+            return None
         try:
             found = self.searcher.search(ip)
         except (ValueError, OSError):
