@@ -173,7 +173,9 @@ def report(results: dict, rounds: int, per_round: int, database: str, runtime) -
     bare = sorted(results["bare"])[len(results["bare"]) // 2]
     enrich = sorted(results["enrich"])[len(results["enrich"]) // 2]
     ratio = enrich / bare
-    print(f"database {database}; {rounds} rounds of {per_round} scans; statuses {statuses}; {placed} with a province")
+    print(
+        f"database {database}; {rounds} rounds of {per_round} scans; statuses {statuses}; {placed} with a province"
+    )
     for name in ("bare", "enrich"):
         print(f"  {name:7} per round: " + ", ".join(f"{r:,.0f}/s" for r in results[name]))
     print(f"  median: bare geoip2 {bare:,.0f}/s, enrichment {enrich:,.0f}/s, ratio {ratio:.2f}")

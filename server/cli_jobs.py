@@ -118,6 +118,8 @@ def _print(status: dict) -> None:
         if "error" in queue:
             click.echo(f"  queue {queue['queue']}: {queue['error']}")
             continue
-        click.echo(f"  queue {queue['queue']:<8} queued {queue['queued']:>6}  failed {queue['failed_count']:>4}")
+        click.echo(
+            f"  queue {queue['queue']:<8} queued {queue['queued']:>6}  failed {queue['failed_count']:>4}"
+        )
         for job in queue["failed"]:
             click.echo(f"    failed {job['job']}({', '.join(job['args'])}) at {job['at']}: {job['error']}")
