@@ -107,7 +107,7 @@ class MaxMindGeo:
         }
 
     def lookup(self, ip: str | None) -> Place | None:
-        """The place of `ip`, or None for private, malformed or unknown addresses (none is in the database)."""
+        """The place of `ip`; None for private, malformed or unknown addresses (none is in the database)."""
         try:  # inet_pton is strict: maxminddb's own parsing takes "1.2.3" for 1.2.0.3
             packed = socket.inet_pton(socket.AF_INET6 if ":" in ip else socket.AF_INET, ip)
         except (OSError, TypeError):

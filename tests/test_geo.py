@@ -87,8 +87,12 @@ def test_ip2region_places_chinese_resolvers_better(maxmind, ip2region):
 
     def score(provider):
         places = [provider.lookup(ip) for ip in RESOLVERS]
-        provinces = sum(p is not None and p.province == RESOLVERS[ip][0] for ip, p in zip(RESOLVERS, places))
-        cities = sum(p is not None and p.city == RESOLVERS[ip][1] for ip, p in zip(RESOLVERS, places))
+        provinces = sum(
+            p is not None and p.province == RESOLVERS[ip][0] for ip, p in zip(RESOLVERS, places, strict=True)
+        )
+        cities = sum(
+            p is not None and p.city == RESOLVERS[ip][1] for ip, p in zip(RESOLVERS, places, strict=True)
+        )
         return provinces, cities
 
     (mm_provinces, mm_cities), (i2r_provinces, i2r_cities) = score(maxmind), score(ip2region)

@@ -103,7 +103,8 @@ def test_0003_rewrites_existing_places_in_canonical_names(engine):
         )
         conn.execute(
             text(
-                "INSERT INTO scans (raw_code, outcome, scanned_at, user_agent, geo_status, country, province, city)"
+                "INSERT INTO scans"
+                " (raw_code, outcome, scanned_at, user_agent, geo_status, country, province, city)"
                 " VALUES ('x', 'invalid', '2026-01-01 00:00:00', '', 'done', '中国', '上海', '上海'),"
                 " ('y', 'invalid', '2026-01-01 00:00:00', '', 'done', '中国', '广东', NULL),"
                 " ('z', 'invalid', '2026-01-01 00:00:00', '', 'done', '美国', 'California', 'Mountain View')"

@@ -56,8 +56,8 @@ _UPDATE = (
     .where(_scans.c.id == bindparam("_id"), _scans.c.geo_status == "pending")
     .values({name: bindparam(name, type_=_scans.c[name].type) for name in COLUMNS})
 )
-# PostgreSQL: the chunk travels as ONE json document that the server turns into typed rows (json_to_recordset),
-# which costs far less than binding a parameter per value or an array per column (adapted one by one in Python)
+# PostgreSQL: the chunk travels as ONE json document the server turns into typed rows (json_to_recordset),
+# which costs far less than a parameter per value or an array per column (adapted one by one in Python)
 _PG_UPDATE = text(
     f"UPDATE scans SET {', '.join(f'{c} = v.{c}' for c in COLUMNS)} "
     "FROM json_to_recordset(CAST(:rows AS json)) AS v(id bigint, "

@@ -77,12 +77,14 @@ def test_the_admin_page_and_the_cli_check_regions_too(app, sessions, catalogue, 
     )
     assert "未知的销售区域「江苏生」" in refused.get_data(as_text=True)
     cli = subprocess.run(
-        [CODELOOP, "batch", "activate", str(made["id"]), "--first", "10", "--last", "19", "--region", "Guangdon"],
+        [CODELOOP, "batch", "activate", str(made["id"]), "--first", "10", "--last", "19", "--region",
+         "Guangdon"],
         env=cli_env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert cli.returncode == 1 and "unknown region 'Guangdon'; did you mean 广东省" in cli.stderr
     ok = subprocess.run(
-        [CODELOOP, "batch", "activate", str(made["id"]), "--first", "10", "--last", "19", "--region", "Guangdong"],
+        [CODELOOP, "batch", "activate", str(made["id"]), "--first", "10", "--last", "19", "--region",
+         "Guangdong"],
         env=cli_env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert ok.returncode == 0, ok.stderr

@@ -34,8 +34,9 @@ def _claim(world, serial, consumer_id, now):
     runtime = world.app.extensions["codeloop"]
     terms = Terms(runtime.secret, ZoneInfo("Asia/Shanghai"), 7)
     with world.session() as s:
-        voucher = claim(s, runtime.codec, runtime.ids, world.code(serial), consumer_id=consumer_id, terms=terms,
-                        now=now).voucher  # fmt: skip
+        voucher = claim(
+            s, runtime.codec, runtime.ids, world.code(serial), consumer_id=consumer_id, terms=terms, now=now
+        ).voucher
         s.commit()
         return voucher.id, voucher.code
 

@@ -70,8 +70,9 @@ def test_the_next_run_starts_where_the_last_one_stopped(database_url, tmp_path):
     enrich_scans()
     _ages(world, {0: 400, 1: 31})
     with world.session() as s:  # a run a year ago cut off at 335 days: the scan of 400 days was before it
+        cut_off = (utcnow() - timedelta(days=335)).isoformat()
         s.add(AuditLog(action="retention.ip_addresses", object_type="scans",
-                       details={"before": (utcnow() - timedelta(days=335)).isoformat(), "dropped": 0}))  # fmt: skip
+                       details={"before": cut_off, "dropped": 0}))  # fmt: skip
         s.commit()
     assert drop_old_addresses() == 1  # only what aged out since (a day's overlap)
     with world.session() as s:
