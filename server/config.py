@@ -22,6 +22,9 @@ VARIABLES = {
     "CODELOOP_SECRET_KEY": "signs cookies and derives code keys; default: generated into the instance folder",
     "CODELOOP_PUBLIC_URL": "base URL printed codes point at, e.g. https://q.brand.cn",
     "CODELOOP_GEOIP_DB": "MaxMind-format City database; default: bundled GeoLite2 (2018, stale)",
+    "CODELOOP_GEOIP_PROVIDER": "maxmind (default) or ip2region (China from ip2region, the rest from maxmind)",
+    "CODELOOP_IP2REGION_DB": "an ip2region xdb file; default: the one the XdbSearchIP package ships",
+    "CODELOOP_IP_RETENTION_DAYS": "days a scan keeps its raw IP address (hashes and place stay), default 30",
     "CODELOOP_TIMEZONE": "time zone for display, default Asia/Shanghai",
     "CODELOOP_INSTANCE_DIR": "folder for the SQLite file and generated secret, default ./instance",
     "CODELOOP_TRUSTED_PROXIES": "number of reverse-proxy hops in front of the app, default 0",
@@ -72,6 +75,9 @@ class Config:
     secret_key: str = ""
     public_url: str = "http://127.0.0.1:5000"
     geoip_db: str | None = None
+    geoip_provider: str = "maxmind"
+    ip2region_db: str | None = None
+    ip_retention_days: int = 30
     timezone: str = "Asia/Shanghai"
     instance_dir: Path = field(default_factory=lambda: Path.cwd() / "instance")
     trusted_proxies: int = 0
@@ -111,6 +117,9 @@ class Config:
             secret_key=secret_key or _instance_secret(instance_dir),
             public_url=_public_url(values.get("CODELOOP_PUBLIC_URL", "http://127.0.0.1:5000")),
             geoip_db=_geoip(values.get("CODELOOP_GEOIP_DB")),
+            geoip_provider=_geoip_provider(values),
+            ip2region_db=_file(values, "CODELOOP_IP2REGION_DB"),
+            ip_retention_days=_int(values, "CODELOOP_IP_RETENTION_DAYS", 30, 1, 3650),
             timezone=_timezone(values.get("CODELOOP_TIMEZONE", "Asia/Shanghai")),
             instance_dir=instance_dir,
             trusted_proxies=_int(values, "CODELOOP_TRUSTED_PROXIES", 0, 0, 10),
@@ -195,6 +204,26 @@ def _geoip(path: str | None) -> str | None:
     if path and not Path(path).is_file():
         raise ConfigError(f"CODELOOP_GEOIP_DB names no file: {path}")
     return path
+
+
+def _file(values: dict[str, str], name: str) -> str | None:
+    path = values.get(name)
+    if path and not Path(path).is_file():
+        raise ConfigError(f"{name} names no file: {path}")
+    return path
+
+
+def _geoip_provider(values: dict[str, str]) -> str:
+    provider = _choice(values, "CODELOOP_GEOIP_PROVIDER", ("maxmind", "ip2region"), "maxmind")
+    if provider == "ip2region":
+        import importlib.util
+
+        needed = ("ip2region",) if values.get("CODELOOP_IP2REGION_DB") else ("ip2region", "XdbSearchIP")
+        if any(importlib.util.find_spec(module) is None for module in needed):
+            raise ConfigError(
+                "CODELOOP_GEOIP_PROVIDER=ip2region needs its packages: pip install 'codeloop[ip2region]'"
+            )
+    return provider
 
 
 def _timezone(name: str) -> str:

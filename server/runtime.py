@@ -18,7 +18,7 @@ from codegen.ids import PublicIds
 from server.config import Config
 from server.db import make_engine, make_sessionmaker, ping
 from server.forgeries import Forgeries
-from server.geo import Geo
+from server.geo import GeoProvider, make_geo
 from server.jobs import Debounce, make_queue
 from server.ratelimits import RateLimits
 
@@ -31,8 +31,9 @@ class Runtime:
     queue: Queue
 
     @cached_property
-    def geo(self) -> Geo:
-        return Geo(self.config.geoip_db)
+    def geo(self) -> GeoProvider:
+        """The configured GeoIP provider (CODELOOP_GEOIP_PROVIDER)."""
+        return make_geo(self.config.geoip_provider, self.config.geoip_db, self.config.ip2region_db)
 
     @cached_property
     def secret(self) -> bytes:

@@ -99,7 +99,7 @@ def reference(s):
             scans=int(good), scans_blocked=int(x.outcome in ("inactive", "blacklisted")),
             first_scans=int(good and first_of_code[x.code_id] == x.id),
             new_consumers=int(good and first_of_consumer[x.consumer_id] == x.id),
-            diverted_scans=int(good and r is not None and outside_regions(x.province, r.regions or [])),
+            diverted_scans=int(good and r is not None and outside_regions(x.province, x.city, r.regions or [])),
             alert_scans=int(good and x.code_id in tied),
         )
         if good:

@@ -360,6 +360,6 @@ def _diverted(session: Session, start, end) -> dict[Key, int]:
     regions = dict(session.execute(select(br.id, br.regions).where(br.id.in_(ids))).all()) if ids else {}
     out: dict[Key, int] = defaultdict(int)
     for row in rows:
-        if outside_regions(row["province"], regions.get(row["range_id"]) or []):
+        if outside_regions(row["province"], row["city"], regions.get(row["range_id"]) or []):
             out[tuple(row[d] for d in DAY_DIMENSIONS)] += row["n"]
     return out

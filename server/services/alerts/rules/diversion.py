@@ -38,7 +38,7 @@ def run(session: Session, ctx: RuleContext) -> list[int]:
     ranges: dict[int, BatchRange] = {}
     for scan in scans_past(session, f"alerts:{NAME}", ctx):
         rng = range_of(session, scan)
-        if rng is None or not outside_regions(scan.province, rng.regions or []):
+        if rng is None or not outside_regions(scan.province, scan.city, rng.regions or []):
             continue
         ranges[rng.id] = rng
         day = scan.scanned_at.astimezone(ctx.tz).date()
