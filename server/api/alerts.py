@@ -27,7 +27,9 @@ def _iso_arg(name: str):
     except ValueError:
         value = None
     if value is None or value.tzinfo is None:
-        raise validation(f"{name} must be an ISO 8601 time with a time zone", zh=f"{name} 须为带时区的 ISO 8601 时间")
+        raise validation(
+            f"{name} must be an ISO 8601 time with a time zone", zh=f"{name} 须为带时区的 ISO 8601 时间"
+        )
     return value
 
 
@@ -83,7 +85,12 @@ def confirm_alert(alert_id: int):
 @ADMIN
 def dismiss_alert(alert_id: int):
     result = alerts.dismiss(
-        db(), alert_id=alert_id, actor_id=principal().user_id, now=utcnow(), note=_note(), tz=runtime().config.tz
+        db(),
+        alert_id=alert_id,
+        actor_id=principal().user_id,
+        now=utcnow(),
+        note=_note(),
+        tz=runtime().config.tz,
     )
     db().commit()
     return result
@@ -104,12 +111,25 @@ _FILTERS = [
     )
 ]
 _NOTE = {"type": "object", "properties": {"note": {"type": "string", "maxLength": 500}}}
-path("/alerts", "get", {"summary": "Alerts, newest first, filtered", "parameters": _FILTERS})
-path("/alerts/{alert_id}", "get", {"summary": "One alert with its evidence, codes, vouchers and held money"})
+_COMMON = {
+    "tags": ["alerts"],
+    "security": [{"bearer": []}],
+    "responses": {
+        "default": {
+            "description": "error",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+    },
+}
+path("/alerts", "get", {**_COMMON, "summary": "Alerts, newest first, filtered", "parameters": _FILTERS})
+path(
+    "/alerts/{alert_id}", "get", {**_COMMON, "summary": "One alert with its evidence, codes, vouchers, money"}
+)
 path(
     "/alerts/{alert_id}/confirm",
     "post",
     {
+        **_COMMON,
         "summary": "Confirm an open alert: its holds stay; with void=true the held money is reversed",
         "requestBody": {
             "required": False,
@@ -125,6 +145,7 @@ path(
     "/alerts/{alert_id}/dismiss",
     "post",
     {
+        **_COMMON,
         "summary": "Dismiss an open alert: its holds are released",
         "requestBody": {"required": False, "content": {"application/json": {"schema": _NOTE}}},
     },

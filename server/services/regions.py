@@ -36,7 +36,6 @@ def outside_regions(province: str | None, city: str | None, intended: list[str])
             continue
         if region.level == 1 and region.code == placed.code:
             return False
-        if region.level == 2 and region.province == placed.code and city:
-            if regions().city(city, placed) == region:
-                return False
+        if region.level == 2 and region.province == placed.code and regions().city(city, placed) == region:
+            return False
     return True

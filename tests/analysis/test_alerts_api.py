@@ -47,8 +47,9 @@ def test_list_filter_and_read_an_alert(client, sessions):
 def test_confirm_keeps_the_hold_dismiss_releases_it_both_audited(client, sessions):
     headers = _admin(sessions)
     velocity, diversion = _two_alerts(sessions)
-    confirmed = client.post(f"/api/v1/alerts/{velocity}/confirm", json={"note": "same pack, two cities"},
-                            headers=headers)
+    confirmed = client.post(
+        f"/api/v1/alerts/{velocity}/confirm", json={"note": "same pack, two cities"}, headers=headers
+    )
     assert confirmed.status_code == 200 and confirmed.get_json()["status"] == "confirmed"
     with sessions() as s:
         open_holds = select(func.count()).select_from(LedgerHold).where(LedgerHold.released_at.is_(None))

@@ -273,6 +273,8 @@ def test_admin_payout_page_runs_pays_and_decides_holds(app, client, world, sessi
     assert "BANK-9" in twice.get_data(as_text=True) and "已于" in twice.get_data(as_text=True)
     assert admin.post(f"/admin/holds/{alert_id}/void", data={"csrf_token": token}).status_code == 302
     with sessions() as s:
-        assert s.get(Alert, alert_id).status == "confirmed" and s.get(Settlement, sid).paid_reference == "BANK-9"
+        assert (
+            s.get(Alert, alert_id).status == "confirmed" and s.get(Settlement, sid).paid_reference == "BANK-9"
+        )
     csv_export = admin.get("/admin/settlements.csv")
     assert csv_export.data.startswith(b"\xef\xbb\xbf") and b"BANK-9" in csv_export.data

@@ -30,18 +30,23 @@ LOCK_BASE = 0x0C0DE200
 __all__ = ["alert_detail", "alert_summary", "confirm", "dismiss", "get_alert", "list_alerts", "run_rules"]
 
 
-def run_rules(sessions, *, thresholds: dict[str, int], tz: ZoneInfo, now: datetime, secret: bytes = b"") -> dict:
+def run_rules(
+    sessions, *, thresholds: dict[str, int], tz: ZoneInfo, now: datetime, secret: bytes = b""
+) -> dict:
     """Run every rule over its new events, each in its own transaction (a rule already running elsewhere is
-    skipped on PostgreSQL), then hold money earned since by vouchers alerts name. Returns {rule: alert ids}."""
+    skipped on PostgreSQL), then hold money earned since by vouchers alerts name; {rule: alert ids}."""
     from server.services.alerts.rules import RULES
 
     results: dict[str, list[int]] = {}
     for index, rule in enumerate(RULES):
         ctx = RuleContext(thresholds=thresholds, tz=tz, now=now, secret=secret)
         with sessions() as session, session.begin():
-            if is_postgres(session) and not session.execute(
-                text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": LOCK_BASE + index}
-            ).scalar():
+            if (
+                is_postgres(session)
+                and not session.execute(
+                    text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": LOCK_BASE + index}
+                ).scalar()
+            ):
                 continue
             results[rule.NAME] = sorted(set(rule.run(session, ctx)))
     with sessions() as session, session.begin():

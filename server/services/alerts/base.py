@@ -71,7 +71,16 @@ def raise_alert(session: Session, finding: Finding, ctx: RuleContext) -> int:
     of its vouchers while it is not dismissed; owe the days of its codes' scans a rollup recomputation."""
     values = {
         k: getattr(finding, k)
-        for k in ("kind", "severity", "batch_id", "code_id", "store_id", "clerk_id", "consumer_id", "distributor")
+        for k in (
+            "kind",
+            "severity",
+            "batch_id",
+            "code_id",
+            "store_id",
+            "clerk_id",
+            "consumer_id",
+            "distributor",
+        )
     }
     details = {"summary": finding.summary, "hold": list(finding.hold_kinds), **finding.evidence}
     session.execute(

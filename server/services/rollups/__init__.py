@@ -164,14 +164,21 @@ def recompute_day(session: Session, day: date, tz: ZoneInfo) -> int:
     session.execute(delete(RollupHour).where(RollupHour.day == day))
     if days:
         session.execute(
-            insert(RollupDay), [{"day": day, **dict(zip(DAY_DIMENSIONS, k, strict=True)), **m} for k, m in days.items()]
+            insert(RollupDay),
+            [{"day": day, **dict(zip(DAY_DIMENSIONS, k, strict=True)), **m} for k, m in days.items()],
         )
     if hours:
         weekday = day.isoweekday()
         session.execute(
             insert(RollupHour),
             [
-                {"day": day, "hour": k[0], "weekday": weekday, **dict(zip(HOUR_DIMENSIONS, k[1:], strict=True)), **m}
+                {
+                    "day": day,
+                    "hour": k[0],
+                    "weekday": weekday,
+                    **dict(zip(HOUR_DIMENSIONS, k[1:], strict=True)),
+                    **m,
+                }
                 for k, m in hours.items()
             ],
         )

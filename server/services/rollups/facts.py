@@ -1,4 +1,4 @@
-"""The rollup facts of one local day, computed from the raw rows (server/models/rollups.py says what they mean).
+"""The rollup facts of one local day, computed from the raw rows (server/models/rollups.py: their meaning).
 
 Each source (scans, vouchers, share links, redemptions) is one GROUP BY query over the day's UTC interval,
 grouped by the grain's dimensions (and for the hourly table by the local hour, a CASE over the day's hour

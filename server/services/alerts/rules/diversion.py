@@ -52,8 +52,12 @@ def run(session: Session, ctx: RuleContext) -> list[int]:
             summary=f"{rng.distributor or '—'}: scanned in {scans[0].province}, "
             f"intended {', '.join(rng.regions)}",
             evidence={
-                "range": {"id": rng.id, "batch_id": rng.batch_id, "first_serial": rng.first_serial,
-                          "last_serial": rng.last_serial},
+                "range": {
+                    "id": rng.id,
+                    "batch_id": rng.batch_id,
+                    "first_serial": rng.first_serial,
+                    "last_serial": rng.last_serial,
+                },
                 "intended_regions": list(rng.regions),
                 "province": scans[0].province,
                 "day": day.isoformat(),
