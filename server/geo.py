@@ -12,7 +12,6 @@ Providers (CODELOOP_GEOIP_PROVIDER):
 from __future__ import annotations
 
 import functools
-import ipaddress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -65,14 +64,6 @@ def make_geo(provider: str = "maxmind", geoip_db: str | None = None, ip2region_d
     return maxmind
 
 
-def is_placeable(ip: str | None) -> bool:
-    """A public address (private, loopback, reserved and malformed ones have no place)."""
-    try:
-        return ip is not None and ipaddress.ip_address(ip).is_global
-    except ValueError:
-        return False
-
-
 @functools.lru_cache(maxsize=4096)
 def chinese_place(province_names: tuple, city_names: tuple) -> tuple[Region | None, Region | None]:
     """The canonical province and city for a database's spellings (each a tuple of zh and en names)."""
@@ -113,41 +104,43 @@ class MaxMindGeo:
         }
 
     def lookup(self, ip: str | None) -> Place | None:
-        """The place of `ip`, or None for private, malformed or unknown addresses."""
-        if not is_placeable(ip):
+        """The place of `ip`, or None for private, malformed or unknown addresses (none is in the database)."""
+        try:
+            record = self.reader.get(ip) if ip else None
+        except ValueError:
             return None
-        record = self.reader.get(ip)
         country = (record or {}).get("country")
         if not country:
             return None
-        code = country.get("iso_code")
-        subdivisions, city, location = (
-            record.get("subdivisions"),
-            record.get("city"),
-            record.get("location", {}),
+        subdivisions, city = record.get("subdivisions"), record.get("city")
+        # the names of a (country, subdivision, city) triple, canonicalised once
+        names = _place_names(
+            country.get("iso_code"),
+            _names(country),
+            _names(subdivisions[-1]) if subdivisions else (),
+            _names(city) if city else (),
         )
-        province_names = _names(subdivisions[-1]) if subdivisions else ()
-        city_names = _names(city) if city else ()
-        if code in ("CN", *COUNTRY_OF.values()):
-            if code != "CN":
-                province_names = (next(k for k, v in COUNTRY_OF.items() if v == code),)
-            province, town = chinese_place(province_names, city_names)
-            names = (province.name if province else None, town.name if town else None)
-        else:
-            names = (next(iter(province_names), None), next(iter(city_names), None))
+        location = record.get("location") or {}
         return Place(
-            code,
-            _names(country)[0] if _names(country) else None,
-            *names,
-            location.get("latitude"),
-            location.get("longitude"),
-            location.get("accuracy_radius"),
+            *names, location.get("latitude"), location.get("longitude"), location.get("accuracy_radius")
         )
+
+
+@functools.lru_cache(maxsize=65536)
+def _place_names(code: str | None, country: tuple, province: tuple, city: tuple) -> tuple:
+    """(country code, country, province, city): canonical in China, the database's own names elsewhere."""
+    if code in ("CN", *COUNTRY_OF.values()):
+        if code != "CN":
+            province = (next(k for k, v in COUNTRY_OF.items() if v == code),)
+        found, town = chinese_place(province, city)
+        return code, next(iter(country), None), found and found.name, town and town.name
+    return code, next(iter(country), None), next(iter(province), None), next(iter(city), None)
 
 
 def _names(record: dict) -> tuple:
     names = record.get("names") or {}
-    return tuple(n for n in (names.get("zh-CN"), names.get("en")) if n)
+    zh, en = names.get("zh-CN"), names.get("en")
+    return (zh, en) if zh and en else (zh,) if zh else (en,) if en else ()
 
 
 class Ip2RegionGeo:
@@ -177,10 +170,14 @@ class Ip2RegionGeo:
         }
 
     def lookup(self, ip: str | None) -> Place | None:
-        if not is_placeable(ip) or ipaddress.ip_address(ip).version != 4:
+        if not ip or ":" in ip:  # IPv6: not in this xdb
             return self.fallback.lookup(ip)
+        try:
+            found = self.searcher.search(ip)
+        except (ValueError, OSError):
+            return None
         # "中国|0|江苏省|南京市|电信": country, area, province, city, ISP; "0" marks an empty field
-        fields = [None if f in ("0", "") else f for f in self.searcher.search(ip).split("|")]
+        fields = [None if f in ("0", "") else f for f in found.split("|")]
         if len(fields) < 4 or fields[0] != "中国" or not fields[2]:
             return self.fallback.lookup(ip)
         province, city = chinese_place((fields[2],), (fields[3],) if fields[3] else ())

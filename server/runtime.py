@@ -19,7 +19,7 @@ from server.config import Config
 from server.db import make_engine, make_sessionmaker, ping
 from server.forgeries import Forgeries
 from server.geo import GeoProvider, make_geo
-from server.jobs import Debounce, make_queue
+from server.jobs import Debounce, Queues, make_queues
 from server.ratelimits import RateLimits
 
 
@@ -28,7 +28,12 @@ class Runtime:
     config: Config
     engine: Engine
     sessions: sessionmaker[Session]
-    queue: Queue
+    queues: Queues
+
+    @property
+    def queue(self) -> Queue:
+        """The `default` queue (server/jobs.py names the others)."""
+        return self.queues["default"]
 
     @cached_property
     def geo(self) -> GeoProvider:
@@ -74,7 +79,7 @@ def build(config: Config, *, check_database: bool = True) -> Runtime:
     engine = make_engine(config.database_url)
     if check_database:
         ping(engine)
-    _current = Runtime(config, engine, make_sessionmaker(engine), make_queue(config.redis_url))
+    _current = Runtime(config, engine, make_sessionmaker(engine), make_queues(config.redis_url))
     return _current
 
 

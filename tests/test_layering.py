@@ -13,6 +13,7 @@ WEB = {
     "server/extensions.py",
     "server/cli_batch.py",
     "server/cli_analysis.py",
+    "server/cli_jobs.py",
 }
 
 

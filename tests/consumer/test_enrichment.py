@@ -12,7 +12,7 @@ from rq import Queue, SimpleWorker
 from sqlalchemy import func, select
 
 from server.geo import make_geo
-from server.jobs import ENRICH_PENDING, QUEUE_NAME
+from server.jobs import ENRICH_PENDING
 from server.models import Code, Scan, utcnow
 from tests.conftest import make_config
 from tests.consumer.conftest import build_world
@@ -62,7 +62,7 @@ def clock(monkeypatch):
 
 
 def rq_queue(redis_url):
-    return Queue(QUEUE_NAME, connection=Redis.from_url(redis_url))
+    return Queue("enrich", connection=Redis.from_url(redis_url))
 
 
 def pending(world):

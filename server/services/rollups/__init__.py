@@ -157,6 +157,21 @@ def _mark_reversals(session: Session, tz: ZoneInfo, now: datetime) -> int:
     return mark_times(session, times, tz, now)
 
 
+def overdue(session: Session, before: datetime) -> list[tuple]:
+    """[()] (run the refresh) when a day was marked, or a source row past its cursor was made, before `before`
+    (for the sweeper, server/jobs.py)."""
+    if session.execute(select(RollupPending.day).where(RollupPending.marked_at < before).limit(1)).first():
+        return [()]
+    sources = {"rollups:scans": (Scan, Scan.scanned_at), **SOURCES}
+    for name, (model, at) in sources.items():
+        query = select(model.id).where(model.id > _cursor(session, name), at < before)
+        if model is Scan:
+            query = query.where(Scan.geo_status != "pending")
+        if session.execute(query.limit(1)).first():
+            return [()]
+    return []
+
+
 def recompute_day(session: Session, day: date, tz: ZoneInfo) -> int:
     """Replace local `day`'s rows in rollup_days and rollup_hours; returns the rows written."""
     days, hours = compute_day(session, day, tz)
