@@ -42,3 +42,24 @@ def test_the_embedded_default_refreshes_after_enrichment(app, client):
     with world.session() as s:  # enriched inline, then the rollups and the rules ran in the same request
         rows = s.scalars(select(RollupDay)).all()
         assert [(r.batch_id, r.scans, r.first_scans) for r in rows] == [(world.batch_id, 1, 1)]
+
+
+def test_cursors_stop_before_rows_a_slower_transaction_may_still_precede(sessions):
+    """On PostgreSQL concurrent transactions commit out of id order: a cursor never passes a row made in the
+    last few seconds, so a row with a lower id that commits late is still read. SQLite has one writer."""
+    from server.db import is_postgres
+    from server.services.alerts.base import RuleContext, scans_past
+    from server.services.cursors import read_cursor
+
+    now = utcnow()
+    with sessions() as s:
+        w = World(s)
+        old = w.scan(0, 1, 0, 0, now - timedelta(minutes=5))
+        young = w.scan(0, 2, 0, 0, now - timedelta(seconds=1))
+        later = w.scan(0, 3, 0, 0, now - timedelta(minutes=4))  # older time, higher id: still waits
+        s.commit()
+        read = scans_past(s, "alerts:test", RuleContext(thresholds={}, tz=TZ, now=now))
+        if is_postgres(s):
+            assert [x.id for x in read] == [old.id] and read_cursor(s, "alerts:test") == old.id
+        else:
+            assert [x.id for x in read] == [old.id, young.id, later.id]
