@@ -17,6 +17,7 @@ anywhere, each used once (no cache helps). Ends with one JSON line.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -29,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import interleave
+from bench.harness import interleave  # noqa: E402
 
 ADMIN_URL = os.environ.get("CODELOOP_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 SECRET = "bench-secret-0123456789-0123456789-abcdef"
@@ -138,10 +139,8 @@ def main() -> None:
         def bare(i: int) -> float:
             start = time.perf_counter()
             for ip in batches[i]:
-                try:
+                with contextlib.suppress(geoip2.errors.AddressNotFoundError):
                     reader.city(ip)
-                except geoip2.errors.AddressNotFoundError:
-                    pass
             return len(batches[i]) / (time.perf_counter() - start)
 
         def enrich(i: int) -> float:
@@ -173,7 +172,7 @@ def report(results: dict, rounds: int, per_round: int, database: str, runtime) -
     bare = sorted(results["bare"])[len(results["bare"]) // 2]
     enrich = sorted(results["enrich"])[len(results["enrich"]) // 2]
     ratio = enrich / bare
-    print(f"database {database}; {rounds} rounds of {per_round} scans; statuses {statuses}; {placed} with a province")
+    print(f"database {database}; {rounds} rounds of {per_round} scans; statuses {statuses}; {placed} placed")
     for name in ("bare", "enrich"):
         print(f"  {name:7} per round: " + ", ".join(f"{r:,.0f}/s" for r in results[name]))
     print(f"  median: bare geoip2 {bare:,.0f}/s, enrichment {enrich:,.0f}/s, ratio {ratio:.2f}")

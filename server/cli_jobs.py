@@ -54,7 +54,8 @@ def worker(burst: bool, queue_names: tuple[str, ...]) -> None:
     rt = runtime.build(Config.from_env())
     if rt.config.inline_jobs:
         raise ConfigError(
-            "CODELOOP_REDIS_URL is not set: jobs run inline in the web process, there is nothing for a worker to do"
+            "CODELOOP_REDIS_URL is not set: jobs run inline in the web process, "
+            "there is nothing for a worker to do"
         )
 
     def run() -> bool:
@@ -109,8 +110,9 @@ def _print(status: dict) -> None:
     click.echo(f"jobs ({status['mode']}): {'ok' if status['ok'] else 'ATTENTION'}")
     for kind in status["kinds"]:
         click.echo(
-            f"  {kind['kind']:<11} queue {kind['queue']:<8} owed {kind['owed']:>7}  overdue {kind['overdue']:>7}"
-            f"  failed {len(kind['failed']):>3}" + (f"  oldest {kind['oldest']}" if kind["oldest"] else "")
+            f"  {kind['kind']:<11} queue {kind['queue']:<8} owed {kind['owed']:>7}"
+            f"  overdue {kind['overdue']:>7}  failed {len(kind['failed']):>3}"
+            + (f"  oldest {kind['oldest']}" if kind["oldest"] else "")
         )
         for row in kind["failed"]:
             click.echo(f"    failed #{row['id']} at {row['at']}: {row['error']}")
@@ -118,6 +120,8 @@ def _print(status: dict) -> None:
         if "error" in queue:
             click.echo(f"  queue {queue['queue']}: {queue['error']}")
             continue
-        click.echo(f"  queue {queue['queue']:<8} queued {queue['queued']:>6}  failed {queue['failed_count']:>4}")
+        click.echo(
+            f"  queue {queue['queue']:<8} queued {queue['queued']:>6}  failed {queue['failed_count']:>4}"
+        )
         for job in queue["failed"]:
             click.echo(f"    failed {job['job']}({', '.join(job['args'])}) at {job['at']}: {job['error']}")

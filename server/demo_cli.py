@@ -22,7 +22,8 @@ def run_demo(*, host: str, port: int, serve: bool) -> None:
         info = seed(session, now=utcnow())
     base = f"http://{host}:{port}"
     click.echo(f"""
-codeloop demo — database {rt.engine.url.render_as_string(hide_password=True)}, jobs {"inline" if config.inline_jobs else "on Redis"}
+codeloop demo — database {rt.engine.url.render_as_string(hide_password=True)}, \
+jobs {"inline" if config.inline_jobs else "on Redis"}
 
   health:      {base}/healthz
   admin login: {base}/admin   user {info["admin"]} / password {info["password"]}

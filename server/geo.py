@@ -12,6 +12,7 @@ Providers (CODELOOP_GEOIP_PROVIDER):
 from __future__ import annotations
 
 import functools
+import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -86,6 +87,8 @@ class MaxMindGeo:
         self.path = path or bundled_database()
         self.bundled = path is None
         self.reader = maxminddb.open_database(self.path)
+        self._networks: dict[int, Place | None] = {}  # IPv4 network → its place (thread-safe: dict ops)
+        self._names: dict[tuple, tuple] = {}
 
     @property
     def build_date(self) -> datetime:
@@ -104,26 +107,48 @@ class MaxMindGeo:
         }
 
     def lookup(self, ip: str | None) -> Place | None:
-        """The place of `ip`, or None for private, malformed or unknown addresses (none is in the database)."""
-        try:
-            record = self.reader.get(ip) if ip else None
-        except ValueError:
+        """The place of `ip`; None for private, malformed or unknown addresses (none is in the database)."""
+        try:  # inet_pton is strict: maxminddb's own parsing takes "1.2.3" for 1.2.0.3
+            packed = socket.inet_pton(socket.AF_INET6 if ":" in ip else socket.AF_INET, ip)
+        except (OSError, TypeError):
             return None
+        if len(packed) != 4:
+            return self._place(self.reader.get(ip))
+        # the database's networks are mostly /16 or wider: a place found once serves its whole network
+        n = int.from_bytes(packed, "big")
+        found = self._networks.get(n >> 16, _MISS)
+        if found is _MISS:
+            found = self._networks.get(-1 - (n >> 8), _MISS)  # /17 to /24 networks, keyed apart
+        if found is not _MISS:
+            return found
+        record, prefix = self.reader.get_with_prefix_len(ip)
+        place = self._place(record)
+        if prefix <= 24:
+            if len(self._networks) > 500_000:
+                self._networks.clear()
+            self._networks[n >> 16 if prefix <= 16 else -1 - (n >> 8)] = place
+        return place
+
+    def _place(self, record: dict | None) -> Place | None:
         country = (record or {}).get("country")
         if not country:
             return None
         subdivisions, city = record.get("subdivisions"), record.get("city")
-        # the names of a (country, subdivision, city) triple, canonicalised once
-        names = _place_names(
-            country.get("iso_code"),
-            _names(country),
-            _names(subdivisions[-1]) if subdivisions else (),
-            _names(city) if city else (),
-        )
+        subdivision = subdivisions[-1] if subdivisions else {}
+        # the names of a (country, subdivision, city) triple, canonicalised once, found by their geoname ids
+        key = (country.get("geoname_id"), subdivision.get("geoname_id"), (city or {}).get("geoname_id"))
+        names = self._names.get(key)
+        if names is None:
+            names = self._names[key] = _place_names(
+                country.get("iso_code"), _names(country), _names(subdivision), _names(city) if city else ()
+            )
         location = record.get("location") or {}
         return Place(
             *names, location.get("latitude"), location.get("longitude"), location.get("accuracy_radius")
         )
+
+
+_MISS = object()
 
 
 @functools.lru_cache(maxsize=65536)
@@ -172,6 +197,10 @@ class Ip2RegionGeo:
     def lookup(self, ip: str | None) -> Place | None:
         if not ip or ":" in ip:  # IPv6: not in this xdb
             return self.fallback.lookup(ip)
+        try:
+            socket.inet_pton(socket.AF_INET, ip)
+        except OSError:
+            return None
         try:
             found = self.searcher.search(ip)
         except (ValueError, OSError):

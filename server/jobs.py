@@ -125,7 +125,7 @@ EXPORT = register(
         "workers.exports.run_export",
         "server.services.exports.overdue",
         "server.services.exports.failed",
-        deadline=timedelta(minutes=2),
+        deadline=timedelta(seconds=30),
         timeout=4 * 3600,
         description="print packages",
     )
@@ -290,7 +290,8 @@ class Debounce:
 def enrich_after_scan(queue: Queue | Queues, debounce: Debounce, scan_id: int) -> None:
     """Owe the scan its enrichment. Inline (embedded default): enrich it now. On Redis: poke the batch job
     at most once a second from this process; an RQ enqueue costs more than the whole scan's SQL, and the
-    pending scan row is the durable record, so a scan the poke misses waits for the next poke or the sweeper."""
+    pending scan row is the durable record, so a scan the poke misses waits for the next poke or the
+    sweeper."""
     if isinstance(queue, Queues):
         queue = queue[ENRICH.queue]
     elif queue.name != ENRICH.queue:  # given the runtime's default queue: the same Redis, the enrich queue

@@ -1,4 +1,4 @@
-"""Admin JSON API: products, campaigns, batches and their ranges, exports, one code's history."""
+"""Admin JSON API: products, campaigns, batches and their ranges, exports, one code's history, jobs."""
 
 from __future__ import annotations
 
@@ -210,7 +210,17 @@ def code_lookup(code: str):
     return code_history(db(), runtime().codec, code, tz=runtime().config.tz)
 
 
+@api.get("/jobs")
+@ADMIN
+def jobs_status():
+    from server.services.jobs_status import job_status
+
+    limit = query_int("limit", 20)
+    return job_status(db(), runtime().queues, utcnow(), limit=max(1, min(limit, 200)))
+
+
 for route, method, summary in [
+    ("/jobs", "get", "Background work per kind (owed, overdue, failed with errors) and RQ's failed jobs"),
     ("/products", "post", "Create a product (optional GTIN; url_form short or gs1)"),
     ("/products", "get", "List products"),
     ("/campaigns", "post", "Create a campaign with its reward rules (integer fen)"),

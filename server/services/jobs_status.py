@@ -15,8 +15,8 @@ RQ_FAILED_SHOWN = 20
 
 
 def job_status(session: Session, queues: Queues, now: datetime, limit: int = 20) -> dict:
-    """Per kind: owed, overdue (past its deadline), oldest, failed rows with their error; per queue: length
-    and RQ's failed jobs (the last line of their exception). `ok` is false if anything is overdue or failed."""
+    """Per kind: owed, overdue (past its deadline), oldest, failed rows with their error; per queue: its
+    length and RQ's failed jobs (their exception's last line). `ok`: nothing is overdue or failed."""
     out_kinds = []
     for kind in kinds().values():
         backlog = kind.backlog_at(session, now)

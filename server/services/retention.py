@@ -36,7 +36,10 @@ def drop_addresses(session: Session, *, before: datetime, since: datetime | None
     chunk = list(session.execute(ids).scalars())
     if chunk:
         session.execute(
-            update(Scan).where(Scan.id.in_(chunk)).values(ip=None).execution_options(synchronize_session=False)
+            update(Scan)
+            .where(Scan.id.in_(chunk))
+            .values(ip=None)
+            .execution_options(synchronize_session=False)
         )
     return len(chunk)
 

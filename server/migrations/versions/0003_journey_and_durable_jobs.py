@@ -56,6 +56,52 @@ def upgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_pending")
     op.drop_table("outbox")
+    canonical_places(op.get_bind())
+
+
+def canonical_places(conn) -> None:
+    """Existing places in the canonical names of server/regions.py: stores, Chinese scans (GeoLite wrote 上海,
+    南京), codes' first cities and intended regions, so old and new rows compare equal."""
+    import json
+
+    from server.regions import regions
+
+    found = regions()
+
+    def place(province, city):
+        region = found.province(province) if province else None
+        town = found.city(city, region) if city else None
+        return (region.name if region else province), (town.name if town else city)
+
+    for row in conn.execute(sa.text("SELECT id, province, city FROM stores")).all():
+        new = place(row.province, row.city)
+        if new != (row.province, row.city):
+            conn.execute(sa.text("UPDATE stores SET province = :p, city = :c WHERE id = :id"),
+                         {"p": new[0], "c": new[1], "id": row.id})  # fmt: skip
+    same = "IS NOT DISTINCT FROM" if conn.dialect.name == "postgresql" else "IS"
+    pairs = conn.execute(sa.text("SELECT DISTINCT province, city FROM scans WHERE country = '中国'")).all()
+    for province, city in pairs:
+        new = place(province, city)
+        if new != (province, city):
+            conn.execute(
+                sa.text(f"UPDATE scans SET province = :p, city = :c WHERE country = '中国' "
+                        f"AND province {same} :op AND city {same} :oc"),
+                {"p": new[0], "c": new[1], "op": province, "oc": city},
+            )  # fmt: skip
+    for (city,) in conn.execute(
+        sa.text("SELECT DISTINCT first_city FROM codes WHERE first_city IS NOT NULL")
+    ):
+        town = found.city(city)
+        if town is not None and town.name != city:
+            conn.execute(sa.text("UPDATE codes SET first_city = :new WHERE first_city = :old"),
+                         {"new": town.name, "old": city})  # fmt: skip
+    for row in conn.execute(sa.text("SELECT id, regions FROM batch_ranges")).all():
+        names = row.regions if isinstance(row.regions, list) else json.loads(row.regions or "[]")
+        new = [found.resolve(n).name if found.resolve(n) else n for n in names]
+        if new != names:
+            value = "CAST(:r AS json)" if conn.dialect.name == "postgresql" else ":r"
+            conn.execute(sa.text(f"UPDATE batch_ranges SET regions = {value} WHERE id = :id"),
+                         {"r": json.dumps(new, ensure_ascii=False), "id": row.id})  # fmt: skip
 
 
 def downgrade() -> None:
