@@ -131,6 +131,8 @@ def _select(dims: dict, grain, hour_col, measures: dict):
 
 
 def _grouped(query_from, dims, grain, hour_col, measures, where):
+    if hour_col is not None:  # the hourly table keeps fewer measures: compute only those
+        measures = {name: m for name, m in measures.items() if name in HOUR_MEASURES}
     cols, group, ms = _select(dims, grain, hour_col, measures)
     return query_from(select(*cols, *ms)).where(*where).group_by(*[c.element for c in group])
 
