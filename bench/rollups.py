@@ -39,8 +39,8 @@ INSERT INTO products (id, name, url_form, description, created_at)
   SELECT g, 'P' || g, 'short', '', now() FROM generate_series(1, 8) g;
 INSERT INTO campaigns (id, name, starts_at, ends_at, voucher_value_fen, voucher_min_spend_fen,
   voucher_valid_days, cap, budget_fen, issued_count, spent_fen, per_consumer_daily_limit,
-  referral_bonus_points, referral_friend_value_fen, referral_limit_per_share, clerk_claim_reward_fen, clerk_redeem_reward_fen,
-  store_fee_fen, rotating_token, attribution_minutes, created_at)
+  referral_bonus_points, referral_friend_value_fen, referral_limit_per_share, clerk_claim_reward_fen,
+  clerk_redeem_reward_fen, store_fee_fen, rotating_token, attribution_minutes, created_at)
   SELECT g, 'C' || g, '2026-01-01', '2027-01-01', 500, 0, 30, 10000000, 10000000000, 0, 0, 3, 0, 0, 0,
     100, 50, 30, false, 30, now() FROM generate_series(1, 2) g;
 INSERT INTO batches (id, product_id, campaign_id, quantity, paired, url_form, code_version, note, created_at)
