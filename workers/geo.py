@@ -39,15 +39,15 @@ def enrich_scan(scan_id: int) -> str:
     with transaction(runtime.sessions) as session:
         done = enrich(session, enricher(), take_pending(session, 1, ids=[scan_id]))
         status = session.execute(select(Scan.geo_status).where(Scan.id == scan_id)).scalar()
-    poke_analysis(done)
+    poke_analysis(done, per_scan=True)
     return status or "missing"
 
 
-def poke_analysis(placed: int) -> None:
+def poke_analysis(placed: int, *, per_scan: bool = False) -> None:
     """Scans were placed: owe the alert rules and the rollups a run (batched: each kind's job waits on the
-    queue once, whatever the number of pokes; inline, at most once a minute per process)."""
+    queue once, whatever the number of pokes; inline after one scan, at most once a minute per process)."""
     runtime = current()
-    if placed and (runtime.queues.is_async or _ANALYSIS_INLINE.due()):
+    if placed and (runtime.queues.is_async or not per_scan or _ANALYSIS_INLINE.due()):
         for kind in ("alerts", "rollups"):
             submit(runtime.queues, kind, dedupe=True)
 
