@@ -69,6 +69,8 @@ def alerts_run() -> None:
 
     rt = _runtime()
     drain(rt.forgeries, rt.sessions, utcnow())
-    results = run_rules(rt.sessions, thresholds=rt.config.alerts, tz=rt.config.tz, now=utcnow(), secret=rt.secret)
+    results = run_rules(
+        rt.sessions, thresholds=rt.config.alerts, tz=rt.config.tz, now=utcnow(), secret=rt.secret
+    )
     for name, ids in results.items():
         click.echo(f"{name}: {len(ids)} alerts raised or updated")

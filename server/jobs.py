@@ -142,6 +142,29 @@ SETTLE = register(
     )
 )
 
+ROLLUPS = register(
+    JobKind(
+        "rollups",
+        "reports",
+        "workers.rollups.refresh_rollups",
+        "server.services.rollups.overdue",
+        deadline=timedelta(seconds=60),
+        timeout=1800,
+        description="recompute the report rollups of days touched by new events",
+    )
+)
+ALERTS = register(
+    JobKind(
+        "alerts",
+        "reports",
+        "workers.alerts.run_alert_rules",
+        "server.services.alerts.overdue",
+        deadline=timedelta(seconds=60),
+        timeout=1800,
+        description="run the alert rules over new events",
+    )
+)
+
 
 # ---- queues --------------------------------------------------------------------------------------------
 

@@ -19,11 +19,10 @@ def test_schedule_registers_the_periodic_jobs(redis_url):
         "workers.settlement.run_daily": 3600,
         "workers.maintenance.check_invariants": 86400,
         "workers.maintenance.drop_old_addresses": 3600,
-        "workers.rollups.refresh_rollups": 60,
-        "workers.alerts.run_alert_rules": 60,
+        "workers.alerts.drain_forgeries": 60,
     }
     enqueued = scheduler.enqueue_jobs()  # first tick: every job is due
-    assert len(enqueued) == 6
+    assert len(enqueued) == 5
 
 
 def test_daily_settlement_closes_yesterday_once(database_url, tmp_path, sessions):

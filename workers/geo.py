@@ -11,11 +11,15 @@ from functools import cache
 from sqlalchemy import select
 
 from server.db import is_postgres, transaction
+from server.jobs import Debounce, submit
 from server.models import Scan
 from server.runtime import current
 from server.services.enrichment import Enricher, compute, enrich, take_pending, write
 
 BATCH = 1000
+_ANALYSIS_INLINE = Debounce(
+    60.0
+)  # the embedded default runs the analysis in a request: once a minute at most
 
 
 @cache
@@ -33,9 +37,19 @@ def enrich_scan(scan_id: int) -> str:
     """Enrich one scan if it is still pending; returns its geo_status ('missing': no such scan)."""
     runtime = current()
     with transaction(runtime.sessions) as session:
-        enrich(session, enricher(), take_pending(session, 1, ids=[scan_id]))
+        done = enrich(session, enricher(), take_pending(session, 1, ids=[scan_id]))
         status = session.execute(select(Scan.geo_status).where(Scan.id == scan_id)).scalar()
+    poke_analysis(done, per_scan=True)
     return status or "missing"
+
+
+def poke_analysis(placed: int, *, per_scan: bool = False) -> None:
+    """Scans were placed: owe the alert rules and the rollups a run (batched: each kind's job waits on the
+    queue once, whatever the number of pokes; inline after one scan, at most once a minute per process)."""
+    runtime = current()
+    if placed and (runtime.queues.is_async or not per_scan or _ANALYSIS_INLINE.due()):
+        for kind in ("alerts", "rollups"):
+            submit(runtime.queues, kind, dedupe=True)
 
 
 def enrich_scans(limit: int = BATCH, rounds: int = 40) -> int:
@@ -52,6 +66,7 @@ def enrich_scans(limit: int = BATCH, rounds: int = 40) -> int:
             total += done
             if done < limit:
                 break
+        poke_analysis(total)
         return total
     with ThreadPoolExecutor(1, thread_name_prefix="enrich-write") as writer:
         in_flight = None
@@ -69,6 +84,7 @@ def enrich_scans(limit: int = BATCH, rounds: int = 40) -> int:
             if len(rows) < limit:
                 break
         total += in_flight.result() if in_flight is not None else 0
+    poke_analysis(total)
     return total
 
 

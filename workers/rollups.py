@@ -27,5 +27,8 @@ def rebuild_rollups(start_iso: str, end_iso: str) -> int:
     """Recompute every local day from `start_iso` to `end_iso` (inclusive); returns the rows written."""
     runtime = current()
     return rollups.rebuild(
-        runtime.sessions, start=date.fromisoformat(start_iso), end=date.fromisoformat(end_iso), tz=runtime.config.tz
+        runtime.sessions,
+        start=date.fromisoformat(start_iso),
+        end=date.fromisoformat(end_iso),
+        tz=runtime.config.tz,
     )

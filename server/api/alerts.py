@@ -111,12 +111,25 @@ _FILTERS = [
     )
 ]
 _NOTE = {"type": "object", "properties": {"note": {"type": "string", "maxLength": 500}}}
-path("/alerts", "get", {"summary": "Alerts, newest first, filtered", "parameters": _FILTERS})
-path("/alerts/{alert_id}", "get", {"summary": "One alert with its evidence, codes, vouchers and held money"})
+_COMMON = {
+    "tags": ["alerts"],
+    "security": [{"bearer": []}],
+    "responses": {
+        "default": {
+            "description": "error",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+    },
+}
+path("/alerts", "get", {**_COMMON, "summary": "Alerts, newest first, filtered", "parameters": _FILTERS})
+path(
+    "/alerts/{alert_id}", "get", {**_COMMON, "summary": "One alert with its evidence, codes, vouchers, money"}
+)
 path(
     "/alerts/{alert_id}/confirm",
     "post",
     {
+        **_COMMON,
         "summary": "Confirm an open alert: its holds stay; with void=true the held money is reversed",
         "requestBody": {
             "required": False,
@@ -132,6 +145,7 @@ path(
     "/alerts/{alert_id}/dismiss",
     "post",
     {
+        **_COMMON,
         "summary": "Dismiss an open alert: its holds are released",
         "requestBody": {"required": False, "content": {"application/json": {"schema": _NOTE}}},
     },

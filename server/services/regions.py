@@ -1,30 +1,41 @@
-"""Comparing a scan's province with a range's intended regions, whatever the spelling.
-
-GeoIP data may spell a province "上海" where the GB/T 2260 name is "上海市", or "广西" for
-"广西壮族自治区"; `province_key` reduces both to one key, so a scan inside its intended region never counts as diverted.
-"""
+"""Is a placed scan inside a range's intended regions? Compared through the canonical region list
+(server/regions.py), so that GeoIP's "上海" is 上海市 and an intended city (南京市) covers its scans."""
 
 from __future__ import annotations
 
-import re
+import functools
 
-_SUFFIXES = re.compile(r"(壮族自治区|回族自治区|维吾尔自治区|特别行政区|自治区|省|市)$")
-_ENGLISH = re.compile(r"\s+(province|city|municipality|autonomous region|sar)$", re.IGNORECASE)
+from server.regions import Region, regions
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolve(name: str) -> Region | None:
+    return regions().resolve(name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _province(name: str) -> Region | None:
+    return regions().province(name)
 
 
 def province_key(name: str | None) -> str:
-    """A spelling-independent key for a province name ('' for none)."""
-    name = (name or "").strip()
-    if not name:
-        return ""
-    if name.isascii():
-        return _ENGLISH.sub("", name).strip().lower()
-    return _SUFFIXES.sub("", name)
+    """The province's GB/T 2260 code when the list knows the name, else the name itself ('' for none)."""
+    region = _province(name) if name else None
+    return region.code if region else (name or "")
 
 
-def outside_regions(province: str | None, regions: list[str]) -> bool:
-    """True when a placed scan's province is none of `regions` (False when either is empty)."""
-    key = province_key(province)
-    if not key or not regions:
+def outside_regions(province: str | None, city: str | None, intended: list[str]) -> bool:
+    """True when a placed scan is in none of the intended provinces or cities (False when the scan has no
+    known province or the range no intended regions: there is nothing to compare)."""
+    placed = _province(province) if province else None
+    if placed is None or not intended:
         return False
-    return key not in {province_key(r) for r in regions}
+    for name in intended:
+        region = _resolve(name)
+        if region is None:
+            continue
+        if region.level == 1 and region.code == placed.code:
+            return False
+        if region.level == 2 and region.province == placed.code and regions().city(city, placed) == region:
+            return False
+    return True

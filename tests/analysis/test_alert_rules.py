@@ -76,7 +76,9 @@ def test_diversion_fires_outside_the_intended_region_and_names_the_distributor(s
     assert alert.distributor == "D0" and alert.details["province"] == "江苏省"
     assert alert.details["intended_regions"] == ["上海市"] and alert.details["scans_found"] == 2
     with sessions() as s:
-        assert s.scalar(select(func.count()).select_from(AlertCode).where(AlertCode.alert_id == alert.id)) == 2
+        assert (
+            s.scalar(select(func.count()).select_from(AlertCode).where(AlertCode.alert_id == alert.id)) == 2
+        )
 
 
 def test_diversion_near_misses(sessions):
@@ -132,7 +134,7 @@ def test_enumeration_near_miss(sessions):
     assert "enumeration" not in run(sessions, now=at(360), enum_ip_per_minute=20)
 
 
-# ---- clerk self-dealing and bursts ---------------------------------------------------------------------------
+# ---- clerk self-dealing and bursts -------------------------------------------------------------------------
 
 
 def test_clerk_self_dealing_from_the_clerks_own_network(sessions):

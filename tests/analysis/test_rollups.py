@@ -41,7 +41,7 @@ from tests.analysis.world import BASE, TZ, World
 # ---- the reference: facts recomputed in Python ------------------------------------------------------------
 
 
-def reference(s):
+def reference(s):  # noqa: C901 — every measure of every source, spelled out
     scans = list(s.scalars(select(Scan).where(Scan.batch_id.is_not(None))))
     batches = {b.id: b for b in s.scalars(select(Batch))}
     ranges = list(s.scalars(select(BatchRange).where(BatchRange.kind == "activate").order_by(BatchRange.id)))
@@ -49,7 +49,9 @@ def reference(s):
     stores = {st.id: st for st in s.scalars(select(Store))}
     tied = set(
         s.scalars(
-            select(AlertCode.code_id).join(Alert, Alert.id == AlertCode.alert_id).where(Alert.status != "dismissed")
+            select(AlertCode.code_id)
+            .join(Alert, Alert.id == AlertCode.alert_id)
+            .where(Alert.status != "dismissed")
         )
     )
     order = lambda x: (x.scanned_at, x.id)  # noqa: E731
@@ -62,7 +64,9 @@ def reference(s):
         first_any.setdefault(x.code_id, x)
 
     def rng(batch_id, serial):
-        return next((r for r in ranges if r.batch_id == batch_id and r.first_serial <= serial <= r.last_serial), None)
+        return next(
+            (r for r in ranges if r.batch_id == batch_id and r.first_serial <= serial <= r.last_serial), None
+        )
 
     def dist(batch_id, serial):
         r = rng(batch_id, serial) if batch_id else None
@@ -86,20 +90,28 @@ def reference(s):
         b = batches.get(batch_id)
         return {
             "campaign_id": campaign if campaign is not None else (b.campaign_id if b else 0),
-            "batch_id": batch_id or 0, "product_id": b.product_id if b else 0,
-            "distributor": dist(batch_id, serial), "province": province or "", "city": city or "",
-            "store_id": store_of.get(clerk, 0) or 0 if clerk else 0, "clerk_id": clerk or 0,
+            "batch_id": batch_id or 0,
+            "product_id": b.product_id if b else 0,
+            "distributor": dist(batch_id, serial),
+            "province": province or "",
+            "city": city or "",
+            "store_id": store_of.get(clerk, 0) or 0 if clerk else 0,
+            "clerk_id": clerk or 0,
         }
 
     for x in scans:
         good = x.outcome == "ok"
         r = rng(x.batch_id, x.serial)
         key, hkey = add(
-            dims_of(x.batch_id, x.serial, x.province, x.city, x.clerk_id), x.scanned_at,
-            scans=int(good), scans_blocked=int(x.outcome in ("inactive", "blacklisted")),
+            dims_of(x.batch_id, x.serial, x.province, x.city, x.clerk_id),
+            x.scanned_at,
+            scans=int(good),
+            scans_blocked=int(x.outcome in ("inactive", "blacklisted")),
             first_scans=int(good and first_of_code[x.code_id] == x.id),
             new_consumers=int(good and first_of_consumer[x.consumer_id] == x.id),
-            diverted_scans=int(good and r is not None and outside_regions(x.province, r.regions or [])),
+            diverted_scans=int(
+                good and r is not None and outside_regions(x.province, x.city, r.regions or [])
+            ),
             alert_scans=int(good and x.code_id in tied),
         )
         if good:
@@ -120,9 +132,17 @@ def reference(s):
         first = first_any.get(code)
         pack = v.kind == "pack"
         add(
-            dims_of(batch_id, serial, first.province if first else "", first.city if first else "", v.clerk_id,
-                    v.campaign_id),
-            v.issued_at, claims=int(pack), friend_vouchers=int(not pack),
+            dims_of(
+                batch_id,
+                serial,
+                first.province if first else "",
+                first.city if first else "",
+                v.clerk_id,
+                v.campaign_id,
+            ),
+            v.issued_at,
+            claims=int(pack),
+            friend_vouchers=int(not pack),
             claim_seconds=(v.scan_to_claim_s or 0) if pack else 0,
             claims_timed=int(pack and v.scan_to_claim_s is not None),
             rewards_fen=money(f"claim:{v.id}", "clerk"),
@@ -131,19 +151,39 @@ def reference(s):
         sv = vouchers[r.voucher_id]
         batch_id, serial = codes.get(sv.code_id, (None, None))
         first = first_any.get(sv.code_id)
-        add(dims_of(batch_id, serial, first.province if first else "", first.city if first else "", sv.clerk_id,
-                    sv.campaign_id), r.created_at, shares=1)
+        add(
+            dims_of(
+                batch_id,
+                serial,
+                first.province if first else "",
+                first.city if first else "",
+                sv.clerk_id,
+                sv.campaign_id,
+            ),
+            r.created_at,
+            shares=1,
+        )
     for rd in s.scalars(select(Redemption).where(Redemption.reversed_at.is_(None))):
         v = vouchers[rd.voucher_id]
         batch_id, serial = codes.get(origin(v), (None, None))
         store = stores[rd.store_id]
-        dims = dims_of(batch_id, serial, rd.province or store.province, rd.city or store.city, None, v.campaign_id)
+        dims = dims_of(
+            batch_id, serial, rd.province or store.province, rd.city or store.city, None, v.campaign_id
+        )
         dims.update(store_id=rd.store_id, clerk_id=rd.clerk_id or 0)
         key = f"redemption:{rd.id}"
-        add(dims, rd.redeemed_at, redemptions=1, friend_redemptions=int(v.kind == "friend"),
-            redeemed_value_fen=v.value_fen, redeem_seconds=rd.claim_to_redeem_s or 0,
-            redemptions_timed=int(rd.claim_to_redeem_s is not None), payouts_fen=money(key, "store"),
-            rewards_fen=money(key, "clerk"), points=money(key, "consumer", "points"))
+        add(
+            dims,
+            rd.redeemed_at,
+            redemptions=1,
+            friend_redemptions=int(v.kind == "friend"),
+            redeemed_value_fen=v.value_fen,
+            redeem_seconds=rd.claim_to_redeem_s or 0,
+            redemptions_timed=int(rd.claim_to_redeem_s is not None),
+            payouts_fen=money(key, "store"),
+            rewards_fen=money(key, "clerk"),
+            points=money(key, "consumer", "points"),
+        )
     for key, ids in consumers.items():
         days[key]["consumers"] = len(ids)
     for key, ids in hour_consumers.items():
@@ -156,14 +196,20 @@ def reference(s):
 
 def _money(s):
     rows = s.execute(
-        select(LedgerTransaction.id, LedgerTransaction.key, LedgerTransaction.reverses_id, LedgerAccount.kind,
-               LedgerAccount.unit, LedgerEntry.amount)
+        select(
+            LedgerTransaction.id,
+            LedgerTransaction.key,
+            LedgerTransaction.reverses_id,
+            LedgerAccount.kind,
+            LedgerAccount.unit,
+            LedgerEntry.amount,
+        )
         .join(LedgerEntry, LedgerEntry.transaction_id == LedgerTransaction.id)
         .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
     ).all()
     key_of = {tid: key for tid, key, *_ in rows}
     totals = defaultdict(int)
-    for tid, key, reverses, kind, unit, amount in rows:
+    for _tid, key, reverses, kind, unit, amount in rows:
         totals[(key_of.get(reverses, key) if reverses else key, kind, unit)] += amount
     return lambda key, kind, unit="fen": totals[(key, kind, unit)]
 
@@ -183,19 +229,41 @@ def stored(s):
 # ---- randomised runs --------------------------------------------------------------------------------------
 
 event = st.one_of(
-    st.tuples(st.just("scan"), st.integers(0, 1), st.sampled_from([3, 7, 600, 601]), st.integers(0, 3),
-              st.integers(0, 4), st.integers(-600, 4000), st.one_of(st.none(), st.integers(0, 1)),
-              st.sampled_from(["ok", "ok", "ok", "inactive", "blacklisted"]), st.booleans()),
-    st.tuples(st.just("claim"), st.integers(0, 50), st.integers(0, 3), st.integers(0, 4000),
-              st.one_of(st.none(), st.integers(0, 1))),
+    st.tuples(
+        st.just("scan"),
+        st.integers(0, 1),
+        st.sampled_from([3, 7, 600, 601]),
+        st.integers(0, 3),
+        st.integers(0, 4),
+        st.integers(-600, 4000),
+        st.one_of(st.none(), st.integers(0, 1)),
+        st.sampled_from(["ok", "ok", "ok", "inactive", "blacklisted"]),
+        st.booleans(),
+    ),
+    st.tuples(
+        st.just("claim"),
+        st.integers(0, 50),
+        st.integers(0, 3),
+        st.integers(0, 4000),
+        st.one_of(st.none(), st.integers(0, 1)),
+    ),
     st.tuples(st.just("share"), st.integers(0, 50), st.integers(0, 4000)),
     st.tuples(st.just("friend"), st.integers(0, 50), st.integers(0, 3), st.integers(0, 4000)),
-    st.tuples(st.just("redeem"), st.integers(0, 50), st.integers(0, 1), st.integers(0, 4000),
-              st.one_of(st.none(), st.integers(0, 1))),
+    st.tuples(
+        st.just("redeem"),
+        st.integers(0, 50),
+        st.integers(0, 1),
+        st.integers(0, 4000),
+        st.one_of(st.none(), st.integers(0, 1)),
+    ),
     st.tuples(st.just("reverse"), st.integers(0, 50), st.integers(0, 4000)),
     st.tuples(st.just("alert"), st.integers(0, 50), st.sampled_from(["open", "dismissed", "confirmed"])),
-    st.tuples(st.just("enrich"),),
-    st.tuples(st.just("refresh"),),
+    st.tuples(
+        st.just("enrich"),
+    ),
+    st.tuples(
+        st.just("refresh"),
+    ),
 )
 
 
@@ -211,7 +279,9 @@ def _apply(s, w: World, ev, state) -> None:  # noqa: C901 — one branch per kin
         code = pick(free, a[0])
         if code is not None:
             state["claimed"].add(code.id)
-            state["vouchers"].append(w.claim(code, a[1], at(a[2]), clerk=a[3], seconds=a[2] * 7 % 500 or None))
+            state["vouchers"].append(
+                w.claim(code, a[1], at(a[2]), clerk=a[3], seconds=a[2] * 7 % 500 or None)
+            )
     elif kind == "share":
         packs = [v for v in state["vouchers"] if v.kind == "pack" and v.id not in state["shared"]]
         voucher = pick(packs, a[0])
@@ -237,7 +307,9 @@ def _apply(s, w: World, ev, state) -> None:  # noqa: C901 — one branch per kin
         code = pick(list(w.codes.values()), a[0])
         if code is not None:
             w.alert_on(code, BASE, a[1])
-            rollups.mark_times(s, s.scalars(select(Scan.scanned_at).where(Scan.code_id == code.id)), TZ, utcnow())
+            rollups.mark_times(
+                s, s.scalars(select(Scan.scanned_at).where(Scan.code_id == code.id)), TZ, utcnow()
+            )
     elif kind == "enrich":
         for scan in s.scalars(select(Scan).where(Scan.geo_status == "pending")):
             scan.geo_status, scan.province, scan.city = "done", "江苏省", "南京"
@@ -264,8 +336,14 @@ def _refresh(s) -> None:
 def test_rollups_equal_a_recomputation_from_raw_rows(sessions, seed, events):
     with sessions() as s:
         w = World(s)
-        state = {"claimed": set(), "vouchers": [], "shared": set(), "referrals": [], "friends": set(),
-                 "redemptions": []}
+        state = {
+            "claimed": set(),
+            "vouchers": [],
+            "shared": set(),
+            "referrals": [],
+            "friends": set(),
+            "redemptions": [],
+        }
         for ev in events:
             _apply(s, w, ev, state)
         _apply(s, w, ("enrich",), state)  # every scan is eventually enriched
@@ -289,6 +367,8 @@ def test_rebuild_equals_refresh_and_is_idempotent(sessions):
         assert first == reference(s)
         assert {k[0] for k in first[0]} == {BASE.date(), (BASE + timedelta(days=1)).date()}  # local days
     for _ in range(2):
-        rollups.rebuild(sessions, start=BASE.date() - timedelta(days=1), end=BASE.date() + timedelta(days=2), tz=TZ)
+        rollups.rebuild(
+            sessions, start=BASE.date() - timedelta(days=1), end=BASE.date() + timedelta(days=2), tz=TZ
+        )
         with sessions() as s:
             assert stored(s) == first

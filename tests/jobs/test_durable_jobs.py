@@ -113,7 +113,8 @@ def test_the_sweeper_enqueues_overdue_work_once(database_url, redis_url, tmp_pat
             ]
         )  # fmt: skip
         s.commit()
-    assert sweep() == {"enrich": 1, "export": 1, "settlement": 0}  # the fresh export is not overdue yet
+    # the fresh export is not overdue yet; pending scans owe the rollups and the alert rules nothing yet
+    assert sweep() == {"enrich": 1, "export": 1, "settlement": 0, "rollups": 0, "alerts": 0}
     connection = Redis.from_url(redis_url)
     enrich, exports = Queue("enrich", connection=connection), Queue("exports", connection=connection)
     assert [j.id for j in enrich.jobs] == ["codeloop-enrich"] and [j.id for j in exports.jobs] == [

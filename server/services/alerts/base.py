@@ -29,7 +29,8 @@ from server.models import (
     Voucher,
 )
 from server.services import ledger, rewards
-from server.services.rollups import mark_times, read_cursor, set_cursor
+from server.services.cursors import TIMES, read_cursor, set_cursor, settled, settled_top
+from server.services.rollups import mark_times
 
 ALL_PAYEES = ("store", "clerk", "consumer")
 
@@ -71,7 +72,16 @@ def raise_alert(session: Session, finding: Finding, ctx: RuleContext) -> int:
     of its vouchers while it is not dismissed; owe the days of its codes' scans a rollup recomputation."""
     values = {
         k: getattr(finding, k)
-        for k in ("kind", "severity", "batch_id", "code_id", "store_id", "clerk_id", "consumer_id", "distributor")
+        for k in (
+            "kind",
+            "severity",
+            "batch_id",
+            "code_id",
+            "store_id",
+            "clerk_id",
+            "consumer_id",
+            "distributor",
+        )
     }
     details = {"summary": finding.summary, "hold": list(finding.hold_kinds), **finding.evidence}
     session.execute(
@@ -146,13 +156,13 @@ def hold_late_money(session: Session, ctx: RuleContext) -> int:
     """Hold money earned after an alert was raised: redemptions (past the cursor) of vouchers an open or
     confirmed alert names, with the account kinds that alert holds."""
     last = read_cursor(session, "alerts:late_money")
+    top = settled_top(session, Redemption, Redemption.redeemed_at, last, ctx.now)
     rows = session.execute(
         select(Redemption.id, AlertVoucher.alert_id, Alert.details)
         .join(AlertVoucher, AlertVoucher.voucher_id == Redemption.voucher_id)
         .join(Alert, Alert.id == AlertVoucher.alert_id)
-        .where(Redemption.id > last, Alert.status != "dismissed")
+        .where(Redemption.id > last, Redemption.id <= top, Alert.status != "dismissed")
     ).all()
-    top = session.execute(select(Redemption.id).order_by(Redemption.id.desc()).limit(1)).scalar() or last
     held = 0
     for alert_id in sorted({alert_id for _, alert_id, details in rows if (details or {}).get("hold")}):
         kinds = tuple(next(d for _, a, d in rows if a == alert_id)["hold"])
@@ -183,7 +193,7 @@ def scans_past(session: Session, name: str, ctx: RuleContext) -> list[Scan]:
     query = select(Scan).where(Scan.id > last).order_by(Scan.id).limit(ctx.limit)
     if pending is not None:
         query = query.where(Scan.id < pending)
-    rows = list(session.execute(query).scalars())
+    rows = settled(session, list(session.execute(query).scalars()), "scanned_at", ctx.now)
     if rows:
         set_cursor(session, name, rows[-1].id, ctx.now)
     return [s for s in rows if s.outcome == "ok" and s.code_id is not None]
@@ -195,6 +205,7 @@ def rows_past(session: Session, name: str, model, ctx: RuleContext) -> list:
     rows = list(
         session.execute(select(model).where(model.id > last).order_by(model.id).limit(ctx.limit)).scalars()
     )
+    rows = settled(session, rows, TIMES[model.__tablename__], ctx.now)
     if rows:
         set_cursor(session, name, rows[-1].id, ctx.now)
     return rows

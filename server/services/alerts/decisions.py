@@ -129,7 +129,13 @@ def confirm(
 
 
 def dismiss(
-    session: Session, *, alert_id: int, actor_id: int, now: datetime, note: str = "", tz: ZoneInfo | None = None
+    session: Session,
+    *,
+    alert_id: int,
+    actor_id: int,
+    now: datetime,
+    note: str = "",
+    tz: ZoneInfo | None = None,
 ) -> dict:
     """Dismiss an open alert: its holds are released, its scans no longer count as tied to an alert."""
     alert = get_alert(session, alert_id)

@@ -15,13 +15,14 @@ from server.models import StaffSighting
 DEVICE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-def record(
-    session: Session, *, user_id: int, network: str | None, device: str | None, now: datetime
-) -> int:
+def record(session: Session, *, user_id: int, network: str | None, device: str | None, now: datetime) -> int:
     """Remember that `user_id` signed in from `network` (a network hash) with consumer `device`; returns how
     many sightings were new."""
     new = 0
-    for kind, value in (("net", network), ("device", device if device and DEVICE.fullmatch(device) else None)):
+    for kind, value in (
+        ("net", network),
+        ("device", device if device and DEVICE.fullmatch(device) else None),
+    ):
         if not value:
             continue
         stmt = insert_ignoring_conflicts(session, StaffSighting, index_elements=["user_id", "kind", "value"])
@@ -32,7 +33,9 @@ def record(
         else:
             session.execute(
                 update(StaffSighting)
-                .where(StaffSighting.user_id == user_id, StaffSighting.kind == kind, StaffSighting.value == value)
+                .where(
+                    StaffSighting.user_id == user_id, StaffSighting.kind == kind, StaffSighting.value == value
+                )
                 .values(last_seen=now)
             )
     return new

@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session, aliased
 
 from server.db import insert_ignoring_conflicts, is_postgres
 from server.models import (
-    JobCursor,
     LedgerTransaction,
     Redemption,
     Referral,
@@ -32,6 +31,7 @@ from server.models import (
     Voucher,
 )
 from server.models.rollups import DAY_DIMENSIONS, HOUR_DIMENSIONS
+from server.services.cursors import read_cursor, set_cursor, settled_top
 from server.services.rollups.facts import compute_day, day_bounds, local_day
 from server.services.rollups.slices import derive_day
 
@@ -45,7 +45,17 @@ SOURCES = {
     "rollups:redemptions": (Redemption, Redemption.redeemed_at),
 }
 
-__all__ = ["day_bounds", "local_day", "mark_days", "mark_times", "recompute_day", "refresh", "rebuild"]
+__all__ = [
+    "day_bounds",
+    "local_day",
+    "mark_days",
+    "mark_times",
+    "read_cursor",
+    "recompute_day",
+    "refresh",
+    "rebuild",
+    "set_cursor",
+]
 
 
 def mark_days(session: Session, days: Iterable[date], now: datetime) -> int:
@@ -77,29 +87,16 @@ def mark_span(session: Session, first: datetime | None, last: datetime | None, t
     return mark_days(session, [day + timedelta(days=i) for i in range((end - day).days + 1)], now)
 
 
-def _cursor(session: Session, name: str) -> int:
-    return session.execute(select(JobCursor.last_id).where(JobCursor.name == name)).scalar() or 0
-
-
-def set_cursor(session: Session, name: str, last_id: int, now: datetime) -> None:
-    """Move a job's cursor on `name` to `last_id`."""
-    if not session.execute(
-        update(JobCursor).where(JobCursor.name == name).values(last_id=last_id, updated_at=now)
-    ).rowcount:
-        session.execute(insert(JobCursor).values(name=name, last_id=last_id, updated_at=now))
-
-
-def read_cursor(session: Session, name: str) -> int:
-    """Where a job's cursor on `name` stands (0 before its first run)."""
-    return _cursor(session, name)
-
-
 def mark_new_events(session: Session, tz: ZoneInfo, now: datetime) -> int:
     """Turn source rows past each cursor into pending days; returns the days marked."""
     marked = 0
-    last = _cursor(session, "rollups:scans")
+    last = read_cursor(session, "rollups:scans")
     pending = session.execute(select(func.min(Scan.id)).where(Scan.geo_status == "pending")).scalar()
-    top = min(last + CHUNK, (pending - 1) if pending else 2**62)
+    top = min(
+        last + CHUNK,
+        (pending - 1) if pending else 2**62,
+        settled_top(session, Scan, Scan.scanned_at, last, now),
+    )
     span = session.execute(
         select(func.min(Scan.scanned_at), func.max(Scan.scanned_at), func.max(Scan.id)).where(
             Scan.id > last, Scan.id <= top
@@ -110,10 +107,10 @@ def mark_new_events(session: Session, tz: ZoneInfo, now: datetime) -> int:
         marked += _mark_placed_by(session, last, span[2], tz, now)
         set_cursor(session, "rollups:scans", span[2], now)
     for name, (model, at) in SOURCES.items():
-        last = _cursor(session, name)
+        last = read_cursor(session, name)
         first, latest, top_id = session.execute(
             select(func.min(at), func.max(at), func.max(model.id)).where(
-                model.id > last, model.id <= last + CHUNK
+                model.id > last, model.id <= min(last + CHUNK, settled_top(session, model, at, last, now))
             )
         ).one()
         if top_id is not None:
@@ -136,7 +133,7 @@ def _mark_placed_by(session: Session, first_id: int, last_id: int, tz: ZoneInfo,
 
 def _mark_reversals(session: Session, tz: ZoneInfo, now: datetime) -> int:
     """Days of the claims and redemptions whose ledger transactions were reversed since the last refresh."""
-    last = _cursor(session, "rollups:ledger")
+    last = read_cursor(session, "rollups:ledger")
     top = session.execute(select(func.max(LedgerTransaction.id))).scalar() or 0
     rev = aliased(LedgerTransaction)
     rows = session.execute(
@@ -158,21 +155,45 @@ def _mark_reversals(session: Session, tz: ZoneInfo, now: datetime) -> int:
     return mark_times(session, times, tz, now)
 
 
+def overdue(session: Session, before: datetime) -> list[tuple]:
+    """[()] (run the refresh) when a day was marked, or a source row past its cursor was made, before `before`
+    (for the sweeper, server/jobs.py)."""
+    if session.execute(select(RollupPending.day).where(RollupPending.marked_at < before).limit(1)).first():
+        return [()]
+    sources = {"rollups:scans": (Scan, Scan.scanned_at), **SOURCES}
+    for name, (model, at) in sources.items():
+        query = select(model.id).where(model.id > read_cursor(session, name), at < before)
+        if model is Scan:
+            query = query.where(Scan.geo_status != "pending")
+        if session.execute(query.limit(1)).first():
+            return [()]
+    return []
+
+
 def recompute_day(session: Session, day: date, tz: ZoneInfo) -> int:
     """Replace local `day`'s rows in rollup_days and rollup_hours; returns the rows written."""
+    if is_postgres(session):  # JIT compiles these wide aggregates for seconds and saves milliseconds
+        session.execute(text("SET LOCAL jit = off"))
     days, hours = compute_day(session, day, tz)
     session.execute(delete(RollupDay).where(RollupDay.day == day))
     session.execute(delete(RollupHour).where(RollupHour.day == day))
     if days:
         session.execute(
-            insert(RollupDay), [{"day": day, **dict(zip(DAY_DIMENSIONS, k, strict=True)), **m} for k, m in days.items()]
+            insert(RollupDay),
+            [{"day": day, **dict(zip(DAY_DIMENSIONS, k, strict=True)), **m} for k, m in days.items()],
         )
     if hours:
         weekday = day.isoweekday()
         session.execute(
             insert(RollupHour),
             [
-                {"day": day, "hour": k[0], "weekday": weekday, **dict(zip(HOUR_DIMENSIONS, k[1:], strict=True)), **m}
+                {
+                    "day": day,
+                    "hour": k[0],
+                    "weekday": weekday,
+                    **dict(zip(HOUR_DIMENSIONS, k[1:], strict=True)),
+                    **m,
+                }
                 for k, m in hours.items()
             ],
         )

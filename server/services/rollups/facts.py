@@ -1,4 +1,4 @@
-"""The rollup facts of one local day, computed from the raw rows (server/models/rollups.py says what they mean).
+"""The rollup facts of one local day, computed from the raw rows (server/models/rollups.py: their meaning).
 
 Each source (scans, vouchers, share links, redemptions) is one GROUP BY query over the day's UTC interval,
 grouped by the grain's dimensions (and for the hourly table by the local hour, a CASE over the day's hour
@@ -131,6 +131,8 @@ def _select(dims: dict, grain, hour_col, measures: dict):
 
 
 def _grouped(query_from, dims, grain, hour_col, measures, where):
+    if hour_col is not None:  # the hourly table keeps fewer measures: compute only those
+        measures = {name: m for name, m in measures.items() if name in HOUR_MEASURES}
     cols, group, ms = _select(dims, grain, hour_col, measures)
     return query_from(select(*cols, *ms)).where(*where).group_by(*[c.element for c in group])
 
@@ -360,6 +362,6 @@ def _diverted(session: Session, start, end) -> dict[Key, int]:
     regions = dict(session.execute(select(br.id, br.regions).where(br.id.in_(ids))).all()) if ids else {}
     out: dict[Key, int] = defaultdict(int)
     for row in rows:
-        if outside_regions(row["province"], regions.get(row["range_id"]) or []):
+        if outside_regions(row["province"], row["city"], regions.get(row["range_id"]) or []):
             out[tuple(row[d] for d in DAY_DIMENSIONS)] += row["n"]
     return out

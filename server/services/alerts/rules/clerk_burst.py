@@ -25,7 +25,10 @@ def _window_rows(session, model, clerk_col, at_col, clerk_id, at, window):
 
 
 def run(session: Session, ctx: RuleContext) -> list[int]:
-    limit, window = ctx.thresholds["clerk_burst_count"], timedelta(minutes=ctx.thresholds["clerk_burst_minutes"])
+    limit, window = (
+        ctx.thresholds["clerk_burst_count"],
+        timedelta(minutes=ctx.thresholds["clerk_burst_minutes"]),
+    )
     raised, seen = [], set()
     sources = (
         ("claims", Voucher, Voucher.clerk_id, Voucher.issued_at, lambda r: r.id),
@@ -45,7 +48,7 @@ def run(session: Session, ctx: RuleContext) -> list[int]:
             finding = Finding(
                 kind=NAME,
                 dedupe_key=f"{NAME}:{clerk_id}:{what}:{bucket}",
-                summary=f"clerk {clerk_id}: {len(burst)} {what} in {ctx.thresholds['clerk_burst_minutes']} min",
+                summary=f"clerk {clerk_id}: {len(burst)} {what} in {window.total_seconds() / 60:.0f} min",
                 evidence={
                     "what": what,
                     "count": len(burst),

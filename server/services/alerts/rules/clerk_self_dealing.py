@@ -35,11 +35,16 @@ def shared(session: Session, clerk_id: int, traces: dict[str, set[str]]) -> list
     """Which of the traces the clerk was seen with ('device', 'net')."""
     found = []
     for kind, values in traces.items():
-        if values and session.execute(
-            select(StaffSighting.value).where(
-                StaffSighting.user_id == clerk_id, StaffSighting.kind == kind, StaffSighting.value.in_(values)
-            )
-        ).first():
+        if (
+            values
+            and session.execute(
+                select(StaffSighting.value).where(
+                    StaffSighting.user_id == clerk_id,
+                    StaffSighting.kind == kind,
+                    StaffSighting.value.in_(values),
+                )
+            ).first()
+        ):
             found.append(kind)
     return found
 
@@ -73,11 +78,15 @@ def run(session: Session, ctx: RuleContext) -> list[int]:
     for voucher in rows_past(session, f"alerts:{NAME}:vouchers", Voucher, ctx):
         if voucher.clerk_id is not None:
             store = session.execute(select(User.store_id).where(User.id == voucher.clerk_id)).scalar()
-            raised.append(_check(session, ctx, voucher, voucher.clerk_id, store, "claimed with their promo code"))
+            raised.append(
+                _check(session, ctx, voucher, voucher.clerk_id, store, "claimed with their promo code")
+            )
     for redemption in rows_past(session, f"alerts:{NAME}:redemptions", Redemption, ctx):
         if redemption.clerk_id is not None and redemption.reversed_at is None:
             voucher = session.get(Voucher, redemption.voucher_id)
             raised.append(
-                _check(session, ctx, voucher, redemption.clerk_id, redemption.store_id, "redeemed at their till")
+                _check(
+                    session, ctx, voucher, redemption.clerk_id, redemption.store_id, "redeemed at their till"
+                )
             )
     return [a for a in raised if a is not None]

@@ -38,7 +38,7 @@ def run(session: Session, ctx: RuleContext) -> list[int]:
     ranges: dict[int, BatchRange] = {}
     for scan in scans_past(session, f"alerts:{NAME}", ctx):
         rng = range_of(session, scan)
-        if rng is None or not outside_regions(scan.province, rng.regions or []):
+        if rng is None or not outside_regions(scan.province, scan.city, rng.regions or []):
             continue
         ranges[rng.id] = rng
         day = scan.scanned_at.astimezone(ctx.tz).date()
@@ -52,8 +52,12 @@ def run(session: Session, ctx: RuleContext) -> list[int]:
             summary=f"{rng.distributor or '—'}: scanned in {scans[0].province}, "
             f"intended {', '.join(rng.regions)}",
             evidence={
-                "range": {"id": rng.id, "batch_id": rng.batch_id, "first_serial": rng.first_serial,
-                          "last_serial": rng.last_serial},
+                "range": {
+                    "id": rng.id,
+                    "batch_id": rng.batch_id,
+                    "first_serial": rng.first_serial,
+                    "last_serial": rng.last_serial,
+                },
                 "intended_regions": list(rng.regions),
                 "province": scans[0].province,
                 "day": day.isoformat(),

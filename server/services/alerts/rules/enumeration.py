@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from server.models import ForgedScans
 from server.services.alerts.base import Finding, RuleContext, raise_alert
-from server.services.rollups import read_cursor, set_cursor
+from server.services.cursors import read_cursor, set_cursor
 
 NAME = "enumeration"
 THRESHOLD = {"ip": "enum_ip_per_minute", "net": "enum_net_per_minute", "all": "enum_all_per_minute"}

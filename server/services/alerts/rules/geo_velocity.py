@@ -40,7 +40,10 @@ def slack_km(a: Scan, b: Scan) -> float:
 
 
 def run(session: Session, ctx: RuleContext) -> list[int]:
-    limit_km, window = ctx.thresholds["geo_velocity_km"], timedelta(minutes=ctx.thresholds["geo_velocity_minutes"])
+    limit_km, window = (
+        ctx.thresholds["geo_velocity_km"],
+        timedelta(minutes=ctx.thresholds["geo_velocity_minutes"]),
+    )
     raised = []
     for scan in scans_past(session, f"alerts:{NAME}", ctx):
         if scan.lat is None or scan.lng is None:

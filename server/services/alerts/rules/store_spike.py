@@ -54,7 +54,7 @@ def run(session: Session, ctx: RuleContext) -> list[int]:
         finding = Finding(
             kind=NAME,
             dedupe_key=f"{NAME}:{store_id}:{day.isoformat()}",
-            summary=f"store {store_id}: {count} redemptions on {day.isoformat()} (baseline {baseline:.1f}/day)",
+            summary=f"store {store_id}: {count} redemptions on {day} (baseline {baseline:.1f} a day)",
             evidence={
                 "day": day.isoformat(),
                 "redemptions": count,
