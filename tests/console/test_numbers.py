@@ -250,3 +250,31 @@ def test_payouts_accrued_held_and_paid(world, read, app):
     owed = read("payouts", now=close)["ledger"]
     assert owed["store"] == {"held": 0, "in_statement": 0, "paid": 530}
     assert owed["clerk"] == {"held": 50, "in_statement": 150, "paid": 0}
+
+
+def test_rankings_and_hours_follow_the_filters(world, read):
+    """With a campaign, batch or product chosen the reports read the per-batch slices, else the all-batches
+    ones: both give the same figures."""
+    a, b = Filters(D1, D2, campaign_id=world.ids["A"]), Filters(D1, D2, campaign_id=world.ids["B"])
+    stores = {
+        s["store_id"]: (s["claims"], s["redemptions"], s["payouts_fen"]) for s in read("stores", a)["stores"]
+    }
+    assert stores == {world.ids["S1"]: (1, 1, 530), world.ids["S2"]: (1, 1, 230)}
+    assert {s["store_id"]: s["payouts_fen"] for s in read("stores", b)["stores"]} == {world.ids["S1"]: 300}
+    clerks = {c["clerk_id"]: (c["scans"], c["claims"], c["rewards_fen"]) for c in read("clerks", a)["clerks"]}
+    assert clerks == {world.ids["K1"]: (2, 1, 150), world.ids["K2"]: (1, 1, 150)}
+    cities = {c["city"]: c["scans"] for c in read("geo", a)["cities"]}
+    assert cities == {"上海市": 3, "南京市": 1, "北京市": 1, "广州市": 1}
+    # batch 2's scan was never placed; its voucher was redeemed in 上海市
+    assert [(c["city"], c["scans"], c["redemptions"]) for c in read("geo", b)["cities"]] == [("上海市", 0, 1)]
+    cells = {
+        (c["weekday"], c["hour"]): (c["scans"], c["claims"], c["redemptions"])
+        for c in read("heatmap", b)["cells"]
+    }
+    assert {k: v for k, v in cells.items() if any(v)} == {(2, 20): (1, 1, 0), (2, 21): (0, 0, 1)}
+    hours = read("timeseries", Filters(D2, D2, product_id=world.ids["P2"]), interval="hour")["points"]
+    assert [(p["t"], p["scans"]) for p in hours if p["scans"]] == [("2026-05-05 20:00", 1)]
+    shanghai = {
+        s["store_id"]: s["redemptions"] for s in read("stores", Filters(D1, D2, province="上海市"))["stores"]
+    }
+    assert shanghai == {world.ids["S1"]: 2}

@@ -19,7 +19,8 @@ from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
 from server.db import is_postgres
-from server.models import Batch, BatchRange
+from server.models import Batch, BatchRange, RollupHour, RollupHourSlice
+from server.models.slices import ALL_BATCHES
 
 REPORTS = (
     "summary",
@@ -147,8 +148,18 @@ def where(model, f: Filters, *, dates: bool = True, part: str | None = None) -> 
     if f.province is not None:
         conditions.append(model.province == f.province)
     if part is not None:
-        conditions.append(model.slice == part)
+        conditions.append(model.slice == (f"{part}:all" if part in ALL_BATCHES and all_batches(f) else part))
     return conditions
+
+
+def all_batches(f: Filters) -> bool:
+    """No campaign, batch or product chosen: the all-batches slices hold the same sums in fewer rows."""
+    return f.campaign_id is None and f.batch_id is None and f.product_id is None
+
+
+def hours_table(f: Filters):
+    """The hourly facts to read for `f`: summed over batches when none is chosen."""
+    return RollupHourSlice if all_batches(f) else RollupHour
 
 
 def sums(model, measures) -> list:

@@ -6,21 +6,21 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.models import RollupHour
-from server.services.reports import Context, Filters, rows, sums, where
+from server.services.reports import Context, Filters, hours_table, rows, sums, where
 
 MEASURES = ("scans", "claims", "redemptions")
 
 
 def report(session: Session, f: Filters, ctx: Context) -> dict:
     """{filters, measures, cells: [{weekday, hour, scans, claims, redemptions}] for all 7 × 24 cells, max}."""
+    hours = hours_table(f)
     found = {
         (r["weekday"], r["hour"]): r
         for r in rows(
             session,
-            select(RollupHour.weekday, RollupHour.hour, *sums(RollupHour, MEASURES))
-            .where(*where(RollupHour, f))
-            .group_by(RollupHour.weekday, RollupHour.hour),
+            select(hours.weekday, hours.hour, *sums(hours, MEASURES))
+            .where(*where(hours, f))
+            .group_by(hours.weekday, hours.hour),
         )
     }
     cells = [

@@ -9,8 +9,8 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.models import RollupHour, RollupSlice
-from server.services.reports import Context, Filters, rows, sums, where
+from server.models import RollupSlice
+from server.services.reports import Context, Filters, hours_table, rows, sums, where
 
 DAILY = ("scans", "first_scans", "claims", "friend_vouchers", "redemptions", "payouts_fen", "rewards_fen")
 HOURLY = ("scans", "first_scans", "claims", "friend_vouchers", "redemptions", "payouts_fen", "rewards_fen")
@@ -42,13 +42,14 @@ def report(session: Session, f: Filters, ctx: Context, *, interval: str = "day")
 def _hourly(session: Session, f: Filters) -> dict:
     start = max(f.start, f.end - timedelta(days=MAX_HOURLY_DAYS - 1))
     shown = replace(f, start=start)
+    hours = hours_table(f)
     found = {
         (r["day"], r["hour"]): r
         for r in rows(
             session,
-            select(RollupHour.day, RollupHour.hour, *sums(RollupHour, HOURLY))
-            .where(*where(RollupHour, shown))
-            .group_by(RollupHour.day, RollupHour.hour),
+            select(hours.day, hours.hour, *sums(hours, HOURLY))
+            .where(*where(hours, shown))
+            .group_by(hours.day, hours.hour),
         )
     }
     points = []
