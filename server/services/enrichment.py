@@ -65,6 +65,7 @@ _PG_UPDATE = text(
     + ") WHERE scans.id = v.id AND scans.geo_status = 'pending'"
 )
 _KEYS = ("id", *COLUMNS)
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
 # a code's first city is the city of its earliest scan (once that scan is placed)
 _FIRST_CITY = text("""
 UPDATE codes SET first_city = (
@@ -194,6 +195,10 @@ def write(session: Session, chunk: Chunk) -> int:
     """One bulk UPDATE and the codes' first city; a row the database refuses is marked failed alone."""
     if not chunk.values:
         return 0
+    if is_postgres(session):
+        # re-derivable work: a commit lost in a crash leaves the scans pending, to be enriched again, so the
+        # commit need not wait for the WAL to reach the disk
+        session.execute(_ASYNC_COMMIT)
     try:
         with session.begin_nested():
             _write(session, chunk.values)
