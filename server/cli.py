@@ -31,7 +31,9 @@ cli = FlaskGroup(
 
 def main() -> None:
     """Console-script entry point: configuration problems end in one line, not a traceback."""
+    import server.cli_analysis  # noqa: F401 — registers the rollups and alerts commands
     import server.cli_batch  # noqa: F401 — registers the product and batch commands
+    import server.cli_jobs  # noqa: F401 — registers worker, cron and jobs
 
     try:
         cli.main(prog_name="codeloop")
@@ -107,38 +109,6 @@ def serve(host: str, port: int, workers: int, worker_class: str, threads: int, c
         threads=threads,
         connections=connections,
     )
-
-
-@cli.command(with_appcontext=False)
-@click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
-def worker(burst: bool) -> None:
-    """Run an RQ worker (with its scheduler) on CODELOOP_REDIS_URL."""
-    from rq import Worker
-
-    from server import runtime
-
-    rt = runtime.build(Config.from_env())
-    if rt.config.inline_jobs:
-        raise ConfigError(
-            "CODELOOP_REDIS_URL is not set: jobs run inline in the web process, "
-            "there is nothing for a worker to do"
-        )
-    Worker([rt.queue], connection=rt.queue.connection).work(with_scheduler=True, burst=burst)
-
-
-@cli.command(with_appcontext=False)
-def cron() -> None:
-    """Run RQ's cron scheduler with codeloop's periodic jobs (workers/schedule.py) on CODELOOP_REDIS_URL."""
-    from rq.cron import CronScheduler
-
-    from server import runtime
-
-    rt = runtime.build(Config.from_env())
-    if rt.config.inline_jobs:
-        raise ConfigError("CODELOOP_REDIS_URL is not set: periodic jobs need Redis and a `codeloop worker`")
-    scheduler = CronScheduler(connection=rt.queue.connection)
-    scheduler.load_config_from_file("workers.schedule")  # by dotted path: server never imports workers
-    scheduler.start()
 
 
 @cli.group()

@@ -84,7 +84,12 @@ def _range(batch_id: int, kind: str, first: int, last: int, **text) -> None:
 @click.option("--first", type=int, required=True, help="First serial (0-based).")
 @click.option("--last", type=int, required=True, help="Last serial, inclusive.")
 @click.option("--distributor")
-@click.option("--region", "regions", multiple=True, help="Intended province (repeatable).")
+@click.option(
+    "--region",
+    "regions",
+    multiple=True,
+    help="Intended province or city (repeatable): 上海市, 上海, Shanghai.",
+)
 def batch_activate(
     batch_id: int, first: int, last: int, distributor: str | None, regions: tuple[str, ...]
 ) -> None:

@@ -22,6 +22,9 @@ VARIABLES = {
     "CODELOOP_SECRET_KEY": "signs cookies and derives code keys; default: generated into the instance folder",
     "CODELOOP_PUBLIC_URL": "base URL printed codes point at, e.g. https://q.brand.cn",
     "CODELOOP_GEOIP_DB": "MaxMind-format City database; default: bundled GeoLite2 (2018, stale)",
+    "CODELOOP_GEOIP_PROVIDER": "maxmind (default) or ip2region (China from ip2region, the rest from maxmind)",
+    "CODELOOP_IP2REGION_DB": "an ip2region xdb file; default: the one the XdbSearchIP package ships",
+    "CODELOOP_IP_RETENTION_DAYS": "days a scan keeps its raw IP address (hashes and place stay), default 30",
     "CODELOOP_TIMEZONE": "time zone for display, default Asia/Shanghai",
     "CODELOOP_INSTANCE_DIR": "folder for the SQLite file and generated secret, default ./instance",
     "CODELOOP_TRUSTED_PROXIES": "number of reverse-proxy hops in front of the app, default 0",
@@ -34,6 +37,32 @@ VARIABLES = {
         "minutes after a redemption in which the till may reverse it, default 30"
     ),
 }
+
+
+# alert rule thresholds: name -> (default, lowest, highest, meaning); each is read from CODELOOP_ALERT_<NAME>
+ALERT_THRESHOLDS = {
+    "geo_velocity_km": (300, 1, 20000, "geo-velocity: km between two scans of one code beyond both radii"),
+    "geo_velocity_minutes": (120, 1, 7 * 24 * 60, "geo-velocity: within this many minutes"),
+    "sessions_per_code": (5, 1, 10000, "distinct consumers (sessions) scanning one code before it alerts"),
+    "enum_ip_per_minute": (20, 1, 10**6, "enumeration: forged-code scans per minute from one address"),
+    "enum_net_per_minute": (60, 1, 10**6, "enumeration: forged-code scans per minute from one /24 or /48"),
+    "enum_all_per_minute": (600, 1, 10**7, "enumeration: forged-code scans per minute overall"),
+    "clerk_burst_count": (20, 1, 10**6, "clerk burst: claims or redemptions by one clerk within the window"),
+    "clerk_burst_minutes": (10, 1, 24 * 60, "clerk burst: the window in minutes"),
+    "store_spike_factor": (3, 1, 1000, "store spike: a day's redemptions over this many times the baseline"),
+    "store_spike_min": (20, 1, 10**6, "store spike: and at least this many redemptions that day"),
+    "store_baseline_days": (28, 1, 365, "store spike: days before it whose daily mean is the baseline"),
+}
+VARIABLES.update(
+    {
+        f"CODELOOP_ALERT_{name.upper()}": f"{meaning}, default {default}"
+        for name, (default, _low, _high, meaning) in ALERT_THRESHOLDS.items()
+    }
+)
+
+
+def _default_alerts() -> dict[str, int]:
+    return {name: spec[0] for name, spec in ALERT_THRESHOLDS.items()}
 
 
 class ConfigError(Exception):
@@ -50,6 +79,9 @@ class Config:
     secret_key: str = ""
     public_url: str = "http://127.0.0.1:5000"
     geoip_db: str | None = None
+    geoip_provider: str = "maxmind"
+    ip2region_db: str | None = None
+    ip_retention_days: int = 30
     timezone: str = "Asia/Shanghai"
     instance_dir: Path = field(default_factory=lambda: Path.cwd() / "instance")
     trusted_proxies: int = 0
@@ -57,6 +89,7 @@ class Config:
     rate_limit_scan: str = "60/minute;600/hour"
     rate_limit_claim: str = "20/minute;200/hour"
     reversal_grace_minutes: int = 30
+    alerts: dict[str, int] = field(default_factory=_default_alerts)
     testing: bool = False
 
     @property
@@ -88,6 +121,9 @@ class Config:
             secret_key=secret_key or _instance_secret(instance_dir),
             public_url=_public_url(values.get("CODELOOP_PUBLIC_URL", "http://127.0.0.1:5000")),
             geoip_db=_geoip(values.get("CODELOOP_GEOIP_DB")),
+            geoip_provider=_geoip_provider(values),
+            ip2region_db=_file(values, "CODELOOP_IP2REGION_DB"),
+            ip_retention_days=_int(values, "CODELOOP_IP_RETENTION_DAYS", 30, 1, 3650),
             timezone=_timezone(values.get("CODELOOP_TIMEZONE", "Asia/Shanghai")),
             instance_dir=instance_dir,
             trusted_proxies=_int(values, "CODELOOP_TRUSTED_PROXIES", 0, 0, 10),
@@ -95,6 +131,10 @@ class Config:
             rate_limit_scan=_rate(values, "CODELOOP_RATE_LIMIT_SCAN", "60/minute;600/hour"),
             rate_limit_claim=_rate(values, "CODELOOP_RATE_LIMIT_CLAIM", "20/minute;200/hour"),
             reversal_grace_minutes=_int(values, "CODELOOP_REVERSAL_GRACE_MINUTES", 30, 0, 7 * 24 * 60),
+            alerts={
+                name: _int(values, f"CODELOOP_ALERT_{name.upper()}", default, low, high)
+                for name, (default, low, high, _) in ALERT_THRESHOLDS.items()
+            },
             testing=env == "test",
         )
 
@@ -168,6 +208,26 @@ def _geoip(path: str | None) -> str | None:
     if path and not Path(path).is_file():
         raise ConfigError(f"CODELOOP_GEOIP_DB names no file: {path}")
     return path
+
+
+def _file(values: dict[str, str], name: str) -> str | None:
+    path = values.get(name)
+    if path and not Path(path).is_file():
+        raise ConfigError(f"{name} names no file: {path}")
+    return path
+
+
+def _geoip_provider(values: dict[str, str]) -> str:
+    provider = _choice(values, "CODELOOP_GEOIP_PROVIDER", ("maxmind", "ip2region"), "maxmind")
+    if provider == "ip2region":
+        import importlib.util
+
+        needed = ("ip2region",) if values.get("CODELOOP_IP2REGION_DB") else ("ip2region", "XdbSearchIP")
+        if any(importlib.util.find_spec(module) is None for module in needed):
+            raise ConfigError(
+                "CODELOOP_GEOIP_PROVIDER=ip2region needs its packages: pip install 'codeloop[ip2region]'"
+            )
+    return provider
 
 
 def _timezone(name: str) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import select
 import sys
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -27,13 +29,34 @@ def make_engine(url: str, **kwargs) -> Engine:
         # pysqlite only opens a transaction before INSERT/UPDATE/DELETE, so a SAVEPOINT taken first would
         # commit on release; SQLAlchemy's recipe: the driver stays in autocommit and we emit BEGIN ourselves
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        _new_pool_after_fork(engine)  # SQLite too: a connection must not cross a fork
         return engine
     kwargs.setdefault("pool_size", POOL_SIZE)
     kwargs.setdefault("max_overflow", MAX_OVERFLOW)
     kwargs.setdefault("pool_timeout", 5)
     engine = create_engine(url, connect_args={"connect_timeout": 5}, **kwargs)
     event.listen(engine, "checkout", _closed_by_server_check(_unpatched_poll()))
+    _new_pool_after_fork(engine)
     return engine
+
+
+def _new_pool_after_fork(engine: Engine) -> None:
+    """A forked child (RQ's work-horse, one per job) starts with an empty pool of its own.
+
+    Without this the child inherits the parent's pooled connections — the very sockets, and so the server
+    sessions, the parent and every other child use. One session's state then leaks across processes: psycopg
+    names the statements it prepares _pg3_0, _pg3_1… per connection object, so the second child to prepare
+    one finds the name taken (DuplicatePreparedStatement), and a child killed mid-transaction leaves the
+    session aborted for the next. dispose(close=False) drops the references without closing the parent's
+    sockets (SQLAlchemy's recipe for os.fork)."""
+    ref = weakref.ref(engine)
+
+    def forget() -> None:
+        inherited = ref()
+        if inherited is not None:
+            inherited.dispose(close=False)
+
+    os.register_at_fork(after_in_child=forget)
 
 
 def _unpatched_poll():

@@ -95,6 +95,11 @@ CATALOGUE: dict[str, tuple[int, str, str]] = {
         "该结算单已于 {paid_at} 付款（{reference}）。",
         "This statement was already paid on {paid_at} ({reference}).",
     ),
+    "ALERT_ALREADY_DECIDED": (
+        409,
+        "该警报已处理（{status}），不能再次处理。",
+        "This alert has already been decided ({status}).",
+    ),
     "IMPORT_FAILED": (
         400,
         "导入失败：{count} 行有错误，未导入任何数据。",

@@ -17,8 +17,9 @@ from codegen.codes import Codec
 from codegen.ids import PublicIds
 from server.config import Config
 from server.db import make_engine, make_sessionmaker, ping
-from server.geo import Geo
-from server.jobs import Debounce, make_queue
+from server.forgeries import Forgeries
+from server.geo import GeoProvider, make_geo
+from server.jobs import Debounce, Queues, make_queues
 from server.ratelimits import RateLimits
 
 
@@ -27,11 +28,17 @@ class Runtime:
     config: Config
     engine: Engine
     sessions: sessionmaker[Session]
-    queue: Queue
+    queues: Queues
+
+    @property
+    def queue(self) -> Queue:
+        """The `default` queue (server/jobs.py names the others)."""
+        return self.queues["default"]
 
     @cached_property
-    def geo(self) -> Geo:
-        return Geo(self.config.geoip_db)
+    def geo(self) -> GeoProvider:
+        """The configured GeoIP provider (CODELOOP_GEOIP_PROVIDER)."""
+        return make_geo(self.config.geoip_provider, self.config.geoip_db, self.config.ip2region_db)
 
     @cached_property
     def secret(self) -> bytes:
@@ -53,6 +60,11 @@ class Runtime:
         return RateLimits.from_url(self.config.redis_url)
 
     @cached_property
+    def forgeries(self) -> Forgeries:
+        """Forged-code attempts per IP, /24 and overall per minute: in Redis when configured, else memory."""
+        return Forgeries.from_url(self.secret, self.config.redis_url)
+
+    @cached_property
     def ids(self) -> PublicIds:
         """hashids for short public identifiers (promo codes, store and batch numbers)."""
         return PublicIds(self.secret)
@@ -67,7 +79,7 @@ def build(config: Config, *, check_database: bool = True) -> Runtime:
     engine = make_engine(config.database_url)
     if check_database:
         ping(engine)
-    _current = Runtime(config, engine, make_sessionmaker(engine), make_queue(config.redis_url))
+    _current = Runtime(config, engine, make_sessionmaker(engine), make_queues(config.redis_url))
     return _current
 
 

@@ -84,7 +84,7 @@ def _truncate(engine) -> None:
             text("SET LOCAL session_replication_role = replica")
         )  # skips append-only triggers and FKs
         for table in reversed(Base.metadata.sorted_tables):
-            if conn.execute(table.delete()).rowcount:
+            if conn.execute(table.delete()).rowcount and "id" in table.c:
                 conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), 1, false)"))
 
 

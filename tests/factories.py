@@ -72,7 +72,7 @@ def make_voucher(s, *, campaign, consumer, code=None, voucher_code=None) -> Vouc
 
 
 def make_store(s, name="Test store") -> Store:
-    store = Store(name=name, province="上海市", city="上海")
+    store = Store(name=name, province="上海市", city="上海市")
     s.add(store)
     s.flush()
     return store

@@ -92,9 +92,9 @@ def test_demo_serves_the_embedded_default_from_nothing(tmp_path):
         deadline, health = time.monotonic() + 60, None
         while time.monotonic() < deadline:
             try:
-                health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or a worker booting
                 time.sleep(0.3)
         assert health is not None and health.status_code == 200, health
         assert health.json()["database"]["dialect"] == "sqlite" and health.json()["jobs"]["mode"] == "inline"

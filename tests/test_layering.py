@@ -12,6 +12,8 @@ WEB = {
     "server/auth.py",
     "server/extensions.py",
     "server/cli_batch.py",
+    "server/cli_analysis.py",
+    "server/cli_jobs.py",
 }
 
 

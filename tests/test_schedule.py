@@ -15,12 +15,14 @@ def test_schedule_registers_the_periodic_jobs(redis_url):
     scheduler.load_config_from_file("workers.schedule")
     jobs = {f"{j.func.__module__}.{j.func.__name__}": j.interval for j in scheduler.get_jobs()}
     assert jobs == {
+        "workers.sweeper.sweep": 10,
         "workers.settlement.run_daily": 3600,
-        "workers.geo.enrich_scans": 10,
         "workers.maintenance.check_invariants": 86400,
+        "workers.maintenance.drop_old_addresses": 3600,
+        "workers.alerts.drain_forgeries": 60,
     }
     enqueued = scheduler.enqueue_jobs()  # first tick: every job is due
-    assert len(enqueued) == 3
+    assert len(enqueued) == 5
 
 
 def test_daily_settlement_closes_yesterday_once(database_url, tmp_path, sessions):

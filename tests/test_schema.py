@@ -35,7 +35,7 @@ def test_money_columns_are_integers():
         for c in t.columns
         if isinstance(c.type, Float)
     ]
-    assert floats == ["stores.lat", "stores.lng"]
+    assert sorted(floats) == ["scans.lat", "scans.lng", "stores.lat", "stores.lng"]  # coordinates only
     for table in Base.metadata.tables.values():
         for column in table.columns:
             if column.name.endswith(("_fen", "amount", "total", "cap", "_points")):
@@ -88,3 +88,35 @@ def test_one_live_redemption_per_voucher_is_a_constraint(sessions):
     with sessions.begin() as s:  # a reversed redemption frees the voucher for a new one
         s.execute(text("UPDATE redemptions SET reversed_at = redeemed_at"))
         s.add(Redemption(voucher_id=voucher.id, store_id=store.id, redeemed_at=utcnow()))
+
+
+def test_0003_rewrites_existing_places_in_canonical_names(engine):
+    downgrade(engine, "0002")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO stores (name, province, city, address, active, created_at) VALUES "
+                "('a', '上海', '上海', '', true, '2026-01-01 00:00:00'), "
+                "('b', '江苏省', '南京', '', true, '2026-01-01 00:00:00'), "
+                "('c', '', '', '', true, '2026-01-01 00:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO scans"
+                " (raw_code, outcome, scanned_at, user_agent, geo_status, country, province, city)"
+                " VALUES ('x', 'invalid', '2026-01-01 00:00:00', '', 'done', '中国', '上海', '上海'),"
+                " ('y', 'invalid', '2026-01-01 00:00:00', '', 'done', '中国', '广东', NULL),"
+                " ('z', 'invalid', '2026-01-01 00:00:00', '', 'done', '美国', 'California', 'Mountain View')"
+            )
+        )
+    upgrade(engine)
+    with engine.connect() as conn:
+        stores = conn.execute(text("SELECT province, city FROM stores ORDER BY id")).all()
+        scans = conn.execute(text("SELECT province, city FROM scans ORDER BY id")).all()
+    assert [tuple(r) for r in stores] == [("上海市", "上海市"), ("江苏省", "南京市"), ("", "")]
+    assert [tuple(r) for r in scans] == [
+        ("上海市", "上海市"),
+        ("广东省", None),
+        ("California", "Mountain View"),
+    ]

@@ -102,9 +102,9 @@ def serve(pg_engine, pg_url, redis_url, tmp_path):
         base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                if requests.get(f"{base}/healthz", timeout=10).status_code == 200:
                     return base
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still booting
                 assert proc.poll() is None, proc.stdout.read()
             time.sleep(0.2)
         raise AssertionError("codeloop serve did not answer /healthz within 60 s")

@@ -14,11 +14,12 @@ from server.services.batches import batch_spec, get_batch
 
 
 def run_export(export_id: int) -> str | None:
-    """Idempotent: a finished export is left alone; a crashed one is rewritten from scratch."""
+    """Idempotent: a finished or failed export is left alone, a running one too while its run's lease lasts;
+    one whose run died is rewritten from scratch (the package is deterministic)."""
     rt = current()
     with transaction(rt.sessions) as session:
-        if not exports.start(session, export_id):
-            return None
+        if not exports.start(session, export_id, utcnow()):
+            return None  # done, failed, missing, or held by a live run
         export = session.get(exports.BatchExport, export_id)
         spec, roll_size = (
             batch_spec(get_batch(session, export.batch_id), rt.config.public_url),
@@ -29,7 +30,7 @@ def run_export(export_id: int) -> str | None:
 
     def report(done: int) -> None:
         with transaction(rt.sessions) as session:
-            exports.progress(session, export_id, done)
+            exports.progress(session, export_id, done, utcnow())
 
     try:
         write_package(out, rt.secret, spec, roll_size=roll_size, progress=report)
@@ -38,6 +39,6 @@ def run_export(export_id: int) -> str | None:
             exports.finish(session, export_id, path=None, error=str(exc)[:500], now=utcnow())
         raise
     with transaction(rt.sessions) as session:
-        exports.progress(session, export_id, spec.quantity)
+        exports.progress(session, export_id, spec.quantity, utcnow())
         exports.finish(session, export_id, path=out, error=None, now=utcnow())
     return str(out)

@@ -20,3 +20,29 @@ def check_invariants() -> list[dict]:
         {"invariant": v.invariant, "description": v.description, "rows": [list(map(str, r)) for r in v.rows]}
         for v in violations
     ]
+
+
+def drop_old_addresses() -> int:
+    """Clear raw IP addresses of scans older than CODELOOP_IP_RETENTION_DAYS (hourly; idempotent)."""
+    from datetime import timedelta
+
+    from server.db import transaction
+    from server.models import utcnow
+    from server.services import retention
+
+    runtime, now = current(), utcnow()
+    before = now - timedelta(days=runtime.config.ip_retention_days)
+    with runtime.sessions() as session:
+        since = retention.window_start(session)
+    total = 0
+    while True:
+        with transaction(runtime.sessions) as session:
+            done = retention.drop_addresses(session, before=before, since=since)
+        total += done
+        if done < retention.CHUNK:
+            break
+    with transaction(runtime.sessions) as session:
+        retention.record(session, before=before, dropped=total, now=now)
+    if total:
+        log.info("retention: dropped the IP address of %d scans made before %s", total, before.isoformat())
+    return total

@@ -1,4 +1,4 @@
-"""Admin JSON API: products, campaigns, batches and their ranges, exports, one code's history."""
+"""Admin JSON API: products, campaigns, batches and their ranges, exports, one code's history, jobs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from server.api.common import datetime_field, int_field, json_body, query_int, s
 from server.api.openapi import path
 from server.auth import principal, require_staff
 from server.errors import validation
-from server.jobs import enqueue
+from server.jobs import EXPORT, submit
 from server.models import utcnow
 from server.services import batches, catalog, exports
 from server.services.codes import code_history
@@ -186,7 +186,7 @@ def queue_export(batch_id: int):
         db(), batch_id=batch_id, roll_size=int_field(body, "roll_size", default=10_000), now=utcnow()
     )
     db().commit()
-    enqueue(runtime().queue, "workers.exports.run_export", export.id, job_timeout=3600)
+    submit(runtime().queues, EXPORT, export.id, dedupe=True)  # Redis down: the sweeper runs it
     db().refresh(export)
     return export_json(export), 202
 
@@ -210,7 +210,17 @@ def code_lookup(code: str):
     return code_history(db(), runtime().codec, code, tz=runtime().config.tz)
 
 
+@api.get("/jobs")
+@ADMIN
+def jobs_status():
+    from server.services.jobs_status import job_status
+
+    limit = query_int("limit", 20)
+    return job_status(db(), runtime().queues, utcnow(), limit=max(1, min(limit, 200)))
+
+
 for route, method, summary in [
+    ("/jobs", "get", "Background work per kind (owed, overdue, failed with errors) and RQ's failed jobs"),
     ("/products", "post", "Create a product (optional GTIN; url_form short or gs1)"),
     ("/products", "get", "List products"),
     ("/campaigns", "post", "Create a campaign with its reward rules (integer fen)"),

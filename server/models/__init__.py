@@ -10,8 +10,9 @@ from server.models.ledger import (
     Settlement,
     SettlementItem,
 )
-from server.models.ops import Alert, AuditLog, Outbox, Rollup
+from server.models.ops import Alert, AlertCode, AlertVoucher, AuditLog, ForgedScans, StaffSighting
 from server.models.people import ROLES, ApiToken, Store, User
+from server.models.rollups import JobCursor, RollupDay, RollupHour, RollupPending
 from server.models.scans import Attribution, Code, Consumer, PhoneChallenge, Scan
 from server.models.vouchers import IdempotencyKey, Redemption, Referral, Voucher
 
@@ -32,8 +33,14 @@ __all__ = [
     "SettlementItem",
     "Alert",
     "AuditLog",
-    "Outbox",
-    "Rollup",
+    "AlertCode",
+    "AlertVoucher",
+    "ForgedScans",
+    "StaffSighting",
+    "JobCursor",
+    "RollupDay",
+    "RollupHour",
+    "RollupPending",
     "ROLES",
     "ApiToken",
     "Store",

@@ -110,7 +110,7 @@ class BatchRange(Base):
     first_serial: Mapped[int] = mapped_column(Fen)
     last_serial: Mapped[int] = mapped_column(Fen)
     distributor: Mapped[str | None] = mapped_column(String(200))
-    regions: Mapped[list[str]] = mapped_column(JSON, default=list)  # intended provinces
+    regions: Mapped[list[str]] = mapped_column(JSON, default=list)  # intended places: canonical names
     reason: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -131,3 +131,7 @@ class BatchExport(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+    # the row is its own job (server/jobs.py): a run holds it until lease_until, renewed as it progresses;
+    # a queued export past its deadline, or a running one whose lease ran out, is swept to the queue again
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None]

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -58,7 +59,8 @@ class Scan(Base):
     __tablename__ = "scans"
     __table_args__ = (
         CheckConstraint("outcome IN ('ok', 'invalid', 'inactive', 'blacklisted')", name="outcome"),
-        CheckConstraint("geo_status IN ('pending', 'done', 'unknown')", name="geo_status"),
+        # failed: the scan can never be placed (a malformed address); its error is in enrich_error
+        CheckConstraint("geo_status IN ('pending', 'done', 'unknown', 'failed')", name="geo_status"),
         Index("ix_scans_code_time", "code_id", "scanned_at"),
         Index("ix_scans_time", "scanned_at"),
         # the enrichment queue: a pending scan is its own outbox entry (workers/geo.py)
@@ -67,6 +69,14 @@ class Scan(Base):
             "id",
             sqlite_where=text("geo_status = 'pending'"),
             postgresql_where=text("geo_status = 'pending'"),
+        ),
+        # scans per network (alert rules); partial, so the scan's own INSERT (net_hash still NULL) skips it
+        Index(
+            "ix_scans_net_hash_time",
+            "net_hash",
+            "scanned_at",
+            sqlite_where=text("net_hash IS NOT NULL"),
+            postgresql_where=text("net_hash IS NOT NULL"),
         ),
     )
 
@@ -78,17 +88,26 @@ class Scan(Base):
     outcome: Mapped[str] = mapped_column(String(12))
     scanned_at: Mapped[datetime] = mapped_column(default=utcnow)  # the server's clock
     ip: Mapped[str | None] = mapped_column(String(45))  # dropped after the retention window
-    ip_hash: Mapped[str | None] = mapped_column(String(64))
+    ip_hash: Mapped[str | None] = mapped_column(String(64))  # salted; kept after the address is dropped
+    net_hash: Mapped[str | None] = mapped_column(String(64))  # salted hash of the /24 (IPv4) or /48 (IPv6)
     user_agent: Mapped[str] = mapped_column(String(400), default="")
     consumer_id: Mapped[int | None] = mapped_column(ForeignKey("consumers.id"), index=True)
     clerk_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     geo_status: Mapped[str] = mapped_column(String(8), default="pending")
+    enrich_error: Mapped[str | None] = mapped_column(String(200))
+    # the place, filled by enrichment: canonical names of server/regions.py (上海市, 南京市)
+    country_code: Mapped[str | None] = mapped_column(String(2))  # ISO 3166-1 alpha-2
     country: Mapped[str | None] = mapped_column(String(80))
     province: Mapped[str | None] = mapped_column(String(80))
     city: Mapped[str | None] = mapped_column(String(80))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lng: Mapped[float | None] = mapped_column(Float)
     accuracy_km: Mapped[int | None] = mapped_column(Integer)
     local_hour: Mapped[int | None] = mapped_column(SmallInteger)
     weekday: Mapped[int | None] = mapped_column(SmallInteger)
+    # the activated range the serial fell in, and whole days since it was activated
+    range_id: Mapped[int | None] = mapped_column(ForeignKey("batch_ranges.id"))
+    days_since_activation: Mapped[int | None] = mapped_column(Integer)
 
 
 class Attribution(Base):

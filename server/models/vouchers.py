@@ -53,6 +53,8 @@ class Voucher(Base):
     status: Mapped[str] = mapped_column(String(10), default="issued")
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
+    # seconds from the claiming consumer's scan of the pack (else its first scan) to the claim
+    scan_to_claim_s: Mapped[int | None] = mapped_column(Integer)
 
 
 class Redemption(Base):
@@ -81,6 +83,9 @@ class Redemption(Base):
     redeemed_at: Mapped[datetime] = mapped_column(default=utcnow)
     reversed_at: Mapped[datetime | None]
     reversed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    claim_to_redeem_s: Mapped[int | None] = mapped_column(Integer)  # seconds since the voucher was issued
+    province: Mapped[str | None] = mapped_column(String(80))  # the store's place, copied at redemption
+    city: Mapped[str | None] = mapped_column(String(80))
 
 
 class IdempotencyKey(Base):

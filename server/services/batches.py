@@ -14,6 +14,7 @@ from codegen.urls import UrlTemplate
 from server.db import is_postgres
 from server.errors import DomainError, validation
 from server.models import MAX_BATCH_QUANTITY, AuditLog, Batch, BatchRange, Campaign, Product
+from server.regions import regions
 
 MAX_REGIONS = 40
 
@@ -101,6 +102,7 @@ def add_range(
             quantity=batch.quantity,
         )
     _check_range_text(kind, request)
+    regions = canonical_regions(request.regions)
     overlap = session.execute(
         select(BatchRange)
         .where(
@@ -125,7 +127,7 @@ def add_range(
         last_serial=last,
         created_at=now,
         distributor=request.distributor,
-        regions=list(request.regions),
+        regions=regions,
         reason=request.reason,
         created_by=actor_id,
     )
@@ -141,10 +143,31 @@ def add_range(
         first=first,
         last=last,
         distributor=request.distributor,
-        regions=list(request.regions),
+        regions=regions,
         reason=request.reason,
     )
     return row
+
+
+def canonical_regions(names) -> list[str]:
+    """Intended regions as the region list's canonical names (上海 → 上海市, Jiangsu → 江苏省, 南京 → 南京市),
+    each once; a name that is not on the list is refused with the list's nearest names."""
+    found = regions()
+    out = []
+    for name in names:
+        region = found.resolve(name)
+        if region is None:
+            nearest = found.nearest(name)
+            raise validation(
+                f"unknown region {name!r}" + (f"; did you mean {', '.join(nearest)}?" if nearest else ""),
+                zh=f"未知的销售区域「{name}」" + (f"，是否为：{'、'.join(nearest)}？" if nearest else ""),
+                field="regions",
+                region=name,
+                nearest=nearest,
+            )
+        if region.name not in out:
+            out.append(region.name)
+    return out
 
 
 def _locked_batch(session: Session, batch_id: int) -> Batch:
@@ -167,8 +190,8 @@ def _check_range_text(kind: str, request: RangeRequest) -> None:
         not isinstance(r, str) or not 0 < len(r) <= 40 for r in request.regions
     ):
         raise validation(
-            f"regions must be up to {MAX_REGIONS} province names",
-            zh=f"销售区域最多 {MAX_REGIONS} 个省份名称",
+            f"regions must be up to {MAX_REGIONS} province or city names",
+            zh=f"销售区域最多 {MAX_REGIONS} 个省份或城市名称",
             field="regions",
         )
     for field in ("distributor", "reason"):

@@ -18,15 +18,15 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Integer, cast, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from codegen.codes import Codec
 from codegen.ids import ID_ALPHABET, PublicIds
-from server.db import insert_ignoring_conflicts
+from server.db import insert_ignoring_conflicts, is_postgres
 from server.errors import DomainError
-from server.models import Campaign, Code, Redemption, Store, Voucher
+from server.models import Campaign, Code, Redemption, Scan, Store, Voucher
 from server.services import consumers, rewards
 from server.services.scans import active_clerk, is_claim_code, verify
 
@@ -194,6 +194,7 @@ def claim(
         status="issued",
         issued_at=now,
         expires_at=now + timedelta(days=campaign.voucher_valid_days),
+        scan_to_claim_s=seconds_since_scan(session, code_id, consumer_id, now),
     )
     try:
         with session.begin_nested():
@@ -206,6 +207,21 @@ def claim(
         return Claimed(existing, False)
     spend(session, campaign, value)
     return Claimed(finish_voucher(session, voucher, ids=ids, terms=terms, campaign=campaign, now=now), True)
+
+
+def seconds_since_scan(session: Session, code_id: int, consumer_id: int, now: datetime):
+    """SQL for the INSERT (no round trip of its own): seconds from the claiming consumer's latest scan of the
+    pack — else the pack's first scan — to `now`."""
+    scanned = func.coalesce(
+        select(func.max(Scan.scanned_at))
+        .where(Scan.code_id == code_id, Scan.consumer_id == consumer_id)
+        .scalar_subquery(),
+        select(Code.first_scan_at).where(Code.id == code_id).scalar_subquery(),
+    )
+    at = literal(now, Voucher.issued_at.type)
+    if is_postgres(session):
+        return cast(func.round(func.extract("epoch", at - scanned)), Integer)
+    return cast(func.round((func.julianday(at) - func.julianday(scanned)) * 86400), Integer)
 
 
 def _existing(session: Session, code_id: int, consumer_id: int) -> Voucher | None:

@@ -73,8 +73,8 @@ def _create(session: Session, now: datetime) -> None:
     )
     for n, (name, province, city, lat, lng) in enumerate(
         [
-            ("静安旗舰店", "上海市", "上海", 31.2286, 121.4476),
-            ("朝阳门店", "北京市", "北京", 39.9219, 116.4436),
+            ("静安旗舰店", "上海市", "上海市", 31.2286, 121.4476),
+            ("朝阳门店", "北京市", "北京市", 39.9219, 116.4436),
         ],
         start=1,
     ):
@@ -90,7 +90,7 @@ def _create(session: Session, now: datetime) -> None:
             name=name,
             province=province,
             city=city,
-            address=f"{city}市演示路 {n} 号",
+            address=f"{city}演示路 {n} 号",
             lat=lat,
             lng=lng,
             owner_id=owner.id,

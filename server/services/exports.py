@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from server.errors import DomainError, validation
@@ -14,6 +14,8 @@ from server.services.batches import get_batch
 
 QUEUE_ABOVE = 200_000  # codes; smaller packages stream straight from the request
 MIN_ROLL, MAX_ROLL = 100, 1_000_000
+# a run renews its lease with every roll it writes; a run that died is taken over once its lease runs out
+LEASE = timedelta(minutes=10)
 
 
 def check_roll_size(roll_size: int) -> int:
@@ -52,18 +54,36 @@ def list_exports(session: Session, batch_id: int) -> list[BatchExport]:
     )
 
 
-def start(session: Session, export_id: int) -> bool:
-    """Claim a queued (or crashed-while-running) export for this run; False if it is already done."""
+def start(session: Session, export_id: int, now: datetime) -> bool:
+    """Claim a queued export, or a running one whose run died (its lease ran out), for this run; False if it
+    is done, failed, or held by a live run. The row is its own job (server/jobs.py)."""
     result = session.execute(
         update(BatchExport)
-        .where(BatchExport.id == export_id, BatchExport.status != "done")
-        .values(status="running", done_count=0, error=None)
+        .where(
+            BatchExport.id == export_id,
+            or_(
+                BatchExport.status == "queued",
+                and_(BatchExport.status == "running", BatchExport.lease_until < now),
+            ),
+        )
+        .values(
+            status="running",
+            done_count=0,
+            error=None,
+            attempts=BatchExport.attempts + 1,
+            lease_until=now + LEASE,
+        )
     )
     return result.rowcount == 1
 
 
-def progress(session: Session, export_id: int, done: int) -> None:
-    session.execute(update(BatchExport).where(BatchExport.id == export_id).values(done_count=done))
+def progress(session: Session, export_id: int, done: int, now: datetime) -> None:
+    """Record progress and renew the run's lease."""
+    session.execute(
+        update(BatchExport)
+        .where(BatchExport.id == export_id)
+        .values(done_count=done, lease_until=now + LEASE)
+    )
 
 
 def finish(session: Session, export_id: int, *, path: Path | None, error: str | None, now: datetime) -> None:
@@ -75,8 +95,36 @@ def finish(session: Session, export_id: int, *, path: Path | None, error: str | 
             path=str(path) if path else None,
             error=error,
             finished_at=now,
+            lease_until=None,
         )
     )
+
+
+def overdue(session: Session, before: datetime) -> list[tuple]:
+    """Exports owed work: queued since before `before`, or running with a lease that ran out by then."""
+    ids = session.execute(
+        select(BatchExport.id)
+        .where(
+            or_(
+                and_(BatchExport.status == "queued", BatchExport.created_at < before),
+                and_(BatchExport.status == "running", BatchExport.lease_until < before),
+            )
+        )
+        .order_by(BatchExport.id)
+        .limit(100)
+    ).scalars()
+    return [(export_id,) for export_id in ids]
+
+
+def failed(session: Session, limit: int) -> list[dict]:
+    """Exports that failed, newest first, with their error."""
+    rows = session.execute(
+        select(BatchExport.id, BatchExport.batch_id, BatchExport.error, BatchExport.finished_at)
+        .where(BatchExport.status == "failed")
+        .order_by(BatchExport.id.desc())
+        .limit(limit)
+    ).all()
+    return [{"id": r.id, "batch_id": r.batch_id, "error": r.error, "at": r.finished_at} for r in rows]
 
 
 def iter_export_zip(export: BatchExport):

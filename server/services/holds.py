@@ -1,18 +1,19 @@
-"""Fraud holds on money: an open alert keeps its entries unpayable until an admin releases or voids them.
+"""Fraud holds on money: an alert keeps its entries unpayable until an admin dismisses it (the holds are
+released) or voids the money (the holds close as 'voided').
 
-Voiding reverses each held entry's transaction (new opposite entries, never an edit) and closes the holds
-with outcome 'voided'. Every decision is audit-logged in the same transaction as the change.
+Voiding reverses each held entry's transaction (new opposite entries, never an edit). The alert's own status
+(open / confirmed / dismissed) and the audit log are kept by server/services/alerts/decisions.py.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.errors import DomainError
-from server.models import Alert, AuditLog, LedgerEntry, LedgerHold, LedgerTransaction
+from server.models import Alert, LedgerEntry, LedgerHold, LedgerTransaction
 from server.services import ledger, rewards
 
 
@@ -27,64 +28,51 @@ def hold_redemption(session: Session, *, alert_id: int, redemption_id: int, now:
     return ledger.hold(session, entry_ids=entries, alert_id=alert_id, now=now)
 
 
-def _open_alert(session: Session, alert_id: int) -> Alert:
-    alert = session.get(Alert, alert_id) if type(alert_id) is int and 0 < alert_id < 2**63 else None
-    if alert is None:
-        raise DomainError("NOT_FOUND", what="alert", id=alert_id)
-    return alert
+def release_holds(session: Session, *, alert_id: int, now: datetime) -> int:
+    """Close an alert's open holds as 'released': the entries become payable again. Returns holds closed."""
+    return ledger.release(session, alert_id=alert_id, now=now, outcome="released")
+
+
+def void_holds(session: Session, *, alert_id: int, now: datetime) -> tuple[int, list[int]]:
+    """Reverse every transaction an alert holds (once) and close its holds as 'voided'.
+
+    Returns (holds closed, ids of the transactions reversed now)."""
+    txns = (
+        session.execute(
+            select(LedgerEntry.transaction_id)
+            .join(LedgerHold, LedgerHold.entry_id == LedgerEntry.id)
+            .where(LedgerHold.alert_id == alert_id, LedgerHold.released_at.is_(None))
+            .distinct()
+        )
+        .scalars()
+        .all()
+    )
+    voided = []
+    for txn in sorted(txns):
+        if session.execute(select(LedgerTransaction.id).where(LedgerTransaction.reverses_id == txn)).scalar():
+            continue  # reversed already (e.g. the till reversed the redemption)
+        ledger.reverse(
+            session,
+            transaction_id=txn,
+            key=f"void:{txn}",
+            now=now,
+            event="fraud_void",
+            details={"alert_id": alert_id},
+        )
+        voided.append(txn)
+    return ledger.release(session, alert_id=alert_id, now=now, outcome="voided"), voided
 
 
 def decide(session: Session, *, alert_id: int, outcome: str, actor_id: int, now: datetime) -> dict:
-    """Release ('released') or void ('voided') an open alert's held money."""
-    if outcome not in ("released", "voided"):
-        raise DomainError("VALIDATION_FAILED", reason="outcome must be released or voided")
-    alert = _open_alert(session, alert_id)
-    changed = session.execute(
-        update(Alert)
-        .where(Alert.id == alert_id, Alert.status == "open")
-        .values(status=outcome, resolved_at=now, resolved_by=actor_id)
-    ).rowcount
-    if not changed:
-        raise DomainError("VALIDATION_FAILED", reason=f"alert {alert_id} is already {alert.status}")
-    voided = []
+    """Release ('released': dismiss the alert) or void ('voided': confirm it and void the money) its holds."""
+    # imported here: the alert decisions use this module's release_holds and void_holds
+    from server.services.alerts import decisions
+
+    if outcome == "released":
+        return decisions.dismiss(session, alert_id=alert_id, actor_id=actor_id, now=now)
     if outcome == "voided":
-        txns = (
-            session.execute(
-                select(LedgerEntry.transaction_id)
-                .join(LedgerHold, LedgerHold.entry_id == LedgerEntry.id)
-                .where(LedgerHold.alert_id == alert_id, LedgerHold.released_at.is_(None))
-                .distinct()
-            )
-            .scalars()
-            .all()
-        )
-        for txn in sorted(txns):
-            if session.execute(
-                select(LedgerTransaction.id).where(LedgerTransaction.reverses_id == txn)
-            ).scalar():
-                continue  # reversed already (e.g. the till reversed the redemption)
-            ledger.reverse(
-                session,
-                transaction_id=txn,
-                key=f"void:{txn}",
-                now=now,
-                event="fraud_void",
-                details={"alert_id": alert_id},
-            )
-            voided.append(txn)
-    closed = ledger.release(session, alert_id=alert_id, now=now, outcome=outcome)
-    session.add(
-        AuditLog(
-            at=now,
-            actor_id=actor_id,
-            action=f"alert.{outcome}",
-            object_type="alert",
-            object_id=alert_id,
-            details={"holds": closed, "voided_transactions": voided},
-        )
-    )
-    session.flush()
-    return {"alert_id": alert_id, "status": outcome, "holds_closed": closed, "voided_transactions": voided}
+        return decisions.confirm(session, alert_id=alert_id, actor_id=actor_id, now=now, void=True)
+    raise DomainError("VALIDATION_FAILED", reason="outcome must be released or voided")
 
 
 def held(session: Session, *, limit: int = 200) -> list[tuple]:

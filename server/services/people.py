@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from server.errors import DomainError, validation
 from server.models import ApiToken, AuditLog, Store, User
+from server.regions import regions
 from server.services.accounts import create_user
 
 STORE_FIELDS = ("name", "province", "city", "address", "lat", "lng", "owner")
@@ -71,10 +72,11 @@ def _owner_id(session: Session, owner) -> int | None:
 
 def create_store(session: Session, *, values: dict, now: datetime, actor_id: int | None = None) -> Store:
     """A store from name, province, city, address, lat, lng and owner (an owner's username or id)."""
+    province, city = store_place(_text(values, "province", 50), _text(values, "city", 50))
     store = Store(
         name=_text(values, "name", 200, required=True),
-        province=_text(values, "province", 50),
-        city=_text(values, "city", 50),
+        province=province,
+        city=city,
         address=_text(values, "address", 300),
         lat=_coordinate(values, "lat", 90),
         lng=_coordinate(values, "lng", 180),
@@ -96,6 +98,31 @@ def create_store(session: Session, *, values: dict, now: datetime, actor_id: int
         )
     )
     return store
+
+
+def store_place(province: str, city: str) -> tuple[str, str]:
+    """A store's province and city as the canonical names (深圳 → 深圳市, with 广东省 filled in),
+    so they match scans' places; a name not on the list is refused with the nearest ones."""
+    found = regions()
+    region = found.province(province) if province else None
+    if province and region is None:
+        raise _unknown_place("province", province, found.nearest(province))
+    town = found.city(city, region) if city else None
+    if city and town is None:
+        raise _unknown_place("city", city, found.nearest(city))
+    if region is None and town is not None:
+        region = found.provinces[town.province]
+    return (region.name if region else ""), (town.name if town else "")
+
+
+def _unknown_place(field: str, name: str, nearest: list[str]):
+    return validation(
+        f"unknown {field} {name!r}" + (f"; did you mean {', '.join(nearest)}?" if nearest else ""),
+        f"未知的{'省份' if field == 'province' else '城市'}「{name}」"
+        + (f"，是否为：{'、'.join(nearest)}？" if nearest else ""),
+        field=field,
+        nearest=nearest,
+    )
 
 
 def _store_ref(session: Session, ref) -> int:

@@ -240,21 +240,28 @@ _TYPES = (bindparam("now", type_=UTCDateTime()), bindparam("is_token", type_=Boo
 # building it from the cursor on every call.
 _TERMS = [column(name) for name in rewards.RedemptionTerms._fields]
 _REDEEM = text(_REDEEM_SQL).bindparams(*_TYPES).columns(*_TERMS)
+# The journey's last step is written with the row, inside the same statement: seconds since the claim, and
+# the store's place (its canonical province and city, copied so a store that moves later keeps history).
+_PLACE = "(SELECT {} FROM stores WHERE stores.id = :store_id)"
 _INSERT_REDEMPTION = text(
-    "INSERT INTO redemptions "
-    "(voucher_id, store_id, clerk_id, api_token_id, purchase_fen, receipt_ref, redeemed_at) "
-    "VALUES (:voucher_id, :store_id, :clerk_id, :api_token_id, :purchase_fen, :receipt_ref, :now) "
-    "RETURNING id"
+    "INSERT INTO redemptions (voucher_id, store_id, clerk_id, api_token_id, purchase_fen, receipt_ref, "
+    "redeemed_at, claim_to_redeem_s, province, city) "
+    "VALUES (:voucher_id, :store_id, :clerk_id, :api_token_id, :purchase_fen, :receipt_ref, :now, "
+    "(SELECT CAST(ROUND((julianday(:now) - julianday(issued_at)) * 86400) AS INTEGER) FROM vouchers "
+    f"WHERE id = :voucher_id), {_PLACE.format('province')}, {_PLACE.format('city')}) RETURNING id"
 ).bindparams(*_TYPES[:1])
 # PostgreSQL: the same three writes as one statement; the ledger key and details are rewards.redemption_key's
 # and the SQLite branch's, spelled in SQL.
 _TAKE = (
     text(
         f"WITH v AS ({_REDEEM_SQL}), "
-        "r AS (INSERT INTO redemptions "
-        "(voucher_id, store_id, clerk_id, api_token_id, purchase_fen, receipt_ref, redeemed_at) "
-        "SELECT id, CAST(:store_id AS BIGINT), CAST(:clerk_id AS BIGINT), CAST(:api_token_id AS BIGINT), "
-        "CAST(:purchase_fen AS BIGINT), CAST(:receipt_ref AS VARCHAR), :now FROM v RETURNING id), "
+        "r AS (INSERT INTO redemptions (voucher_id, store_id, clerk_id, api_token_id, purchase_fen, "
+        "receipt_ref, redeemed_at, claim_to_redeem_s, province, city) "
+        "SELECT v.id, CAST(:store_id AS BIGINT), CAST(:clerk_id AS BIGINT), CAST(:api_token_id AS BIGINT), "
+        "CAST(:purchase_fen AS BIGINT), CAST(:receipt_ref AS VARCHAR), :now, "
+        "CAST(ROUND(EXTRACT(EPOCH FROM :now - o.issued_at)) AS INTEGER), s.province, s.city FROM v "
+        "JOIN vouchers o ON o.id = v.id LEFT JOIN stores s ON s.id = CAST(:store_id AS BIGINT) "
+        "RETURNING id), "
         "t AS (INSERT INTO ledger_transactions (key, event, details, created_at) "
         "SELECT 'redemption:' || r.id, 'redemption', "
         "json_build_object('redemption_id', r.id, 'voucher_id', v.id, "

@@ -108,15 +108,15 @@ def check_not_self(
             raise DomainError("REFERRAL_SELF", why=why)
     mine = consumers.network_hash(secret, who.ip)
     if mine:
-        ips = session.execute(
-            select(Scan.ip)
-            .where(
-                Scan.consumer_id == sharer.id, Scan.scanned_at >= now - NETWORK_WINDOW, Scan.ip.is_not(None)
-            )
+        # the sharer's networks: the enrichment's hash, or the raw address while enrichment is pending (the
+        # address itself is dropped after the retention window; the hash stays)
+        seen = session.execute(
+            select(Scan.net_hash, Scan.ip)
+            .where(Scan.consumer_id == sharer.id, Scan.scanned_at >= now - NETWORK_WINDOW)
             .distinct()
             .limit(200)
-        ).scalars()
-        if any(consumers.network_hash(secret, ip) == mine for ip in ips):
+        ).all()
+        if any((net or consumers.network_hash(secret, ip)) == mine for net, ip in seen):
             raise DomainError("REFERRAL_SELF", why="network")
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, exists, func, literal, select, update
 from sqlalchemy.orm import Session
@@ -266,3 +266,21 @@ def to_xlsx(rows: list[list], header: list[str] = HEADER) -> bytes:
                 sheet.write(i, j, value)
     book.close()
     return out.getvalue()
+
+
+def overdue(session: Session, before: datetime) -> list[tuple]:
+    """[()] when an entry payable more than a day before `before` (so before the last period end the daily
+    job closes) is still unsettled and not held: the daily settlement did not run."""
+    late = session.execute(
+        select(LedgerEntry.id)
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .where(
+            LedgerAccount.kind.in_(PAYABLE_KINDS),
+            LedgerAccount.unit == "fen",
+            LedgerEntry.available_at < before - timedelta(days=1),
+            ~exists().where(and_(LedgerHold.entry_id == LedgerEntry.id, LedgerHold.released_at.is_(None))),
+            ~exists().where(SettlementItem.entry_id == LedgerEntry.id),
+        )
+        .limit(1)
+    ).first()
+    return [()] if late else []

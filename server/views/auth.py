@@ -11,7 +11,9 @@ from wtforms.validators import DataRequired, Length
 from server.errors import DomainError
 from server.models import utcnow
 from server.services.accounts import authenticate
-from server.web import db, language
+from server.services.alerts import sightings
+from server.services.consumers import network_hash
+from server.web import db, language, runtime
 
 bp = Blueprint("auth", __name__)
 HOME = {"admin": "/admin", "owner": "/owner", "clerk": "/clerk"}
@@ -42,10 +44,23 @@ def login():
         else:
             from server.auth import StaffUser
 
+            _sighted(user.id)
             login_user(StaffUser(user))
             return redirect(_safe_next(request.args.get("next")) or HOME[user.role])
     status = 401 if error else 200
     return render_template("staff/login.html", form=form, error=error, lang=language()), status
+
+
+def _sighted(user_id: int) -> None:
+    """Remember the network and consumer device this staff member signs in from (self-dealing evidence)."""
+    sightings.record(
+        db(),
+        user_id=user_id,
+        network=network_hash(runtime().secret, request.remote_addr),
+        device=request.cookies.get("cl_d"),
+        now=utcnow(),
+    )
+    db().commit()
 
 
 @bp.post("/logout")

@@ -18,7 +18,7 @@ bp = Blueprint("health", __name__)
 def healthz():
     rt = runtime()
     database = _database(rt)
-    jobs = redis_status(rt.queue)
+    jobs = redis_status(rt.queues)
     geoip = rt.geo.status(utcnow())
     ok = database["ok"] and jobs["ok"]
     body = {"status": "ok" if ok else "degraded", "database": database, "jobs": jobs, "geoip": geoip}

@@ -96,8 +96,8 @@ def test_export_on_a_real_worker_reports_progress(database_url, tmp_path, redis_
     assert queued.status_code == 202 and queued.get_json()["status"] == "queued"
     export_url = f"/api/v1/batches/{made['id']}/exports/{queued.get_json()['id']}"
     assert client.get(f"{export_url}/package.zip", headers=auth).status_code == 404  # not finished yet
-    queue = app.extensions["codeloop"].queue
-    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    queues = app.extensions["codeloop"].queues
+    SimpleWorker(queues.pick(), connection=queues.connection).work(burst=True)
     status = client.get(export_url, headers=auth).get_json()
     assert status["status"] == "done" and status["done_count"] == 3000
     archive = zipfile.ZipFile(io.BytesIO(client.get(f"{export_url}/package.zip", headers=auth).data))

@@ -12,8 +12,8 @@ from redis import Redis
 from rq import Queue, SimpleWorker
 from sqlalchemy import func, select
 
-from server.geo import Geo
-from server.jobs import ENRICH_PENDING, QUEUE_NAME
+from server.geo import make_geo
+from server.jobs import ENRICH_PENDING
 from server.models import Code, Scan, utcnow
 from tests.conftest import make_config
 from tests.consumer.conftest import build_world
@@ -21,7 +21,7 @@ from workers.geo import enrich_scans
 
 UNLIMITED = dict(rate_limit_scan="1000000/minute", rate_limit_claim="1000000/minute")
 NANJING, HANGZHOU, BEIJING, US, LOCAL = "114.114.114.114", "223.5.5.5", "180.76.76.76", "8.8.8.8", "127.0.0.1"
-PLACE = {ip: Geo().lookup(ip) for ip in (NANJING, HANGZHOU, BEIJING, US, LOCAL)}
+PLACE = {ip: make_geo().lookup(ip) for ip in (NANJING, HANGZHOU, BEIJING, US, LOCAL)}
 
 
 def via(ip):
@@ -64,7 +64,7 @@ def clock(monkeypatch):
 
 
 def rq_queue(redis_url):
-    return Queue(QUEUE_NAME, connection=Redis.from_url(redis_url))
+    return Queue("enrich", connection=Redis.from_url(redis_url))
 
 
 def pending(world):
@@ -192,7 +192,7 @@ def test_the_enqueued_job_enriches_every_pending_scan_once(make_app, database_ur
     assert_enriched(world)
     with world.session() as s:
         first_cities = dict(s.execute(select(Code.serial, Code.first_city)).all())
-    assert first_cities == {1: "南京", 2: None, 3: None, 4: "北京"}  # code 2's earliest scan had no place
+    assert first_cities == {1: "南京市", 2: None, 3: None, 4: "北京市"}  # code 2's earliest scan had no place
 
     before = snapshot(world)
     assert enrich_scans() == 0
@@ -290,5 +290,5 @@ def test_inline_queue_enriches_the_scan_during_the_request(make_app, database_ur
         assert pending(world) == 0
     assert_enriched(world)
     with world.session() as s:
-        assert s.execute(select(Code.first_city)).scalar_one() == "杭州"
+        assert s.execute(select(Code.first_city)).scalar_one() == "杭州市"
     assert enrich_scans() == 0

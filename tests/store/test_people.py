@@ -154,7 +154,7 @@ def test_import_stores_from_csv_with_bom(client, world, sessions):
     assert response.status_code == 201 and len(response.get_json()["created"]) == 2
     with sessions() as s:
         store = s.execute(select(Store).where(Store.name == "四号店")).scalar_one()
-        assert (store.city, store.lat, store.owner_id) == ("杭州", 30.2, world.owner)
+        assert (store.city, store.lat, store.owner_id) == ("杭州市", 30.2, world.owner)
 
 
 def test_import_clerks_from_xlsx(client, world, sessions, app):

@@ -168,13 +168,13 @@ def test_held_entries_wait_for_release(client, world, sessions):
     assert response.status_code == 200 and response.get_json()["holds_closed"] == 3
     assert len(run(client, world).get_json()["created"]) == 2
     with sessions() as s:
-        assert s.get(Alert, alert_id).status == "released"
+        assert s.get(Alert, alert_id).status == "dismissed"  # releasing the holds dismisses the alert
         assert (
-            s.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "alert.released"))
+            s.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "alert.dismissed"))
             == 1
         )
     again = client.post(f"/api/v1/holds/{alert_id}/void", headers=world.auth("admin"))
-    assert again.status_code == 400  # already decided
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "ALERT_ALREADY_DECIDED"
 
 
 def test_voided_entries_are_reversed_and_never_paid(client, world, sessions):
@@ -273,6 +273,8 @@ def test_admin_payout_page_runs_pays_and_decides_holds(app, client, world, sessi
     assert "BANK-9" in twice.get_data(as_text=True) and "已于" in twice.get_data(as_text=True)
     assert admin.post(f"/admin/holds/{alert_id}/void", data={"csrf_token": token}).status_code == 302
     with sessions() as s:
-        assert s.get(Alert, alert_id).status == "voided" and s.get(Settlement, sid).paid_reference == "BANK-9"
+        assert (
+            s.get(Alert, alert_id).status == "confirmed" and s.get(Settlement, sid).paid_reference == "BANK-9"
+        )
     csv_export = admin.get("/admin/settlements.csv")
     assert csv_export.data.startswith(b"\xef\xbb\xbf") and b"BANK-9" in csv_export.data
