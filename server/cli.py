@@ -97,6 +97,13 @@ def serve(host: str, port: int, workers: int, worker_class: str, threads: int, c
     from server import serving
 
     rt = _runtime()
+    if not rt.config.public_url_set and rt.config.env == "production":
+        click.echo(
+            "codeloop: warning: CODELOOP_PUBLIC_URL is not set: printed codes and share links will point at "
+            + serving.served_url(host, port),
+            err=True,
+        )
+    serving.serve_public_url(rt.config, host, port)
     rt.engine.dispose()
     serving.exec_gunicorn(
         rt.config.database_url,

@@ -45,7 +45,7 @@ CATALOGUE: dict[str, tuple[int, str, str]] = {
         "今日领取次数已达上限（{limit} 张）。",
         "You have reached today's limit of {limit} vouchers.",
     ),
-    "REFERRAL_SELF": (403, "不能领取自己分享的优惠券。", "You cannot claim a voucher you shared yourself."),
+    "REFERRAL_SELF": (403, "不能领取这张好友券：{rule}", "You cannot claim this friend voucher: {rule}"),
     "REFERRAL_NOT_FOUND": (
         404,
         "找不到该分享链接，请向好友确认。",

@@ -53,6 +53,9 @@ class Voucher(Base):
     status: Mapped[str] = mapped_column(String(10), default="issued")
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
+    # friend vouchers: claimed from the network of one of the sharer's recent scans (referral-loop evidence);
+    # NULL for pack vouchers and for claims from no, loopback or private addresses
+    same_network: Mapped[bool | None]
 
 
 class Redemption(Base):

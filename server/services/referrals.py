@@ -3,13 +3,19 @@
 A consumer's pack voucher gets one share link (`/r/<token>`, share_limit = campaign.referral_limit_per_share).
 A friend may claim one friend voucher per link (UNIQUE(referral_id, consumer_id)); the link's uses are
 counted with a conditional UPDATE (used_count < share_limit); friend vouchers count against the
-campaign's cap and budget like pack vouchers. Self-referral is refused (REFERRAL_SELF) for the same
-consumer, the same device cookie, the same phone hash, or the same network (IPv4 /24, IPv6 /48) as
-any scan by the sharer within NETWORK_WINDOW.
+campaign's cap and budget like pack vouchers.
+
+Self-referral is refused (REFERRAL_SELF, `why` naming the rule) for the same consumer, the same device
+cookie or the same phone: each names one person. A shared network is not: a family, an office or a
+shop's Wi-Fi share one public address, and the demo's two browsers share loopback. A claim from the
+network (IPv4 /24, IPv6 /48) of any scan by the sharer within NETWORK_WINDOW is issued and marked
+(`vouchers.same_network`), evidence for the referral-loop alert; loopback and private addresses say
+nothing about who is who and leave it NULL.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from codegen.ids import ID_ALPHABET, PublicIds
 from server.db import insert_ignoring_conflicts
-from server.errors import DomainError
+from server.errors import DomainError, Localised
 from server.models import Campaign, Consumer, Referral, Scan, Voucher
 from server.services import consumers
 from server.services.claims import (
@@ -94,30 +100,59 @@ class Requester:
     ip: str | None
 
 
-def check_not_self(
-    session: Session, referral: Referral, who: Requester, *, secret: bytes, now: datetime
-) -> None:
+# why -> the refusal's reason, in the words of the person refused
+SELF_RULES = {
+    "consumer": Localised(
+        zh_CN="这是你自己分享的链接，请把它发给好友。", en="this is your own share link: send it to a friend."
+    ),
+    "device": Localised(
+        zh_CN="这个链接是在这台设备上分享的，请让好友用自己的手机打开。",
+        en="it was shared from this device: your friend should open it on their own phone.",
+    ),
+    "phone": Localised(
+        zh_CN="你绑定的手机号就是分享人的手机号。", en="your phone number is the one the sharer bound."
+    ),
+}
+
+
+def check_not_self(session: Session, referral: Referral, who: Requester) -> None:
+    """Refuse the sharer themself: the same consumer, device or phone (REFERRAL_SELF naming the rule)."""
     sharer = session.get(Consumer, referral.sharer_id)
-    if who.consumer.id == sharer.id:
-        raise DomainError("REFERRAL_SELF", why="consumer")
-    for mine, theirs, why in (
-        (who.device_id or who.consumer.device_id, sharer.device_id, "device"),
-        (who.consumer.phone_hash, sharer.phone_hash, "phone"),
+    for why, mine, theirs in (
+        ("consumer", who.consumer.id, sharer.id),
+        ("device", who.device_id or who.consumer.device_id, sharer.device_id),
+        ("phone", who.consumer.phone_hash, sharer.phone_hash),
     ):
         if mine and theirs and mine == theirs:
-            raise DomainError("REFERRAL_SELF", why=why)
-    mine = consumers.network_hash(secret, who.ip)
-    if mine:
-        ips = session.execute(
-            select(Scan.ip)
-            .where(
-                Scan.consumer_id == sharer.id, Scan.scanned_at >= now - NETWORK_WINDOW, Scan.ip.is_not(None)
-            )
-            .distinct()
-            .limit(200)
-        ).scalars()
-        if any(consumers.network_hash(secret, ip) == mine for ip in ips):
-            raise DomainError("REFERRAL_SELF", why="network")
+            raise DomainError("REFERRAL_SELF", why=why, rule=SELF_RULES[why])
+
+
+def same_network(
+    session: Session, referral: Referral, ip: str | None, *, secret: bytes, now: datetime
+) -> bool | None:
+    """Whether `ip` is on the network of one of the sharer's recent scans (None: no or no public address)."""
+    if not _public(ip):
+        return None
+    mine = consumers.network_hash(secret, ip)
+    ips = session.execute(
+        select(Scan.ip)
+        .where(
+            Scan.consumer_id == referral.sharer_id,
+            Scan.scanned_at >= now - NETWORK_WINDOW,
+            Scan.ip.is_not(None),
+        )
+        .distinct()
+        .limit(200)
+    ).scalars()
+    return any(_public(theirs) and consumers.network_hash(secret, theirs) == mine for theirs in ips)
+
+
+def _public(ip: str | None) -> bool:
+    try:
+        addr = ipaddress.ip_address(ip or "")
+    except ValueError:
+        return False
+    return (getattr(addr, "ipv4_mapped", None) or addr).is_global
 
 
 def claim_friend(
@@ -128,7 +163,7 @@ def claim_friend(
     existing = _existing(session, referral.id, who.consumer.id)
     if existing is not None:
         return existing, False
-    check_not_self(session, referral, who, secret=terms.secret, now=now)
+    check_not_self(session, referral, who)
     campaign = campaign_of(session, referral)
     if not offers_referral(campaign):
         raise DomainError("REFERRAL_EXHAUSTED")
@@ -148,6 +183,7 @@ def claim_friend(
         status="issued",
         issued_at=now,
         expires_at=now + timedelta(days=campaign.voucher_valid_days),
+        same_network=same_network(session, referral, who.ip, secret=terms.secret, now=now),
     )
     try:
         with session.begin_nested():
