@@ -13,8 +13,8 @@ def run_demo(*, host: str, port: int, serve: bool) -> None:
     from server.jobs import ENRICH_PENDING, enqueue
     from server.migrate import upgrade
     from server.models import utcnow
-    from server.serving import serve_public_url
     from server.services import claims, demo
+    from server.serving import serve_public_url
 
     config = serve_public_url(Config.from_env(), host, port)  # links, codes and cards point at this server
     upgrade(make_engine(config.database_url))
@@ -45,27 +45,29 @@ def tour(base: str, info: dict, codec, setup: str, hold_days: int) -> str:
     (clerk1, store1, promo1), (clerk2, store2, promo2) = info["clerks"][:2]
     (owner1, _), (owner2, _) = info["owners"][:2]
     c = info["campaign"]
+    value, least = c.voucher_value_fen // 100, c.voucher_min_spend_fen // 100
+    gift, bonus = c.referral_friend_value_fen // 100, c.referral_bonus_points
     return f"""
 codeloop demo — {base}
 {setup}
-Every account's password is {info["password"]}. Pages are in Chinese; a browser that prefers English gets English.
+Every account's password is {info["password"]}. Pages are in Chinese, or in English for an English browser.
 
 1. The customer (no login: any browser; a phone-sized window shows what a phone sees)
    {base}/C/{promo1}
        {clerk1}'s promo code (导购码), as on the counter card: "欢迎光临 {store1}"; claims in the next
        30 minutes earn {clerk1} a reward
    {pack["genuine"]}
-       a genuine pack, first scan: "正品，首次查询" and a ¥{c.voucher_value_fen // 100} voucher (on ¥{c.voucher_min_spend_fen // 100} or more);
+       a genuine pack, first scan: "正品，首次查询" and a ¥{value} voucher (on ¥{least} or more);
        "领取优惠券" opens the voucher: its QR, the code to type at the till, nearby stores and a share link
-   the share link, opened in a second (private) window: a friend claims a ¥{c.referral_friend_value_fen // 100} voucher of their own;
-       when the friend's voucher is redeemed, the sharer's page shows +{c.referral_bonus_points} points
+   the share link, opened in a second (private) window: a friend claims a ¥{gift} voucher of their own;
+       when the friend's voucher is redeemed, the sharer's page shows +{bonus} points
    {pack["inactive"]}   a pack not shipped yet: "该码尚未激活"
    {pack["blacklisted"]}   a withdrawn pack: "该码已被停用"
    {forged}   a forged code: "这不是有效的防伪码"
 
 2. The clerk — {base}/clerk
    {clerk1} ({store1}, promo code {promo1}) or {clerk2} ({store2}, promo code {promo2})
-   type the customer's voucher code and a purchase of {c.voucher_min_spend_fen // 100} yuan or more: "✓ 已核销 ¥{c.voucher_value_fen // 100}.00", with Undo
+   type the customer's voucher code and a purchase of {least} yuan or more: "✓ 已核销 ¥{value}.00", with Undo
    type it again: "✗ 未核销 — 该券已于 … 在 {store1} 核销"; {info["redeemed_voucher"]} was redeemed last week
    below: today's redemptions and the clerk's rewards (held {hold_days} days, then payable)
 
@@ -74,7 +76,7 @@ Every account's password is {info["password"]}. Pages are in Chinese; a browser 
    {owner2} ({store2}): a redemption two days ago, held until the holding period ends
 
 4. The brand manager — {base}/admin   {info["admin"]}
-   批次 Batches: the demo batch — codes.csv, the print package, QR images (PNG or SVG), its shipped and lost ranges
+   批次 Batches: the demo batch — codes.csv, the print package, QR images (PNG or SVG), shipped and lost rolls
    门店 Stores and 导购 Clerks: owners, promo codes and a printable promo card per clerk
    结算 Payouts: last week's statements; "立即结算本期" closes the period (and says so when all newer money is
        still inside the holding period)
