@@ -160,7 +160,7 @@ def claim_friend(
 ) -> tuple[Voucher, bool]:
     """The friend voucher for `who` from share link `token`: (voucher, created)."""
     referral = find(session, token)
-    existing = _existing(session, referral.id, who.consumer.id)
+    existing = existing_friend_voucher(session, referral.id, who.consumer.id)
     if existing is not None:
         return existing, False
     check_not_self(session, referral, who)
@@ -190,7 +190,7 @@ def claim_friend(
             session.add(voucher)
             session.flush()  # UNIQUE(referral_id, consumer_id): one per friend, even when they double-tap
     except IntegrityError:
-        existing = _existing(session, referral.id, who.consumer.id)
+        existing = existing_friend_voucher(session, referral.id, who.consumer.id)
         if existing is None:
             raise
         return existing, False
@@ -206,7 +206,8 @@ def claim_friend(
     return finish_voucher(session, voucher, ids=ids, terms=terms, campaign=campaign, now=now), True
 
 
-def _existing(session: Session, referral_id: int, consumer_id: int) -> Voucher | None:
+def existing_friend_voucher(session: Session, referral_id: int, consumer_id: int) -> Voucher | None:
+    """The friend voucher `consumer_id` already holds from this share link, if any."""
     return session.execute(
         select(Voucher).where(Voucher.referral_id == referral_id, Voucher.consumer_id == consumer_id)
     ).scalar_one_or_none()
