@@ -161,6 +161,7 @@ def user() -> None:
 def user_create(username: str, role: str, store_id: int | None, display_name: str, password: str) -> None:
     """Create an admin, store owner or clerk."""
     from server.services.accounts import create_user
+    from server.services.attribution import promo_code_for
 
     with _runtime().sessions.begin() as session:
         created = create_user(
@@ -172,6 +173,9 @@ def user_create(username: str, role: str, store_id: int | None, display_name: st
             display_name=display_name,
             now=_now(),
         )
+        if role == "clerk":  # a clerk's promo code (导购码), as the admin pages give one
+            session.flush()
+            created.promo_code = promo_code_for(_runtime().ids, created.id)
         click.echo(f"created {created.role} {created.username} (id {created.id})")
 
 

@@ -57,6 +57,19 @@ def test_user_create_refusals_are_clear(cli_env):
     assert "Traceback" not in short.stderr + clerk.stderr
 
 
+def test_a_clerk_made_on_the_command_line_has_a_promo_code(cli_env, sessions):
+    from tests.factories import make_store
+
+    with sessions.begin() as s:
+        store_id = make_store(s).id
+    made = run(
+        cli_env, "user", "create", "c2c", "--role", "clerk", "--store", str(store_id), "--password", "x" * 9
+    )
+    assert made.returncode == 0, made.stderr
+    with sessions() as s:
+        assert s.scalar(select(User.promo_code).where(User.username == "c2c"))
+
+
 def test_check_passes_then_finds_a_violation(cli_env, sessions):
     assert run(cli_env, "check").returncode == 0
     from tests.factories import make_campaign, make_consumer, make_voucher
