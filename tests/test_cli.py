@@ -105,7 +105,7 @@ def test_demo_serves_the_embedded_default_from_nothing(tmp_path):
         deadline, health = time.monotonic() + 60, None
         while time.monotonic() < deadline:
             try:
-                health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=30)
                 break
             except requests.ConnectionError:
                 time.sleep(0.3)
@@ -117,7 +117,10 @@ def test_demo_serves_the_embedded_default_from_nothing(tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         output = proc.communicate(timeout=30)[0]
-    assert "admin login" in output and "codeloop-demo" in output
+    assert "codeloop-demo" in output and all(
+        f"{name} (" in output for name in ("clerk1", "clerk2", "owner1", "owner2")
+    )
+    assert f"http://127.0.0.1:{port}/admin" in output and ":5000" not in output  # links follow the port
     again = subprocess.run(
         [CODELOOP, "demo", "--no-serve"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
     )
