@@ -322,7 +322,8 @@ def _coordinate(name: str, bound: float) -> float | None:
 
 
 def nearby_stores(consumer: Consumer | None, limit: int = 5) -> list[tuple[Store, float | None]]:
-    """Stores near the consumer: by distance when ?lat=&lng= are given, else same city, then province."""
+    """Stores near the consumer: by distance when ?lat=&lng= are given, else same city, then province; any
+    stores when the consumer's place is unknown."""
     lat, lng = _coordinate("lat", 90), _coordinate("lng", 180)
     stores = (
         db()
@@ -349,8 +350,8 @@ def nearby_stores(consumer: Consumer | None, limit: int = 5) -> list[tuple[Store
             )
             .first()
         )
-    if place is None:
-        return []
+    if place is None:  # not placed (yet, or a private address): where it can be used at all
+        return [(s, None) for s in stores[:limit]]
     city, province = place
     same_city = [(s, None) for s in stores if city and s.city == city]
     same_province = [(s, None) for s in stores if province and s.province == province and s.city != city]

@@ -106,6 +106,17 @@ def test_a_redeemed_voucher_is_drawn_as_used_not_as_a_refusal(app):
     assert card_class(client.get(f"/v/{code}").get_data(as_text=True)) == "expired"
 
 
+def test_a_consumer_whose_place_is_unknown_is_shown_where_to_use_the_voucher(app):
+    world = build_world(app)
+    with world.session() as s:
+        make_store(s, name="静安旗舰店")
+        s.commit()
+    client = app.test_client()
+    code = claim_on_the_page(client, world, 3)  # from 127.0.0.1: no place
+    page = client.get(f"/v/{code}", headers=ZH).get_data(as_text=True)
+    assert "可用门店" in page and "静安旗舰店" in page
+
+
 def test_after_binding_the_phone_the_number_is_shown_masked_only(app):
     sent = []
     app.extensions["codeloop_sms"] = type("S", (), {"send": lambda self, p, t: sent.append(t)})()
