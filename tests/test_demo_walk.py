@@ -322,3 +322,18 @@ def test_the_tour_names_every_account_and_only_links_to_its_own_port(demo):
     for label, status in (("a pack not shipped yet", 409), ("a withdrawn pack", 410), ("a forged code", 404)):
         url = demo.printed(r"(http://\S+/S/\w+)\s+" + label)
         assert requests.get(url, timeout=30).status_code == status, (label, url)
+
+
+def test_the_demo_scans_are_placed_in_several_provinces(demo):
+    """The story's scans, enriched by the bundled GeoIP data (inline jobs) before the server starts."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(f"sqlite:///{demo.instance / 'codeloop.sqlite3'}")
+    with engine.connect() as conn:
+        provinces = set(
+            conn.execute(
+                text("SELECT province FROM scans WHERE geo_status = 'done' AND ip <> '127.0.0.1'")
+            ).scalars()
+        )
+    engine.dispose()
+    assert len(provinces) >= 4, provinces

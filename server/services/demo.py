@@ -184,7 +184,8 @@ def _story(
     share = referrals.share_for(session, voucher, campaign, now - 12 * day)
     friend = _consumer(session, now - 12 * day)
     gift = _friend(session, keys, share, friend, IP["江苏"], now - 12 * day + timedelta(hours=3))
-    loop = _consumer(session, now - 12 * day)
+    loop = _consumer(session, now - 12 * day)  # the sharer again, by another browser on the same network
+    _scan(session, keys, loop, batch, 104, IP["上海 (same /24)"], now - 12 * day + timedelta(hours=4))
     _friend(session, keys, share, loop, IP["上海 (same /24)"], now - 12 * day + timedelta(hours=5))
     for v in (voucher, gift):
         _redeem(session, keys, v, clerks[0], 3000, now - 11 * day)
