@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.models import LedgerAccount, LedgerEntry, LedgerTransaction, Redemption, Referral
+from server.models import Campaign, LedgerAccount, LedgerEntry, LedgerTransaction, Redemption, Referral
 from server.services import referrals, rewards
 from server.services.claims import VoucherState, voucher_state
 
@@ -37,6 +37,34 @@ class Sharing:
     @property
     def bonus_points(self) -> int:
         return sum(f.bonus_points for f in self.friends)
+
+
+def share_url(public_url: str, token: str) -> str:
+    """A share link as the friend opens it: on the public URL, like printed codes (the page is /r/<token>)."""
+    return f"{public_url}/r/{token}"
+
+
+def to_json(shared: Sharing, campaign: Campaign, public_url: str) -> dict:
+    """The share as the consumer API answers it: what the voucher page shows."""
+    return {
+        "url": share_url(public_url, shared.referral.token),
+        "left": shared.left,
+        "friend_value_fen": campaign.referral_friend_value_fen,
+        "bonus_points_per_friend": campaign.referral_bonus_points,
+        "friends": [_friend_json(f) for f in shared.friends],
+        "bonus_points": shared.bonus_points,
+    }
+
+
+def _friend_json(friend: Friend) -> dict:
+    state = friend.state
+    return {
+        "value_fen": state.voucher.value_fen,
+        "state": state.state,
+        "issued_at": state.voucher.issued_at.isoformat(timespec="seconds"),
+        "redeemed_at": state.redeemed_at.isoformat(timespec="seconds") if state.redeemed_at else None,
+        "bonus_points": friend.bonus_points,
+    }
 
 
 def sharing(session: Session, state: VoucherState, now: datetime) -> Sharing | None:

@@ -244,7 +244,7 @@ def voucher(code: str):
         qr=qr,
         refresh=refresh,
         shared=shared,
-        share_url=share_url(shared.referral.token) if shared else None,
+        share_url=sharing.share_url(runtime().config.public_url, shared.referral.token) if shared else None,
         stores=nearby_stores(consumer) if state.state == "issued" else [],
         lang=language(),
     )
@@ -288,11 +288,6 @@ def promo(promo: str):
 
 
 # ---- helpers --------------------------------------------------------------------------------------
-
-
-def share_url(token: str) -> str:
-    """A share link as the friend opens it: on the public URL, like printed codes."""
-    return runtime().config.public_url + url_for("consumer.referral", token=token)
 
 
 def qr_svg(data: str) -> str:

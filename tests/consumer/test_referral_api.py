@@ -230,6 +230,40 @@ def test_friend_voucher_redemption_pays_the_sharer_bonus(app, client):
         assert not run_checks(s)
 
 
+def test_the_vouchers_answer_has_the_share_the_friends_and_the_bonus(app, client):
+    """What the voucher page shows its holder, for a mini-program: link, friends' vouchers, points earned."""
+    world = build_world(app, **REFERRAL)
+    sharer = api_consumer(client, "10.0.0.1")
+    client.get(f"/api/v1/scan/{world.code(1)}", headers=sharer)
+    claimed = claim_pack(client, world, 1, sharer).get_json()["voucher"]
+    share = claimed["share"]
+    assert share["url"].startswith("https://q.example.cn/r/") and share["left"] == 2, share
+    assert (share["friend_value_fen"], share["bonus_points_per_friend"], share["friends"]) == (300, 50, [])
+    token = share["url"].rsplit("/", 1)[-1]
+    friend = api_consumer(client, "10.0.0.2")
+    gift = client.post(f"/api/v1/referrals/{token}/claim", headers=friend).get_json()["voucher"]
+    assert "share" not in gift  # a friend voucher has no share link of its own
+    with world.session() as s:
+        redemptions.redeem(
+            s,
+            voucher_input=gift["code"],
+            actor=redemptions.Actor(0, "admin"),
+            store_id=make_store(s).id,
+            now=utcnow(),
+            hold_days=0,
+            secret=b"unused",
+            tz="Asia/Shanghai",
+        )
+        s.commit()
+    mine = client.get(f"/api/v1/vouchers/{claimed['code']}", headers=sharer).get_json()["voucher"]["share"]
+    assert mine["url"] == share["url"] and mine["left"] == 1 and mine["bonus_points"] == 50
+    assert [(f["value_fen"], f["state"], f["bonus_points"]) for f in mine["friends"]] == [
+        (300, "redeemed", 50)
+    ]
+    own = client.get(f"/api/v1/vouchers/{gift['code']}", headers=friend).get_json()["voucher"]
+    assert own["state"] == "redeemed" and "share" not in own
+
+
 def test_phone_binding_with_one_time_code(app, client):
     sent = []
 
