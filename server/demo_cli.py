@@ -83,5 +83,6 @@ Every account's password is {info["password"]}. Pages are in Chinese, or in Engl
    the story behind it: scans in Shanghai, Jiangsu, Beijing and Guangdong (a pack shipped for Shanghai and
        Beijing, scanned in Guangdong), a referral claimed from the sharer's own network
 
-health {base}/healthz · print the demo batch: codeloop batch export {batch} --out ./print-package
+health {base}/healthz · the demo batch's print package, from another terminal in this folder:
+   CODELOOP_PUBLIC_URL={base} codeloop batch export {batch} --out ./print-package
 """

@@ -60,7 +60,8 @@ class Demo:
     def output(self) -> str:
         """What `codeloop demo` printed before gunicorn took over (its access log follows)."""
         text = "".join(self.lines)
-        return text[: text.index("codeloop batch export")] if "codeloop batch export" in text else text
+        end = text.find("--out ./print-package")
+        return text[: end + len("--out ./print-package")] if end >= 0 else text
 
     def printed(self, pattern: str) -> str:
         match = re.search(pattern, self.output)
@@ -337,3 +338,17 @@ def test_the_demo_scans_are_placed_in_several_provinces(demo):
         )
     engine.dispose()
     assert len(provinces) >= 4, provinces
+
+
+def test_the_printed_export_command_writes_codes_for_this_port(demo):
+    import json
+
+    command = demo.printed(r"\n\s*(CODELOOP_PUBLIC_URL=\S+ codeloop batch export \d+ --out \./print-package)")
+    variable, _, *args = command.split()
+    env = {**codeloop_env(), variable.split("=")[0]: variable.split("=", 1)[1]}
+    done = subprocess.run(
+        [CODELOOP, *args], cwd=demo.instance.parent, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((demo.instance.parent / "print-package" / "manifest.json").read_text())
+    assert demo.base.upper() in json.dumps(manifest), manifest
