@@ -42,8 +42,8 @@ def serve(
     worker_class: str = "gthread",
     connections: int = WORKER_CONNECTIONS,
 ) -> subprocess.Popen:
-    """gunicorn serving `target` on 127.0.0.1:port with `worker_flags`, once it accepts connections; gunicorn's
-    hooks as in `codeloop serve`."""
+    """gunicorn serving `target` on 127.0.0.1:port with `worker_flags`, once it accepts connections;
+    gunicorn's hooks as in `codeloop serve`."""
     cmd = [
         str(Path(sys.executable).parent / "gunicorn"),
         "--config",
@@ -69,7 +69,9 @@ def serve(
                 return proc
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError(f"gunicorn {target} failed: {proc.stderr.read().decode()[-2000:]}")
+                raise RuntimeError(
+                    f"gunicorn {target} failed: {proc.stderr.read().decode()[-2000:]}"
+                ) from None
             time.sleep(0.2)
     stop(proc)
     raise RuntimeError(f"gunicorn {target} did not start")
@@ -86,8 +88,8 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def probe_seconds() -> float:
-    """Seconds this machine takes for a fixed piece of pure Python (≈ 0.5 s when fast): how fast the machine is
-    right now, for reading absolute figures such as a p99, which no same-run yardstick can correct."""
+    """Seconds this machine takes for a fixed piece of pure Python (≈ 0.5 s when fast): how fast the machine
+    is right now, for reading absolute figures such as a p99, which no same-run yardstick can correct."""
     started = time.perf_counter()
     sum(range(30_000_000))
     return round(time.perf_counter() - started, 2)
@@ -106,7 +108,7 @@ def steal_share(before: list[int], after: list[int]) -> float | None:
     """The share of CPU time the hypervisor gave to other guests between two cpu_times() readings."""
     if not before or not after:
         return None
-    spent = [b - a for a, b in zip(before, after)]
+    spent = [b - a for a, b in zip(before, after, strict=True)]
     return round(spent[7] / max(1, sum(spent)), 3)
 
 

@@ -5,11 +5,12 @@
 
 Creates a fresh PostgreSQL database, migrates and seeds it with vouchers, then, with the same gunicorn
 settings and the same client concurrency, and in turns (api, bare, api, bare …, so that drift in the machine's
-speed — CPU steal from other guests — falls on both alike), drives (1) the real API — bearer token, Idempotency-Key,
-conditional update, redemption row and ledger postings in one transaction — and (2) a bare Flask endpoint
-that only runs the conditional `UPDATE vouchers … RETURNING`. Then a race: RACE vouchers, each sent by every
-client connection at the same moment, must each be redeemed once, the others refused as already redeemed; the
-database is checked for double redemptions, ledger transactions and invariants afterwards. Ends with one JSON line.
+speed — CPU steal from other guests — falls on both alike), drives (1) the real API — bearer token,
+Idempotency-Key, conditional update, redemption row and ledger postings in one transaction — and (2) a bare
+Flask endpoint that only runs the conditional `UPDATE vouchers … RETURNING`. Then a race: RACE vouchers, each
+sent by every client connection at the same moment, must each be redeemed once, the others refused as already
+redeemed; the database is checked for double redemptions, ledger transactions and invariants afterwards. Ends
+with one JSON line.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import cpu_times, free_port, interleave, serve, steal_share, stop
+from bench.harness import cpu_times, free_port, interleave, serve, steal_share, stop  # noqa: E402
 
 ADMIN_URL = os.environ.get("CODELOOP_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 SECRET = "bench-secret-0123456789-0123456789-abcdef"
@@ -50,7 +51,8 @@ BARE_SQL = (
 
 
 def bare_app():
-    """The comparison: a Flask endpoint doing only the conditional UPDATE … RETURNING (gunicorn entry point)."""
+    """The comparison: a Flask endpoint doing only the conditional UPDATE … RETURNING
+    (gunicorn entry point)."""
     from flask import Flask
     from sqlalchemy import text
 
@@ -93,7 +95,8 @@ def drop_database(name: str) -> None:
 
 
 def seed(url: str, n: int) -> tuple[str, list[str], list[str]]:
-    """Migrate; one campaign, store, clerk and POS token; n vouchers for the API and n for the bare endpoint."""
+    """Migrate; one campaign, store, clerk and POS token;
+    n vouchers for the API and n for the bare endpoint."""
     from sqlalchemy import text
 
     from server.db import make_engine, make_sessionmaker
@@ -143,8 +146,9 @@ def seed(url: str, n: int) -> tuple[str, list[str], list[str]]:
         )
         s.execute(
             text(
-                "INSERT INTO vouchers (code, kind, campaign_id, code_id, consumer_id, value_fen, min_spend_fen, status, "
-                "issued_at, expires_at) SELECT 'B' || lpad(c.serial::text, 8, '0'), 'pack', :camp, c.id, :cons, 500, 0, "
+                "INSERT INTO vouchers (code, kind, campaign_id, code_id, consumer_id, value_fen, "
+                "min_spend_fen, status, issued_at, expires_at) "
+                "SELECT 'B' || lpad(c.serial::text, 8, '0'), 'pack', :camp, c.id, :cons, 500, 0, "
                 "'issued', now(), now() + interval '30 days' FROM codes c WHERE c.batch_id = :b"
             ),
             {"camp": campaign.id, "cons": consumer.id, "b": batch.id},
@@ -157,8 +161,9 @@ def seed(url: str, n: int) -> tuple[str, list[str], list[str]]:
 
 
 def analyze(url: str) -> None:
-    """Refresh the planner's statistics after the warm-up, as autovacuum would on a live database (see WARM_UP):
-    a generic plan cached while a table was seeded empty would otherwise slow the run down as it grows."""
+    """Refresh the planner's statistics after the warm-up, as autovacuum would on a live database
+    (see WARM_UP): a generic plan cached while a table was seeded empty would otherwise slow the run down
+    as it grows."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
@@ -231,7 +236,8 @@ def app_env(url: str) -> dict:
 
 
 def _client(args) -> list[tuple[float, int, str | None]]:
-    """One client connection (keep-alive) sending its requests back to back: [(seconds, status, error code)]."""
+    """One client connection (keep-alive) sending its requests back to back:
+    [(seconds, status, error code)]."""
     port, kind, token, codes, start_at = args
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     out = []
@@ -384,9 +390,9 @@ def main() -> int:
     unexpected = {k: v for k, v in api["statuses"].items() if k not in (201, 409)}
     print(
         f"N = {n:,} vouchers per phase (+{args.dupes:.0%} sent twice), concurrency {args.concurrency}, "
-        f"gunicorn {args.workers} workers x {args.threads} threads (gthread), {os.cpu_count()} cores, PostgreSQL, "
-        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after; {rounds} turns each, interleaved; "
-        f"CPU steal {steal if steal is None else f'{steal:.0%}'}"
+        f"gunicorn {args.workers} workers x {args.threads} threads (gthread), {os.cpu_count()} cores, "
+        f"PostgreSQL, load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after; {rounds} turns "
+        f"each, interleaved; CPU steal {steal if steal is None else f'{steal:.0%}'}"
     )
     for label, r in (("POST /api/v1/redemptions", api), ("bare UPDATE … RETURNING", bare)):
         print(

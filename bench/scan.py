@@ -1,18 +1,19 @@
-"""Benchmark: scans/s and p50/p99 latency of `GET /S/<code>` under gunicorn on PostgreSQL, against a bare Flask
+"""\
+Benchmark: scans/s and p50/p99 latency of `GET /S/<code>` under gunicorn on PostgreSQL, against a bare Flask
 endpoint doing one primary-key SELECT and one INSERT, in the same run with the same settings.
 
     .venv/bin/python bench/scan.py            # 30 s per endpoint
     .venv/bin/python bench/scan.py --quick    # 10 s per endpoint, under a minute in all
 
 It creates a fresh PostgreSQL database (CODELOOP_TEST_PG_URL's server, default postgres@127.0.0.1), migrates
-it, seeds an activated batch, and serves both apps at once with the same gunicorn settings: as `codeloop serve`
-does on PostgreSQL, gevent workers with `codeloop serve`'s connections per worker (`--worker-class gthread`
-for threads). It loads them in turns of 5 s (bare, scan, bare, scan …) so that drift in the machine's
-speed (CPU steal from other guests) falls on both alike; the JSON line reports the steal share seen during the
-run, and `probe_s`, the seconds a fixed piece of pure Python took before and after (≈ 0.5 on a fast machine):
-the ratio is corrected for the machine's speed, the absolute p99 is not. The scan app runs as in production:
-jobs and rate-limit counters in Redis (CODELOOP_BENCH_REDIS_URL, default redis://127.0.0.1:6379/14; the
-enrichment jobs are queued, not run), rate limits raised out of the way.
+it, seeds an activated batch, and serves both apps at once with the same gunicorn settings: as
+`codeloop serve` does on PostgreSQL, gevent workers with `codeloop serve`'s connections per worker
+(`--worker-class gthread` for threads). It loads them in turns of 5 s (bare, scan, bare, scan …) so that drift
+in the machine's speed (CPU steal from other guests) falls on both alike; the JSON line reports the steal
+share seen during the run, and `probe_s`, the seconds a fixed piece of pure Python took before and after
+(≈ 0.5 on a fast machine): the ratio is corrected for the machine's speed, the absolute p99 is not. The scan
+app runs as in production: jobs and rate-limit counters in Redis (CODELOOP_BENCH_REDIS_URL, default
+redis://127.0.0.1:6379/14; the enrichment jobs are queued, not run), rate limits raised out of the way.
 Load: wrk at 16 connections (a Lua script spreads requests over 20,000 codes and 16 consumer cookies), or,
 without wrk, a Python thread pool of 16 keep-alive http.client connections. Ends with one JSON line.
 """
@@ -38,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import (
+from bench.harness import (  # noqa: E402
     cpu_times,
     free_port,
     interleave,
@@ -155,7 +156,8 @@ SLICE_SECONDS = 5
 
 
 def wrk(port: int, prefix: str, codes: list[str], tokens: list[str], seconds: int, workdir: Path) -> dict:
-    """One wrk run: counts, and the latency histogram ({microseconds: requests}) so that runs can be merged."""
+    """One wrk run: counts, and the latency histogram ({microseconds: requests})
+    so that runs can be merged."""
     script = workdir / f"{prefix.strip('/').replace('/', '_')}.lua"
     script.write_text(
         "local codes = {" + ",".join(f'"{c}"' for c in codes) + "}\n"
@@ -164,12 +166,13 @@ def wrk(port: int, prefix: str, codes: list[str], tokens: list[str], seconds: in
         "request = function()\n"
         "  local c = codes[math.random(#codes)]\n"
         "  local t = tokens[math.random(#tokens)]\n"
-        f"  return wrk.format('GET', '{prefix}' .. c, {{['Cookie'] = 'cl_c=' .. t, ['Accept-Language'] = 'zh-CN'}})\n"
+        f"  return wrk.format('GET', '{prefix}' .. c, "
+        "{['Cookie'] = 'cl_c=' .. t, ['Accept-Language'] = 'zh-CN'})\n"
         "end\n"
         "done = function(summary, latency, requests)\n"
         '  io.write(string.format(\'JSON {"requests": %d, "seconds": %f, "errors": %d, "non2xx": %d}\\n\', '
-        "summary.requests, summary.duration / 1e6, summary.errors.connect + summary.errors.read + summary.errors.write + "
-        "summary.errors.timeout, summary.errors.status))\n"
+        "summary.requests, summary.duration / 1e6, summary.errors.connect + summary.errors.read + "
+        "summary.errors.write + summary.errors.timeout, summary.errors.status))\n"
         "  for i = 1, #latency do\n"
         "    local us, n = latency(i)\n"
         "    if n > 0 then io.write(string.format('H %d %d\\n', us, n)) end\n"

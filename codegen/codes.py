@@ -160,7 +160,7 @@ class Codec:
             mac.update(head)
             append(mac.digest())
         n = stop - start
-        lanes = b"".join(chain.from_iterable(zip(repeat(_PAD, n), heads, tags)))
+        lanes = b"".join(chain.from_iterable(zip(repeat(_PAD, n), heads, tags, strict=True)))
         text = encode_lanes(lanes, n)
         return [text[i : i + CODE_LENGTH] for i in range(0, CODE_LENGTH * n, CODE_LENGTH)]
 

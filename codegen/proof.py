@@ -62,7 +62,7 @@ def _proof_cells(codec: Codec, spec: BatchSpec, count: int) -> list[tuple[str, s
     cells = []
     outer = codec.encode_range(spec.batch, 0, stop, OUTER)
     inner = codec.encode_range(spec.batch, 0, stop, INNER) if spec.paired else [None] * stop
-    for serial, (o, i) in enumerate(zip(outer, inner)):
+    for serial, (o, i) in enumerate(zip(outer, inner, strict=True)):
         cells.append((f"#{serial + 1}{' outer' if i else ''} {o}", spec.urls.url(o)))
         if i:
             cells.append((f"#{serial + 1} inner {i}", spec.urls.url(i)))

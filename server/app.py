@@ -60,14 +60,15 @@ def _init_extensions(app: Flask, config: Config) -> None:
         BABEL_DEFAULT_LOCALE="zh_CN",
         BABEL_DEFAULT_TIMEZONE=config.timezone,
         BABEL_TRANSLATION_DIRECTORIES=";".join(str(TRANSLATIONS / area) for area in TRANSLATION_AREAS),
-        WTF_CSRF_TIME_LIMIT=None,  # tokens live as long as the session; a consumer may linger on the scan page
+        # tokens live as long as the session; a consumer may linger on the scan page
+        WTF_CSRF_TIME_LIMIT=None,
     )
     web.init_app(app)
     babel.init_app(app, locale_selector=web.babel_locale)
     web.install_gettext(app)
     csrf.init_app(app)
-    # no current_user in templates: no template reads it, and loading it for every rendered page (consumer pages
-    # included) hashed the client's address and user agent for session protection each time
+    # no current_user in templates: no template reads it, and loading it for every rendered page (consumer
+    # pages included) hashed the client's address and user agent for session protection each time
     login_manager.init_app(app, add_context_processor=False)
     login_manager.login_view = "auth.login"
 

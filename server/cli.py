@@ -127,7 +127,8 @@ def worker(burst: bool) -> None:
     rt = runtime.build(Config.from_env())
     if rt.config.inline_jobs:
         raise ConfigError(
-            "CODELOOP_REDIS_URL is not set: jobs run inline in the web process, there is nothing for a worker to do"
+            "CODELOOP_REDIS_URL is not set: jobs run inline in the web process, "
+            "there is nothing for a worker to do"
         )
     Worker([rt.queue], connection=rt.queue.connection).work(with_scheduler=True, burst=burst)
 

@@ -26,9 +26,13 @@ VARIABLES = {
     "CODELOOP_INSTANCE_DIR": "folder for the SQLite file and generated secret, default ./instance",
     "CODELOOP_TRUSTED_PROXIES": "number of reverse-proxy hops in front of the app, default 0",
     "CODELOOP_HOLD_DAYS": "days a ledger entry is held before it becomes payable, default 7",
-    "CODELOOP_RATE_LIMIT_SCAN": "scan rate limit per IP and per consumer (the limits library's syntax), default 60/minute;600/hour",
+    "CODELOOP_RATE_LIMIT_SCAN": (
+        "scan rate limit per IP and per consumer (the limits library's syntax), default 60/minute;600/hour"
+    ),
     "CODELOOP_RATE_LIMIT_CLAIM": "claim rate limit per IP and per consumer, default 20/minute;200/hour",
-    "CODELOOP_REVERSAL_GRACE_MINUTES": "minutes after a redemption in which the till may reverse it, default 30",
+    "CODELOOP_REVERSAL_GRACE_MINUTES": (
+        "minutes after a redemption in which the till may reverse it, default 30"
+    ),
 }
 
 

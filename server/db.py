@@ -37,7 +37,8 @@ def make_engine(url: str, **kwargs) -> Engine:
 
 
 def _unpatched_poll():
-    """select.poll as the OS gives it: gevent's replacement would run its event loop even for a zero timeout."""
+    """select.poll as the OS gives it:
+    gevent's replacement would run its event loop even for a zero timeout."""
     monkey = sys.modules.get("gevent.monkey")
     return monkey.get_original("select", "poll") if monkey else select.poll
 

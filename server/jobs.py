@@ -72,7 +72,8 @@ class Debounce:
 def enrich_after_scan(queue: Queue, debounce: Debounce, scan_id: int) -> None:
     """Owe the scan its enrichment. Inline (embedded default): enrich it now. On Redis: poke the batch job
     at most once a second from this process; an RQ enqueue costs more than the whole scan's SQL, and the
-    pending scan row is the durable record, so a scan the poke misses waits for the next poke or the sweeper."""
+    pending scan row is the durable record, so a scan the poke misses waits for the next poke or the
+    sweeper."""
     if not queue.is_async:
         queue.enqueue(ENRICH_ONE, scan_id)
     elif debounce.due():

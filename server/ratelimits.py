@@ -43,7 +43,8 @@ class RateLimits:
 
     @classmethod
     def from_url(cls, redis_url: str | None) -> RateLimits:
-        """Counters in Redis at `redis_url` (short timeouts: a stalled Redis must not stall scans), else memory."""
+        """Counters in Redis at `redis_url` (short timeouts: a stalled Redis must not stall scans),
+        else memory."""
         if redis_url is None:
             return cls(None)
         return cls(
@@ -61,7 +62,9 @@ class RateLimits:
             self._storage_failed(exc)
             storage = self._memory
             counts = _incr_all(storage, windows)
-        full = [(item, key) for (item, key), count in zip(windows, counts) if count > item.amount]
+        full = [
+            (item, key) for (item, key), count in zip(windows, counts, strict=True) if count > item.amount
+        ]
         return max(_seconds_left(storage, item, key) for item, key in full) if full else None
 
     def _storage(self) -> Storage:
@@ -81,7 +84,8 @@ class RateLimits:
 
 
 def _incr_all(storage: Storage, windows: list[tuple[RateLimitItem, str]]) -> list[int]:
-    """Add one to each window's counter (what FixedWindowRateLimiter.hit does for one) and return the counts."""
+    """Add one to each window's counter (what FixedWindowRateLimiter.hit does for one)
+    and return the counts."""
     if not isinstance(storage, RedisStorage):
         return [storage.incr(key, item.get_expiry()) for item, key in windows]
     # All counters in one round trip, with the library's own script. EVAL, not EVALSHA: a pipeline of

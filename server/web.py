@@ -66,8 +66,9 @@ def babel_locale() -> Locale:
 
 
 def _translations():
-    """The request's catalogue, looked up once per request (Flask-Babel's template gettext looks it up on every
-    call) in the app's catalogues by language (Flask-Babel's own lookup resolves context, locale and domain)."""
+    """The request's catalogue, looked up once per request (Flask-Babel's template gettext looks it up on
+    every call) in the app's catalogues by language (Flask-Babel's own lookup resolves context, locale and
+    domain)."""
     if "translations" not in g:
         catalogues = current_app.extensions.setdefault("codeloop_catalogues", {})
         lang = language()
@@ -83,8 +84,8 @@ def money(fen: int) -> str:
 
 
 def when(moment: datetime) -> str:
-    """A moment as pages show it: yyyy-MM-dd HH:mm in the deployment's time zone. A fixed numeric pattern, so no
-    Babel: its format_datetime cost a fifth of rendering a scan page."""
+    """A moment as pages show it: yyyy-MM-dd HH:mm in the deployment's time zone. A fixed numeric pattern, so
+    no Babel: its format_datetime cost a fifth of rendering a scan page."""
     return local_time(moment, runtime().config.timezone)
 
 

@@ -174,7 +174,8 @@ def client(app):
 
 
 def codeloop_env(**settings: str) -> dict[str, str]:
-    """This process's environment without any CODELOOP_* variable, plus `settings`: for a `codeloop` subprocess."""
+    """This process's environment without any CODELOOP_* variable, plus `settings`:
+    for a `codeloop` subprocess."""
     return {**{k: v for k, v in os.environ.items() if not k.startswith("CODELOOP_")}, **settings}
 
 

@@ -1,4 +1,5 @@
-"""Transactions behave the same on both databases: a savepoint taken first is rolled back with its transaction."""
+"""Transactions behave the same on both databases:
+a savepoint taken first is rolled back with its transaction."""
 
 from sqlalchemy import func, select
 

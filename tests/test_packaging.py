@@ -51,7 +51,7 @@ def test_checkout_finds_templates_and_static():
 
 
 def test_png_images_need_nothing_beyond_the_main_dependencies():
-    """images.zip?format=png draws with Pillow (through qrcode): a plain `pip install codeloop` must bring it."""
+    """images.zip?format=png draws with Pillow (through qrcode): `pip install codeloop` must bring it."""
     import tomllib
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]

@@ -188,7 +188,8 @@ def _sessions_opened(probe) -> int:
 @pytest.mark.postgres
 def test_a_burst_beyond_the_pool_waits_for_connections_instead_of_opening_more(serve, world, pg_engine):
     """40 clients at once against one gevent worker (20 requests at a time): it never opens more database
-    connections than its pool holds, where connections beyond the pool would be opened and closed per request."""
+    connections than its pool holds, where connections beyond the pool would be opened and closed per
+    request."""
     base = serve("--workers", "1")
     with pg_engine.connect() as probe:
         before = _sessions_opened(probe)
@@ -239,7 +240,8 @@ def test_a_gevent_worker_replaces_the_connections_the_database_dropped(serve, wo
 
 def test_the_pools_liveness_check_polls_as_the_os_does_under_gevent():
     """gevent's poll() runs its event loop even for a zero timeout (redis-py's checkout pays that, ≈ 3 % of a
-    scan); the pool's check keeps the OS's poll, though a gevent worker patches select before it builds the app."""
+    scan); the pool's check keeps the OS's poll, though a gevent worker patches select before it builds the
+    app."""
     probe = (
         "from gevent import monkey; monkey.patch_all()\n"
         "import select; from server.db import _unpatched_poll\n"

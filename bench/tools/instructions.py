@@ -1,7 +1,9 @@
-"""Instructions per request, counted by valgrind's callgrind: a change's cost on a machine too noisy for seconds.
+"""\
+Instructions per request, counted by valgrind's callgrind: a change's cost on a machine too noisy for seconds.
 
-    .venv/bin/python bench/tools/instructions.py redeem      # POST /api/v1/redemptions (bearer, Idempotency-Key)
-    .venv/bin/python bench/tools/instructions.py scan        # GET /S/<code> (consumer cookie only, as wrk sends it; zh-CN)
+    .venv/bin/python bench/tools/instructions.py redeem   # POST /api/v1/redemptions (bearer, Idempotency-Key)
+    .venv/bin/python bench/tools/instructions.py scan     # GET /S/<code> (consumer cookie only,
+                                                          # as wrk sends it; zh-CN)
 
 Seeds a fresh PostgreSQL database as bench/redeem.py or bench/scan.py does, then runs the app in-process
 (Flask test client, production settings) under `valgrind --tool=callgrind --instr-atstart=no`: 20 warm-up

@@ -164,8 +164,9 @@ path(
     "/scan/{code}",
     "get",
     _op(
-        "Record a scan: verdict, product, scan count, first scan, claimability. Without a token a consumer is made "
-        "and `consumer_token` returned. `claim_token` is the canonical code to POST to /scan/{claim_token}/claim.",
+        "Record a scan: verdict, product, scan count, first scan, claimability. Without a token a consumer "
+        "is made and `consumer_token` returned. `claim_token` is the canonical code to POST to "
+        "/scan/{claim_token}/claim.",
         params=["code"],
         errors=(404, 409, 410, 429),
     ),
@@ -196,8 +197,9 @@ path(
     "/scan/{code}/claim",
     "post",
     _op(
-        "Issue the pack's voucher; idempotent per consumer (201 the first time, 200 with the same voucher after). "
-        "Refusals: CODE_ALREADY_CLAIMED, CAMPAIGN_NOT_ACTIVE, CAMPAIGN_EXHAUSTED, LIMIT_PER_CONSUMER, CODE_NOT_CLAIMABLE.",
+        "Issue the pack's voucher; idempotent per consumer (201 the first time, 200 with the same voucher "
+        "after). Refusals: CODE_ALREADY_CLAIMED, CAMPAIGN_NOT_ACTIVE, CAMPAIGN_EXHAUSTED, "
+        "LIMIT_PER_CONSUMER, CODE_NOT_CLAIMABLE.",
         params=["code"],
         errors=(401, 404, 409, 410, 429),
     ),

@@ -236,7 +236,13 @@ def import_people(kind: str):
 def list_holds():
     return {
         "holds": [
-            dict(zip(("hold_id", "alert_id", "alert_kind", "entry_id", "amount", "unit", "transaction"), row))
+            dict(
+                zip(
+                    ("hold_id", "alert_id", "alert_kind", "entry_id", "amount", "unit", "transaction"),
+                    row,
+                    strict=True,
+                )
+            )
             for row in holds.held(db())
         ]
     }

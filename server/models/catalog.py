@@ -41,7 +41,8 @@ class Campaign(Base):
         CheckConstraint("per_consumer_daily_limit > 0", name="per_consumer"),
         CheckConstraint(
             "clerk_claim_reward_fen >= 0 AND clerk_redeem_reward_fen >= 0 AND store_fee_fen >= 0"
-            " AND referral_bonus_points >= 0 AND referral_friend_value_fen >= 0 AND referral_limit_per_share >= 0",
+            " AND referral_bonus_points >= 0 AND referral_friend_value_fen >= 0"
+            " AND referral_limit_per_share >= 0",
             name="rewards_non_negative",
         ),
     )

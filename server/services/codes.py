@@ -33,8 +33,9 @@ class CodeCheck:
 
 
 def check_code(session: Session, codec: Codec, text: str, batch_state: BatchState | None = None) -> CodeCheck:
-    """Decode and verify `text`; only a code whose tag verifies causes any database read. `batch_state(batch_id)`
-    gives the batch and its ranges from a cache instead of the database (the scan pages' BatchCache)."""
+    """Decode and verify `text`; only a code whose tag verifies causes any database read.
+    `batch_state(batch_id)` gives the batch and its ranges from a cache instead of the database (the scan
+    pages' BatchCache)."""
     try:
         code = codec.decode(text)
     except CodeInvalid as exc:

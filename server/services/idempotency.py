@@ -81,9 +81,10 @@ class Claim:
 
 
 def with_key_state(stmt: Select, principal: ColumnElement[str], key: ColumnElement[str]) -> Select:
-    """PostgreSQL: `stmt` reading also the state of an idempotency key: the stored answer, or, none being stored,
-    the key's lock taken (CASE evaluates one branch). begin() reads it alone; a request's principal lookup can
-    read it in the same round trip (`principal` being Principal.key in SQL). The last five columns are the state."""
+    """PostgreSQL: `stmt` reading also the state of an idempotency key: the stored answer, or, none being
+    stored, the key's lock taken (CASE evaluates one branch). begin() reads it alone; a request's principal
+    lookup can read it in the same round trip (`principal` being Principal.key in SQL). The last five columns
+    are the state."""
     lock = func.pg_try_advisory_xact_lock(func.hashtextextended(principal + " " + key, 0))
     return stmt.add_columns(
         case((KEYS.c.id.is_(None), lock)).label("key_locked"),
@@ -103,7 +104,8 @@ _READ_OR_LOCK = with_key_state(
 def begin(
     session: Session, *, principal: str, key: str, fingerprint: str, now: datetime
 ) -> tuple[Claim, Replay | None]:
-    """Take the key for this transaction; (claim, None) to do the work, (claim, Replay) to answer from the store."""
+    """Take the key for this transaction;
+    (claim, None) to do the work, (claim, Replay) to answer from the store."""
     claim = Claim(principal, key, fingerprint)
     if is_postgres(session):
         return _claimed(
@@ -152,7 +154,8 @@ def _stored(key: str, fingerprint: str, stored_hash, status, response_status, re
 # prebuilt: every till request with a key stores its answer (same text on both dialects)
 _STORE = (
     text(
-        "INSERT INTO idempotency_keys (principal, key, request_hash, status, response_status, response_body, created_at) "
+        "INSERT INTO idempotency_keys "
+        "(principal, key, request_hash, status, response_status, response_body, created_at) "
         "VALUES (:principal, :key, :request_hash, 'done', :response_status, :response_body, :created_at) "
         "ON CONFLICT (principal, key) DO NOTHING RETURNING id"
     )

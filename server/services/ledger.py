@@ -112,7 +112,8 @@ def open_transaction(
     details: dict | None = None,
     reverses_id: int | None = None,
 ) -> int | None:
-    """A new transaction's id, or None when its key was posted before. Its entries must follow (write_entries)."""
+    """A new transaction's id, or None when its key was posted before.
+    Its entries must follow (write_entries)."""
     return session.execute(
         _INSERT_TRANSACTION,
         dict(key=key, event=event, details=details or {}, created_at=now, reverses_id=reverses_id),

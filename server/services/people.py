@@ -302,7 +302,7 @@ def read_table(filename: str, data: bytes) -> list[dict]:
     out = []
     for row in rows[1:]:
         values = {}
-        for key, value in zip(header, row):
+        for key, value in zip(header, row, strict=False):
             if isinstance(value, float) and value.is_integer() and key not in ("lat", "lng"):
                 value = int(value)
             values[key] = value.strip() if isinstance(value, str) else value

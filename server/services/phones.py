@@ -1,4 +1,5 @@
-"""Optional phone binding with a one-time code: phone and code stored as salted hashes, the number shown masked.
+"""Optional phone binding with a one-time code: phone and code stored as salted hashes,
+the number shown masked.
 
 The SMS sender is pluggable: anything with `send(phone, text)`. The default logs the message
 (ConsoleSender); tests pass a fake that remembers what it sent.

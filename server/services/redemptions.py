@@ -198,8 +198,8 @@ def redeem(
 def _take(
     session: Session, *, code: str, is_token: bool, **row
 ) -> tuple[rewards.RedemptionTerms, int, int] | None:
-    """The voucher's conditional state change, its redemption row and its ledger transaction (opened, still without
-    entries): (voucher terms, redemption id, transaction id), or None when nothing changed.
+    """The voucher's conditional state change, its redemption row and its ledger transaction (opened, still
+    without entries): (voucher terms, redemption id, transaction id), or None when nothing changed.
     PostgreSQL does the three in one statement; SQLite, which has no data-modifying CTEs, in three."""
     params = dict(code=code, now=row["redeemed_at"], is_token=is_token, **row)
     if is_postgres(session):
@@ -241,19 +241,23 @@ _TYPES = (bindparam("now", type_=UTCDateTime()), bindparam("is_token", type_=Boo
 _TERMS = [column(name) for name in rewards.RedemptionTerms._fields]
 _REDEEM = text(_REDEEM_SQL).bindparams(*_TYPES).columns(*_TERMS)
 _INSERT_REDEMPTION = text(
-    "INSERT INTO redemptions (voucher_id, store_id, clerk_id, api_token_id, purchase_fen, receipt_ref, redeemed_at) "
-    "VALUES (:voucher_id, :store_id, :clerk_id, :api_token_id, :purchase_fen, :receipt_ref, :now) RETURNING id"
+    "INSERT INTO redemptions "
+    "(voucher_id, store_id, clerk_id, api_token_id, purchase_fen, receipt_ref, redeemed_at) "
+    "VALUES (:voucher_id, :store_id, :clerk_id, :api_token_id, :purchase_fen, :receipt_ref, :now) "
+    "RETURNING id"
 ).bindparams(*_TYPES[:1])
 # PostgreSQL: the same three writes as one statement; the ledger key and details are rewards.redemption_key's
 # and the SQLite branch's, spelled in SQL.
 _TAKE = (
     text(
         f"WITH v AS ({_REDEEM_SQL}), "
-        "r AS (INSERT INTO redemptions (voucher_id, store_id, clerk_id, api_token_id, purchase_fen, receipt_ref, redeemed_at) "
+        "r AS (INSERT INTO redemptions "
+        "(voucher_id, store_id, clerk_id, api_token_id, purchase_fen, receipt_ref, redeemed_at) "
         "SELECT id, CAST(:store_id AS BIGINT), CAST(:clerk_id AS BIGINT), CAST(:api_token_id AS BIGINT), "
         "CAST(:purchase_fen AS BIGINT), CAST(:receipt_ref AS VARCHAR), :now FROM v RETURNING id), "
         "t AS (INSERT INTO ledger_transactions (key, event, details, created_at) "
-        "SELECT 'redemption:' || r.id, 'redemption', json_build_object('redemption_id', r.id, 'voucher_id', v.id, "
+        "SELECT 'redemption:' || r.id, 'redemption', "
+        "json_build_object('redemption_id', r.id, 'voucher_id', v.id, "
         "'store_id', CAST(:store_id AS BIGINT)), :now FROM r, v RETURNING id) "
         "SELECT v.*, r.id AS redemption_id, t.id AS transaction_id FROM v, r, t"
     )
@@ -291,8 +295,8 @@ def _refuse(
     now: datetime,
     tz: str,
 ):
-    """The redeeming UPDATE matched nothing: raise the reason, checked in the order a clerk needs to hear it —
-    the voucher's state (already redeemed, expired) before how it was presented and the purchase amount."""
+    """The redeeming UPDATE matched nothing: raise the reason, checked in the order a clerk needs to
+    hear it — the voucher's state (already redeemed, expired) before its presentation and the amount."""
     found = session.execute(_DIAGNOSIS, {"code": code}).first()
     if found is None:
         raise DomainError("VOUCHER_NOT_FOUND", voucher=code)
@@ -330,7 +334,8 @@ def _refuse(
 def reverse(
     session: Session, *, redemption_id: int, actor: Actor, now: datetime, grace_minutes: int, tz: str
 ) -> Redemption:
-    """Undo a redemption within the grace window: voucher back to issued, ledger reversed (clawback if settled)."""
+    """Undo a redemption within the grace window:
+    voucher back to issued, ledger reversed (clawback if settled)."""
     redemption = session.get(Redemption, redemption_id) if is_id(redemption_id) else None
     if redemption is None:
         raise DomainError("NOT_FOUND", what="redemption", id=redemption_id)

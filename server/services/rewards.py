@@ -62,7 +62,8 @@ class RedemptionTerms(NamedTuple):
 def redemption_postings(
     session: Session, *, voucher: RedemptionTerms, store_id: int, clerk_id: int | None
 ) -> list[Posting]:
-    """Store payout (face value + fee), the redeeming clerk's reward, and a friend voucher's referral bonus."""
+    """Store payout (face value + fee), the redeeming clerk's reward,
+    and a friend voucher's referral bonus."""
     campaign = Account("campaign", voucher.campaign_id)
     credits = [Posting(Account("store", store_id), voucher.value_fen + voucher.store_fee_fen)]
     if clerk_id is not None and voucher.clerk_redeem_reward_fen > 0:

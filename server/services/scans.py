@@ -151,7 +151,8 @@ class BatchCache:
 def verify(
     session: Session, codec: Codec, text: str, gtin: str | None = None, cache: BatchCache | None = None
 ) -> CodeCheck:
-    """check_code (or its cached form), plus the GS1 form's GTIN, which must be valid and match the product."""
+    """check_code (or its cached form), plus the GS1 form's GTIN,
+    which must be valid and match the product."""
     check_gtin = None
     if gtin is not None:
         try:
@@ -223,7 +224,8 @@ def _count_scan(
     session: Session, batch_id: int, serial: int, kind: int, now: datetime
 ) -> tuple[int, int, datetime, str | None]:
     """SQLite: create the Code row on its first scan or count another, in ONE race-free statement:
-    INSERT … ON CONFLICT (batch_id, serial, kind) DO UPDATE SET scan_count = codes.scan_count + 1 … RETURNING."""
+    INSERT … ON CONFLICT (batch_id, serial, kind)
+    DO UPDATE SET scan_count = codes.scan_count + 1 … RETURNING."""
     row = session.execute(
         _SQLITE_UPSERT, {"batch_id": batch_id, "serial": serial, "kind": kind, "now": now}
     ).one()
@@ -289,8 +291,8 @@ def record_scan(
     gtin: str | None = None,
     cache: BatchCache | None = None,
 ) -> ScanResult:
-    """Verify `text_` and record the scan by the consumer with `public_id` (None or unknown: anonymous); invalid,
-    inactive and blacklisted codes get a Scan row, no Code row. One statement on PostgreSQL."""
+    """Verify `text_` and record the scan by the consumer with `public_id` (None or unknown: anonymous);
+    invalid, inactive and blacklisted codes get a Scan row, no Code row. One statement on PostgreSQL."""
     check = verify(session, codec, text_, gtin, cache)
     decoded = check.code
     values = dict(

@@ -1,4 +1,5 @@
-"""The brand manager's store-side pages under /admin: stores, clerks (promo cards), imports, holds, payouts."""
+"""The brand manager's store-side pages under /admin:
+stores, clerks (promo cards), imports, holds, payouts."""
 
 from __future__ import annotations
 

@@ -89,8 +89,8 @@ def consumer_key() -> str:
 
 
 def limited(kind: str):
-    """Per-IP and per-consumer limits on one route (429 RATE_LIMITED with Retry-After), counted before the view
-    runs: the scan limit or the claim limit, as `kind` says. Put it right under the route decorator."""
+    """Per-IP and per-consumer limits on one route (429 RATE_LIMITED with Retry-After), counted before the
+    view runs: the scan limit or the claim limit, as `kind` says. Put it right under the route decorator."""
 
     def decorate(view):
         @functools.wraps(view)

@@ -1,4 +1,5 @@
-"""Print packages: streamed from the API, written by the CLI, built on a real RQ worker; reprints are exact."""
+"""Print packages: streamed from the API, written by the CLI, built on a real RQ worker;
+reprints are exact."""
 
 import io
 import subprocess

@@ -64,7 +64,7 @@ def test_round_trip(batch: int, serial: int, kind: int) -> None:
 def test_encode_range_matches_reference_layout(batch: int, start: int, kind: int, n: int) -> None:
     codes = CODEC.encode_range(batch, start, start + n, kind)
     assert len(codes) == n
-    for serial, code in zip(range(start, start + n), codes):
+    for serial, code in zip(range(start, start + n), codes, strict=True):
         assert code == reference_code(SECRET, batch, serial, kind)
 
 

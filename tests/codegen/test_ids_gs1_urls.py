@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import qrcode
 import qrcode.util
@@ -64,10 +66,8 @@ def test_public_id_typos_and_padding_tricks_are_refused() -> None:
 def test_public_ids_differ_by_namespace_and_secret() -> None:
     assert IDS.encode("promo", 5) != IDS.encode("store", 5)
     assert PublicIds(b"another-secret-0123456789abcdef").encode("promo", 5) != IDS.encode("promo", 5)
-    try:
+    with contextlib.suppress(IdInvalid):
         assert IDS.decode("store", IDS.encode("promo", 5)) != 5
-    except IdInvalid:
-        pass
     with pytest.raises(ValueError):
         IDS.encode("promo", -1)
     with pytest.raises(ValueError):

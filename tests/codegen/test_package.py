@@ -74,7 +74,7 @@ def test_rolls_have_the_right_rows_and_codes(plain_dir: tuple) -> None:
     names = sorted(p.name for p in out.glob("roll-*.csv"))
     assert names == ["roll-00001.csv", "roll-00002.csv", "roll-00003.csv"]
     all_rows = []
-    for name, expected in zip(names, (1000, 1000, 503)):
+    for name, expected in zip(names, (1000, 1000, 503), strict=True):
         header, rows = read_rows(out / name)
         assert header == ["seq", "serial", "code", "url"] and len(rows) == expected
         all_rows += rows

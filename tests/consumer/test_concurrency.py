@@ -1,6 +1,6 @@
-"""Real concurrent requests against PostgreSQL: the database enforces one voucher per pack, the cap and budget,
-and the per-consumer daily limit. Each thread has its own test client (its own cookies); a Barrier lines
-them up so the claims really overlap."""
+"""Real concurrent requests against PostgreSQL: the database enforces one voucher per pack, the cap and
+budget, and the per-consumer daily limit. Each thread has its own test client (its own cookies); a Barrier
+lines them up so the claims really overlap."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Scan enrichment as an outbox of pending scan rows: debounced pokes on Redis, batch runs, PG concurrency, inline."""
+"""Scan enrichment as an outbox of pending scan rows:
+debounced pokes on Redis, batch runs, PG concurrency, inline."""
 
 from __future__ import annotations
 
@@ -46,7 +47,8 @@ def make_app(tmp_path):
 
 
 class Clock:
-    """Stands in for time.monotonic in server.jobs, so 'a burst within one second' does not depend on CPU load."""
+    """Stands in for time.monotonic in server.jobs,
+    so 'a burst within one second' does not depend on CPU load."""
 
     now = 1000.0
 
@@ -91,7 +93,8 @@ def snapshot(world):
 
 
 def assert_enriched(world):
-    """Every scan matches its IP's GeoIP place and its local time; every code's first_city is its earliest scan's city."""
+    """Every scan matches its IP's GeoIP place and its local time;
+    every code's first_city is its earliest scan's city."""
     with world.session() as s:
         for scan in s.execute(select(Scan)).scalars():
             place = PLACE[scan.ip]

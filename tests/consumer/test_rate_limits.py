@@ -1,5 +1,5 @@
-"""Rate limits on the consumer routes: 429 RATE_LIMITED with Retry-After, counted in Redis or in memory, and in
-memory while Redis is unreachable."""
+"""Rate limits on the consumer routes: 429 RATE_LIMITED with Retry-After, counted in Redis or in memory, and
+in memory while Redis is unreachable."""
 
 from __future__ import annotations
 
@@ -112,7 +112,8 @@ def test_every_limit_in_a_list_counts_for_every_key(request, storage):
 
 
 def test_the_counters_are_the_librarys_own(redis_url):
-    """One round trip counts every window, in the keys, amounts and expiries of limits' FixedWindowRateLimiter."""
+    """One round trip counts every window,
+    in the keys, amounts and expiries of limits' FixedWindowRateLimiter."""
     limits = RateLimits.from_url(redis_url)
     for _ in range(3):
         limits.hit("5/minute;10/hour", "ip-a", "consumer-a")

@@ -109,7 +109,7 @@ def test_friend_voucher_flow_and_limits(app, client):
         client.post(
             f"/api/v1/referrals/{token}/claim", headers=h, environ_base={"REMOTE_ADDR": f"10.{n}.0.9"}
         )
-        for n, h in zip((1, 2, 3), friends)
+        for n, h in zip((1, 2, 3), friends, strict=True)
     ]
     assert [r.status_code for r in got[:2]] == [201, 201]
     assert got[2].status_code == 409 and got[2].get_json()["error"]["code"] == "REFERRAL_EXHAUSTED"
@@ -193,7 +193,8 @@ def test_a_shared_network_is_evidence_not_a_refusal(app, client, sharer_ip, frie
 
 
 def test_friend_voucher_redemption_pays_the_sharer_bonus(app, client):
-    """issue 5's redemption posts rewards.redemption_postings: a friend voucher's include the sharer's bonus."""
+    """issue 5's redemption posts rewards.redemption_postings:
+    a friend voucher's include the sharer's bonus."""
     world = build_world(app, **REFERRAL)
     sharer = api_consumer(client, "10.0.0.1")
     token, _ = share_token(app, world, client, sharer)

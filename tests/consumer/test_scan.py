@@ -1,4 +1,5 @@
-"""Scan pages: verdict wording, outcomes and statuses, Code rows only for genuine codes, GS1 form, enrichment."""
+"""Scan pages: verdict wording, outcomes and statuses, Code rows only for genuine codes,
+GS1 form, enrichment."""
 
 from __future__ import annotations
 

@@ -269,7 +269,7 @@ def test_reversal_racing_settlement_is_excluded_or_clawed_back_never_both_never_
                 amount,
                 sid,
             )
-        for rid, pair in by_redemption.items():
+        for pair in by_redemption.values():
             (orig_amount, orig_sid), (rev_amount, rev_sid) = pair["original"], pair["reversal"]
             assert orig_amount == -rev_amount == 600
             # never both: a clawback is never settled before (or without) the payout it claws back

@@ -147,7 +147,8 @@ def _upload(client, world, kind, name, data):
 
 def test_import_stores_from_csv_with_bom(client, world, sessions):
     data = _csv(
-        "Name,Province,City,Address,lat,lng,owner\n四号店,浙江省,杭州,西湖路 2 号,30.2,120.1,owner0\n五号店,浙江省,宁波,,,,\n"
+        "Name,Province,City,Address,lat,lng,owner\n"
+        "四号店,浙江省,杭州,西湖路 2 号,30.2,120.1,owner0\n五号店,浙江省,宁波,,,,\n"
     )
     response = _upload(client, world, "stores", "stores.csv", data)
     assert response.status_code == 201 and len(response.get_json()["created"]) == 2
@@ -176,8 +177,8 @@ def test_import_clerks_from_xlsx(client, world, sessions, app):
 def test_an_import_with_any_bad_row_imports_nothing_and_reports_every_row(client, world, sessions):
     before = table_counts(sessions)
     data = _csv(
-        "username,password,store\ngood.one,long-enough,一号店\nbad one,long-enough,一号店\nshort.pw,123,一号店\n"
-        "good.two,long-enough,没有这家店\ngood.one,long-enough,一号店\n",
+        "username,password,store\ngood.one,long-enough,一号店\nbad one,long-enough,一号店\n"
+        "short.pw,123,一号店\ngood.two,long-enough,没有这家店\ngood.one,long-enough,一号店\n",
         bom=False,
     )
     response = _upload(client, world, "clerks", "clerks.csv", data)

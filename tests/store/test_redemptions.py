@@ -1,4 +1,5 @@
-"""POST /api/v1/redemptions and /reverse: one success, typed refusals that change nothing, Stripe idempotency."""
+"""POST /api/v1/redemptions and /reverse: one success, typed refusals that change nothing,
+Stripe idempotency."""
 
 from __future__ import annotations
 

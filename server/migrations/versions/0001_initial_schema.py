@@ -42,7 +42,9 @@ def upgrade() -> None:
         sa.Column("attribution_minutes", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
-            "clerk_claim_reward_fen >= 0 AND clerk_redeem_reward_fen >= 0 AND store_fee_fen >= 0 AND referral_bonus_points >= 0 AND referral_friend_value_fen >= 0 AND referral_limit_per_share >= 0",
+            "clerk_claim_reward_fen >= 0 AND clerk_redeem_reward_fen >= 0 AND store_fee_fen >= 0"
+            " AND referral_bonus_points >= 0 AND referral_friend_value_fen >= 0"
+            " AND referral_limit_per_share >= 0",
             name=op.f("ck_campaigns_rewards_non_negative"),
         ),
         sa.CheckConstraint("ends_at > starts_at", name=op.f("ck_campaigns_window")),
