@@ -93,12 +93,12 @@ def demo(tmp_path_factory):
     )
     reader.start()
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             try:
-                if requests.get(running.base + "/healthz", timeout=10).status_code == 200:
+                if requests.get(running.base + "/healthz", timeout=30).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or the worker still booting
                 time.sleep(0.3)
         else:
             pytest.fail("the demo did not come up:\n" + running.output)
