@@ -112,7 +112,11 @@ CATALOGUE: dict[str, tuple[int, str, str]] = {
         "登录失败次数过多，账号已锁定至 {until}。",
         "Too many failed sign-ins: the account is locked until {until}.",
     ),
-    "NOT_FOUND": (404, "找不到该对象。", "Not found."),
+    "NOT_FOUND": (
+        404,
+        "找不到该页面或对象，请检查链接。",
+        "This page or item does not exist; please check the link.",
+    ),
     "VALIDATION_FAILED": (400, "输入有误：{reason}", "Invalid input: {reason}"),
     "LEDGER_KEY_REUSED": (
         409,
