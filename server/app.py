@@ -77,9 +77,9 @@ def _register_blueprints(app: Flask) -> None:
     import server.auth  # noqa: F401 — registers the Flask-Login user loader
     from server.api import api
     from server.extensions import csrf
-    from server.views import admin, auth, consumer, health, store
+    from server.views import admin, auth, consumer, health, home, store
 
-    for module in (health, auth, consumer, store, admin):
+    for module in (home, health, auth, consumer, store, admin):
         app.register_blueprint(module.bp)
     from server.views import admin_people  # stores, clerks, holds and payouts
 

@@ -48,3 +48,11 @@ def test_checkout_finds_templates_and_static():
     from server.assets import static_folder, template_folder
 
     assert Path(template_folder()) == ROOT / "templates" and Path(static_folder()) == ROOT / "static"
+
+
+def test_png_images_need_nothing_beyond_the_main_dependencies():
+    """images.zip?format=png draws with Pillow (through qrcode): `pip install codeloop` must bring it."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert any(dep.lower().startswith("pillow") for dep in project["dependencies"])

@@ -6,13 +6,14 @@ from __future__ import annotations
 import io
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
 
 from server.auth import principal, staff_page
 from server.errors import DomainError
 from server.models import Store, User, utcnow
 from server.services import holds, people, settlements
 from server.services.redemptions import yuan
-from server.web import db, language, runtime
+from server.web import db, language, runtime, when
 
 bp = Blueprint("admin_people", __name__, url_prefix="/admin")
 ADMIN = staff_page("admin")
@@ -184,9 +185,27 @@ def settlement_list():
 @bp.post("/settlements/run")
 @ADMIN
 def settlement_run():
-    settlements.run(db(), period_end=utcnow(), now=utcnow(), actor_id=principal().user_id)
+    now = utcnow()
+    created = settlements.run(db(), period_end=now, now=now, actor_id=principal().user_id)
+    waiting = settlements.waiting(db(), now=now)
     db().commit()
+    flash(_settlement_outcome(len(created), waiting), "info")
     return redirect(url_for("admin_people.settlement_list"))
+
+
+def _settlement_outcome(created: int, waiting: settlements.Waiting) -> str:
+    """What closing the period did, and why there is no statement when there is none."""
+    if created:
+        return ngettext("%(num)d statement closed.", "%(num)d statements closed.", created)
+    if waiting.entries:
+        return gettext(
+            "No statement: nothing is payable yet. ¥%(total)s is still inside the %(days)s-day holding "
+            "period; the first of it becomes payable on %(date)s.",
+            total=yuan(waiting.total),
+            days=runtime().config.hold_days,
+            date=when(waiting.first_payable_at),
+        )
+    return gettext("No statement: there is nothing to settle.")
 
 
 @bp.post("/settlements/<int:settlement_id>/paid")
