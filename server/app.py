@@ -93,9 +93,9 @@ def _register_blueprints(app: Flask) -> None:
     import server.auth  # noqa: F401 — registers the Flask-Login user loader
     from server.api import api
     from server.extensions import csrf
-    from server.views import auth, consumer, health, store
+    from server.views import auth, consumer, health, home, store
 
-    for module in (health, auth, consumer, store):
+    for module in (home, health, auth, consumer, store):
         app.register_blueprint(module.bp)
     for module in console():
         app.register_blueprint(module.bp)

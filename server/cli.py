@@ -99,6 +99,13 @@ def serve(host: str, port: int, workers: int, worker_class: str, threads: int, c
     from server import serving
 
     rt = _runtime()
+    if not rt.config.public_url_set and rt.config.env == "production":
+        click.echo(
+            "codeloop: warning: CODELOOP_PUBLIC_URL is not set: printed codes and share links will point at "
+            + serving.served_url(host, port),
+            err=True,
+        )
+    serving.serve_public_url(rt.config, host, port)
     rt.engine.dispose()
     serving.exec_gunicorn(
         rt.config.database_url,
@@ -125,6 +132,7 @@ def user() -> None:
 def user_create(username: str, role: str, store_id: int | None, display_name: str, password: str) -> None:
     """Create an admin, store owner or clerk."""
     from server.services.accounts import create_user
+    from server.services.attribution import promo_code_for
 
     with _runtime().sessions.begin() as session:
         created = create_user(
@@ -136,6 +144,9 @@ def user_create(username: str, role: str, store_id: int | None, display_name: st
             display_name=display_name,
             now=_now(),
         )
+        if role == "clerk":  # a clerk's promo code (导购码), as the admin pages give one
+            session.flush()
+            created.promo_code = promo_code_for(_runtime().ids, created.id)
         click.echo(f"created {created.role} {created.username} (id {created.id})")
 
 

@@ -78,6 +78,7 @@ class Config:
     redis_url: str | None = None
     secret_key: str = ""
     public_url: str = "http://127.0.0.1:5000"
+    public_url_set: bool = False  # False: `codeloop serve` and `demo` point it at the address they serve on
     geoip_db: str | None = None
     geoip_provider: str = "maxmind"
     ip2region_db: str | None = None
@@ -120,6 +121,7 @@ class Config:
             redis_url=_redis_url(values.get("CODELOOP_REDIS_URL")),
             secret_key=secret_key or _instance_secret(instance_dir),
             public_url=_public_url(values.get("CODELOOP_PUBLIC_URL", "http://127.0.0.1:5000")),
+            public_url_set="CODELOOP_PUBLIC_URL" in values,
             geoip_db=_geoip(values.get("CODELOOP_GEOIP_DB")),
             geoip_provider=_geoip_provider(values),
             ip2region_db=_file(values, "CODELOOP_IP2REGION_DB"),
@@ -202,6 +204,28 @@ def _public_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise ConfigError(f"CODELOOP_PUBLIC_URL must be an http(s) URL with no query; got {url!r}")
     return url.rstrip("/")
+
+
+def served_url(host: str, port: int) -> str:
+    """The URL a browser reaches `codeloop serve --host HOST --port PORT` at: for a wildcard bind, this
+    machine's address on its local network (so a phone on the same Wi-Fi can open printed codes), else
+    loopback."""
+    if host in ("", "0.0.0.0", "::"):
+        host = _lan_address() or "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def _lan_address() -> str | None:
+    import socket
+
+    try:  # a UDP "connection" sends nothing: it only asks the kernel which local address would be used
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.connect(("192.0.2.1", 9))
+            return sock.getsockname()[0]
+    except OSError:
+        return None
 
 
 def _geoip(path: str | None) -> str | None:

@@ -45,7 +45,7 @@ CATALOGUE: dict[str, tuple[int, str, str]] = {
         "今日领取次数已达上限（{limit} 张）。",
         "You have reached today's limit of {limit} vouchers.",
     ),
-    "REFERRAL_SELF": (403, "不能领取自己分享的优惠券。", "You cannot claim a voucher you shared yourself."),
+    "REFERRAL_SELF": (403, "不能领取这张好友券：{rule}", "You cannot claim this friend voucher: {rule}"),
     "REFERRAL_NOT_FOUND": (
         404,
         "找不到该分享链接，请向好友确认。",
@@ -117,7 +117,11 @@ CATALOGUE: dict[str, tuple[int, str, str]] = {
         "登录失败次数过多，账号已锁定至 {until}。",
         "Too many failed sign-ins: the account is locked until {until}.",
     ),
-    "NOT_FOUND": (404, "找不到该对象。", "Not found."),
+    "NOT_FOUND": (
+        404,
+        "找不到该页面或对象，请检查链接。",
+        "This page or item does not exist; please check the link.",
+    ),
     "VALIDATION_FAILED": (400, "输入有误：{reason}", "Invalid input: {reason}"),
     "LEDGER_KEY_REUSED": (
         409,

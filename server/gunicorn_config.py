@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import gc
 
+# gunicorn answers a request line over its limit (default 4094 bytes) itself, with a plain English page;
+# at 8190, its highest bounded value, a long path reaches the app and gets our own 404 page
+limit_request_line = 8190
+
 
 def post_worker_init(_worker) -> None:
     """Hide the freshly built app from the garbage collector."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from typing import NoReturn
 
-from server.config import ConfigError
+from server.config import Config, ConfigError, served_url
 from server.db import POOL_SIZE
 
 WORKER_CLASSES = ("auto", "gevent", "gthread")
@@ -24,6 +25,16 @@ def worker_class(choice: str, database_url: str) -> str:
         # SQLite waits for its write lock inside C, which would stall every greenlet of the worker
         raise ConfigError("gevent workers need PostgreSQL; on SQLite use --worker-class gthread (or auto)")
     return choice
+
+
+def serve_public_url(config: Config, host: str, port: int) -> Config:
+    """`config` with its public URL at the address served on when CODELOOP_PUBLIC_URL is not set, and that
+    URL exported for the gunicorn workers (each builds its own config from the environment)."""
+    if config.public_url_set:
+        return config
+    url = served_url(host, port)
+    os.environ["CODELOOP_PUBLIC_URL"] = url
+    return dataclasses.replace(config, public_url=url, public_url_set=True)
 
 
 def gunicorn_argv(

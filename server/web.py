@@ -8,12 +8,13 @@ import flask_babel
 from babel import Locale
 from flask import Flask, current_app, g, render_template, request
 from flask.sessions import SecureCookieSessionInterface
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from server.errors import DomainError
+from server.errors import DomainError, Localised
 from server.runtime import Runtime
 from server.services.redemptions import local_time, yuan
 
@@ -26,6 +27,15 @@ _HTTP_CODES = {
     405: "VALIDATION_FAILED",
     413: "VALIDATION_FAILED",
     429: "RATE_LIMITED",
+}
+
+
+# the same errors on a page, in the reader's words: Werkzeug's descriptions are English and for developers
+_PAGE_REASONS = {
+    "csrf": Localised(zh_CN="页面已过期，请刷新后重试", en="the page has expired; reload it and try again"),
+    400: Localised(zh_CN="请求无效，请返回上一页重试", en="the request was not valid; go back and try again"),
+    405: Localised(zh_CN="此页面不接受这种请求", en="this page does not accept that request"),
+    413: Localised(zh_CN="上传的内容太大", en="the upload is too large"),
 }
 
 
@@ -119,6 +129,15 @@ def error_response(error: DomainError, status: int | None = None):
     ), status
 
 
+def _http_reason(exc: HTTPException) -> str | Localised:
+    """Werkzeug's description for the API; on a page, a reason in the reader's language."""
+    if wants_json():
+        return exc.description or exc.name
+    if isinstance(exc, CSRFError):
+        return _PAGE_REASONS["csrf"]
+    return _PAGE_REASONS.get(exc.code, _PAGE_REASONS[400])
+
+
 def _close_session(_exc) -> None:
     session = g.pop("db", None)
     if session is not None:
@@ -139,9 +158,7 @@ def init_app(app: Flask) -> None:
     def _http(exc: HTTPException):
         code = _HTTP_CODES.get(exc.code or 500, "VALIDATION_FAILED")
         error = (
-            DomainError(code, reason=exc.description or exc.name)
-            if code == "VALIDATION_FAILED"
-            else DomainError(code)
+            DomainError(code, reason=_http_reason(exc)) if code == "VALIDATION_FAILED" else DomainError(code)
         )
         body, status = error_response(error, exc.code)
         return (

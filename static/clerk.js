@@ -47,10 +47,10 @@
       undo.onclick = function () { post("/clerk/reverse/" + r.redemption_id, new FormData()); };
       box.appendChild(undo);
     } else {
-      box = el("div", "banner bad"); box.setAttribute("role", "alert");
+      box = el("div", "banner bad"); box.setAttribute("role", "alert"); box.setAttribute("data-error", r.code);
       box.appendChild(el("h1", null, "\u2717 " + msg.msgRefused));
       box.appendChild(el("p", "reason", r.message));
-      box.appendChild(el("p", null, (r.voucher || "") + " \u00b7 " + r.code));
+      if (r.voucher) box.appendChild(el("p", null, r.voucher));
     }
     result.appendChild(box);
     if (navigator.vibrate) navigator.vibrate(r.ok ? 80 : [60, 60, 60]);

@@ -55,7 +55,7 @@ def test_wrong_password_is_refused_and_counted_then_locks(client, admin, session
 
 def test_sign_in_without_csrf_token_is_refused(client, admin):
     response = client.post("/login", data={"username": "boss", "password": "correct-horse"})
-    assert response.status_code == 400 and "CSRF" in response.get_data(as_text=True)
+    assert response.status_code == 400 and "页面已过期，请刷新后重试" in response.get_data(as_text=True)
     from flask_login import current_user
 
     with client:

@@ -57,6 +57,19 @@ def test_user_create_refusals_are_clear(cli_env):
     assert "Traceback" not in short.stderr + clerk.stderr
 
 
+def test_a_clerk_made_on_the_command_line_has_a_promo_code(cli_env, sessions):
+    from tests.factories import make_store
+
+    with sessions.begin() as s:
+        store_id = make_store(s).id
+    made = run(
+        cli_env, "user", "create", "c2c", "--role", "clerk", "--store", str(store_id), "--password", "x" * 9
+    )
+    assert made.returncode == 0, made.stderr
+    with sessions() as s:
+        assert s.scalar(select(User.promo_code).where(User.username == "c2c"))
+
+
 def test_check_passes_then_finds_a_violation(cli_env, sessions):
     assert run(cli_env, "check").returncode == 0
     from tests.factories import make_campaign, make_consumer, make_voucher
@@ -92,7 +105,7 @@ def test_demo_serves_the_embedded_default_from_nothing(tmp_path):
         deadline, health = time.monotonic() + 60, None
         while time.monotonic() < deadline:
             try:
-                health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
+                health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=30)
                 break
             except (requests.ConnectionError, requests.Timeout):  # not listening yet, or a worker booting
                 time.sleep(0.3)
@@ -104,7 +117,10 @@ def test_demo_serves_the_embedded_default_from_nothing(tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         output = proc.communicate(timeout=30)[0]
-    assert "admin login" in output and "codeloop-demo" in output
+    assert "codeloop-demo" in output and all(
+        f"{name} (" in output for name in ("clerk1", "clerk2", "owner1", "owner2")
+    )
+    assert f"http://127.0.0.1:{port}/admin" in output and ":5000" not in output  # links follow the port
     again = subprocess.run(
         [CODELOOP, "demo", "--no-serve"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
     )

@@ -96,3 +96,26 @@ def test_cli_start_up_errors_are_one_line_without_traceback(tmp_path, environ, e
     assert result.returncode == 2
     assert result.stderr.startswith(expected)
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_the_public_url_follows_the_served_address_unless_it_is_set(tmp_path, monkeypatch):
+    from server.config import served_url
+    from server.serving import serve_public_url
+
+    assert served_url("127.0.0.1", 18500) == "http://127.0.0.1:18500"
+    assert served_url("::1", 8000) == "http://[::1]:8000"
+    wildcard = served_url("0.0.0.0", 8000)
+    assert wildcard.startswith("http://") and wildcard.endswith(":8000") and "0.0.0.0" not in wildcard
+    import os
+
+    monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items() if k != "CODELOOP_PUBLIC_URL"})
+    unset = Config.from_env({"CODELOOP_INSTANCE_DIR": str(tmp_path)}, dotenv=tmp_path / "none")
+    assert not unset.public_url_set
+    served = serve_public_url(unset, "127.0.0.1", 18500)
+    assert served.public_url == "http://127.0.0.1:18500"
+    assert os.environ["CODELOOP_PUBLIC_URL"] == "http://127.0.0.1:18500"  # what gunicorn's workers read
+    chosen = Config.from_env(
+        {"CODELOOP_INSTANCE_DIR": str(tmp_path), "CODELOOP_PUBLIC_URL": "https://q.brand.cn"},
+        dotenv=tmp_path / "none",
+    )
+    assert serve_public_url(chosen, "127.0.0.1", 18500).public_url == "https://q.brand.cn"

@@ -67,11 +67,11 @@ def test_api_errors_are_typed_and_localised(client):
     assert zh.status_code == en.status_code == 404
     assert (
         zh.get_json()["error"]["code"] == "NOT_FOUND"
-        and zh.get_json()["error"]["message"] == "找不到该对象。"
+        and zh.get_json()["error"]["message"] == "找不到该页面或对象，请检查链接。"
     )
-    assert en.get_json()["error"]["message"] == "Not found."
+    assert en.get_json()["error"]["message"] == "This page or item does not exist; please check the link."
     page = client.get("/no-such-page", headers={"Accept-Language": "en"})
-    assert page.status_code == 404 and b"Not found." in page.data
+    assert page.status_code == 404 and b"This page or item does not exist" in page.data
 
 
 def test_openapi_document(client):

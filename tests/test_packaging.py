@@ -40,6 +40,13 @@ def test_wheel_contains_templates_static_and_migrations(tmp_path):
         "server/migrations/versions/0001_initial_schema.py" in names and "server/migrations/env.py" in names
     )
     assert "codegen/__init__.py" in names and "workers/__init__.py" in names
+    modules = {
+        str(p.relative_to(ROOT))
+        for top in ("server", "codegen", "workers")
+        for p in (ROOT / top).rglob("*.py")
+    }
+    assert modules - names == set(), "packages missing from pyproject.toml's [tool.setuptools] packages"
+    assert "server/data/regions.csv" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "codeloop = server.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
@@ -48,3 +55,11 @@ def test_checkout_finds_templates_and_static():
     from server.assets import static_folder, template_folder
 
     assert Path(template_folder()) == ROOT / "templates" and Path(static_folder()) == ROOT / "static"
+
+
+def test_png_images_need_nothing_beyond_the_main_dependencies():
+    """images.zip?format=png draws with Pillow (through qrcode): `pip install codeloop` must bring it."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert any(dep.lower().startswith("pillow") for dep in project["dependencies"])

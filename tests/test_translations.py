@@ -17,11 +17,11 @@ def test_there_are_catalogues():
 @pytest.mark.parametrize("po", CATALOGUES, ids=lambda p: p.parts[-4])
 def test_mo_is_compiled_from_po(po):
     with po.open("rb") as fh:
-        source = {m.id: m.string for m in read_po(fh) if m.id}
+        source = {_key(m.id): _key(m.string) for m in read_po(fh) if m.id}
     with po.with_suffix(".mo").open("rb") as fh:
-        compiled = {m.id: m.string for m in read_mo(fh) if m.id}
+        compiled = {_key(m.id): _key(m.string) for m in read_mo(fh) if m.id}
     assert compiled == {k: v for k, v in source.items() if v}, f"run: pybabel compile -d {po.parents[2]}"
-    assert all(source.values()), "untranslated strings"
+    assert all(v if isinstance(v, str) else all(v) for v in source.values()), "untranslated strings"
 
 
 def test_catalogues_agree_on_shared_strings():
@@ -32,8 +32,14 @@ def test_catalogues_agree_on_shared_strings():
         with po.open("rb") as fh:
             for message in read_po(fh):
                 if message.id and message.string:
-                    area, string = po.parts[-4], message.string
-                    if message.id in seen and seen[message.id][1] != string:
-                        clashes.append((message.id, seen[message.id], (area, string)))
-                    seen.setdefault(message.id, (area, string))
+                    area, string = po.parts[-4], _key(message.string)
+                    key = _key(message.id)
+                    if key in seen and seen[key][1] != string:
+                        clashes.append((key, seen[key], (area, string)))
+                    seen.setdefault(key, (area, string))
     assert clashes == []
+
+
+def _key(value):
+    """A plural message's ids and strings come as a list or tuple: one hashable, comparable form."""
+    return value if isinstance(value, str) else tuple(value)

@@ -14,7 +14,7 @@ from server.api.common import json_body, str_field
 from server.api.openapi import path
 from server.errors import DomainError
 from server.models import utcnow
-from server.services import attribution, claims, phones, referrals, voucher_tokens
+from server.services import attribution, claims, phones, referrals, sharing, voucher_tokens
 from server.services.scans import record_scan
 from server.views.consumer import (
     batch_cache,
@@ -62,6 +62,7 @@ def sms_sender() -> phones.SmsSender:
 
 
 def voucher_json(state: claims.VoucherState, *, mine: bool, now) -> dict:
+    """The voucher as the page shows it; for its holder the QR payload and, for a pack voucher, the share."""
     v = state.voucher
     body = {
         "code": v.code,
@@ -83,6 +84,11 @@ def voucher_json(state: claims.VoucherState, *, mine: bool, now) -> dict:
         )
         body["qr_refresh_seconds"] = (
             voucher_tokens.seconds_left(now) if state.campaign.rotating_token else None
+        )
+    if mine and v.kind == "pack":
+        shared = sharing.sharing(db(), state, now)
+        body["share"] = (
+            sharing.to_json(shared, state.campaign, runtime().config.public_url) if shared else None
         )
     return body
 
@@ -182,12 +188,9 @@ def claim(code: str):
         now=now,
         gtin=request.args.get("gtin"),
     )
-    state = claims.voucher_state(db(), claimed.voucher, now)
-    db().commit()
-    return {
-        "created": claimed.created,
-        "voucher": voucher_json(state, mine=True, now=now),
-    }, 201 if claimed.created else 200
+    body = voucher_json(claims.voucher_state(db(), claimed.voucher, now), mine=True, now=now)
+    db().commit()  # with the share link the answer names
+    return {"created": claimed.created, "voucher": body}, 201 if claimed.created else 200
 
 
 path(
@@ -216,14 +219,18 @@ def voucher(code: str):
     mine = consumer is not None and consumer.id == found.consumer_id
     if not mine and principal() is None:
         raise DomainError("VOUCHER_NOT_FOUND")  # only the holder or staff may read a voucher
-    return {"voucher": voucher_json(claims.voucher_state(db(), found, now), mine=mine, now=now)}
+    body = voucher_json(claims.voucher_state(db(), found, now), mine=mine, now=now)
+    db().commit()  # the share link is made on first sight
+    return {"voucher": body}
 
 
 path(
     "/vouchers/{code}",
     "get",
     _op(
-        "Voucher state, for its holder (consumer token) or staff (bearer token); code or rotating token",
+        "Voucher state, for its holder (consumer token) or staff (bearer token); code or rotating token. "
+        "For the holder of a pack voucher, `share`: the share link (`url`), places `left`, the friends' "
+        "vouchers (value, state, the bonus points each earned the sharer) and the `bonus_points` earned.",
         security=[*CONSUMER, {"bearer": []}],
         params=["code"],
     ),
@@ -237,9 +244,9 @@ def referral_claim(token: str):
     now = utcnow()
     who = referrals.Requester(consumer, device_id(), client_ip())
     voucher_, created = referrals.claim_friend(db(), runtime().ids, token, who, terms=terms(), now=now)
-    state = claims.voucher_state(db(), voucher_, now)
+    body = voucher_json(claims.voucher_state(db(), voucher_, now), mine=True, now=now)
     db().commit()
-    return {"created": created, "voucher": voucher_json(state, mine=True, now=now)}, 201 if created else 200
+    return {"created": created, "voucher": body}, 201 if created else 200
 
 
 path(

@@ -55,6 +55,9 @@ class Voucher(Base):
     expires_at: Mapped[datetime]
     # seconds from the claiming consumer's scan of the pack (else its first scan) to the claim
     scan_to_claim_s: Mapped[int | None] = mapped_column(Integer)
+    # friend vouchers: claimed from the network of one of the sharer's recent scans (referral-loop evidence);
+    # NULL for pack vouchers and for claims from no, loopback or private addresses
+    same_network: Mapped[bool | None]
 
 
 class Redemption(Base):

@@ -302,20 +302,12 @@ def _refuse(
     now: datetime,
     tz: str,
 ):
-    """The redeeming UPDATE matched nothing:
-    raise the reason, checked in the order a clerk needs to hear it."""
+    """The redeeming UPDATE matched nothing: raise the reason, checked in the order a clerk needs to
+    hear it — the voucher's state (already redeemed, expired) before its presentation and the amount."""
     found = session.execute(_DIAGNOSIS, {"code": code}).first()
     if found is None:
         raise DomainError("VOUCHER_NOT_FOUND", voucher=code)
     status, expires_at, min_spend, rotating, redemption_id, redeemed_at, where_id, where_name = found
-    if rotating and not is_token:  # a typed or forwarded code of a rotating-token voucher
-        raise DomainError(
-            "VOUCHER_TOKEN_EXPIRED", voucher=code, reason="scan the live QR on the voucher page"
-        )
-    if min_spend and (purchase_fen is None or purchase_fen < min_spend):
-        raise DomainError(
-            "MIN_SPEND_NOT_MET", min_spend=yuan(min_spend), min_spend_fen=min_spend, purchase_fen=purchase_fen
-        )
     if status == "redeemed" and redemption_id is not None:
         same = where_id == store.id
         details = dict(
@@ -333,6 +325,14 @@ def _refuse(
             "VOUCHER_EXPIRED",
             expires_at=local_time(expires_at, tz),
             expires_at_utc=expires_at.isoformat(timespec="seconds"),
+        )
+    if rotating and not is_token:  # a typed or forwarded code of a rotating-token voucher
+        raise DomainError(
+            "VOUCHER_TOKEN_EXPIRED", voucher=code, reason="scan the live QR on the voucher page"
+        )
+    if min_spend and (purchase_fen is None or purchase_fen < min_spend):
+        raise DomainError(
+            "MIN_SPEND_NOT_MET", min_spend=yuan(min_spend), min_spend_fen=min_spend, purchase_fen=purchase_fen
         )
     # redeemed by a transaction not yet visible, or reversed meanwhile: the till may simply retry
     raise DomainError("REQUEST_IN_PROGRESS")

@@ -3,13 +3,19 @@
 A consumer's pack voucher gets one share link (`/r/<token>`, share_limit = campaign.referral_limit_per_share).
 A friend may claim one friend voucher per link (UNIQUE(referral_id, consumer_id)); the link's uses are
 counted with a conditional UPDATE (used_count < share_limit); friend vouchers count against the
-campaign's cap and budget like pack vouchers. Self-referral is refused (REFERRAL_SELF) for the same
-consumer, the same device cookie, the same phone hash, or the same network (IPv4 /24, IPv6 /48) as
-any scan by the sharer within NETWORK_WINDOW.
+campaign's cap and budget like pack vouchers.
+
+Self-referral is refused (REFERRAL_SELF, `why` naming the rule) for the same consumer, the same device
+cookie or the same phone: each names one person. A shared network is not: a family, an office or a
+shop's Wi-Fi share one public address, and the demo's two browsers share loopback. A claim from the
+network (IPv4 /24, IPv6 /48) of any scan by the sharer within NETWORK_WINDOW is issued and marked
+(`vouchers.same_network`), evidence for the referral-loop alert; loopback and private addresses say
+nothing about who is who and leave it NULL.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from codegen.ids import ID_ALPHABET, PublicIds
 from server.db import insert_ignoring_conflicts
-from server.errors import DomainError
+from server.errors import DomainError, Localised
 from server.models import Campaign, Consumer, Referral, Scan, Voucher
 from server.services import consumers
 from server.services.claims import (
@@ -94,30 +100,58 @@ class Requester:
     ip: str | None
 
 
-def check_not_self(
-    session: Session, referral: Referral, who: Requester, *, secret: bytes, now: datetime
-) -> None:
+# why -> the refusal's reason, in the words of the person refused
+SELF_RULES = {
+    "consumer": Localised(
+        zh_CN="这是你自己分享的链接，请把它发给好友。", en="this is your own share link: send it to a friend."
+    ),
+    "device": Localised(
+        zh_CN="这个链接是在这台设备上分享的，请让好友用自己的手机打开。",
+        en="it was shared from this device: your friend should open it on their own phone.",
+    ),
+    "phone": Localised(
+        zh_CN="你绑定的手机号就是分享人的手机号。", en="your phone number is the one the sharer bound."
+    ),
+}
+
+
+def check_not_self(session: Session, referral: Referral, who: Requester) -> None:
+    """Refuse the sharer themself: the same consumer, device or phone (REFERRAL_SELF naming the rule)."""
     sharer = session.get(Consumer, referral.sharer_id)
-    if who.consumer.id == sharer.id:
-        raise DomainError("REFERRAL_SELF", why="consumer")
-    for mine, theirs, why in (
-        (who.device_id or who.consumer.device_id, sharer.device_id, "device"),
-        (who.consumer.phone_hash, sharer.phone_hash, "phone"),
+    for why, mine, theirs in (
+        ("consumer", who.consumer.id, sharer.id),
+        ("device", who.device_id or who.consumer.device_id, sharer.device_id),
+        ("phone", who.consumer.phone_hash, sharer.phone_hash),
     ):
         if mine and theirs and mine == theirs:
-            raise DomainError("REFERRAL_SELF", why=why)
-    mine = consumers.network_hash(secret, who.ip)
-    if mine:
-        # the sharer's networks: the enrichment's hash, or the raw address while enrichment is pending (the
-        # address itself is dropped after the retention window; the hash stays)
-        seen = session.execute(
-            select(Scan.net_hash, Scan.ip)
-            .where(Scan.consumer_id == sharer.id, Scan.scanned_at >= now - NETWORK_WINDOW)
-            .distinct()
-            .limit(200)
-        ).all()
-        if any((net or consumers.network_hash(secret, ip)) == mine for net, ip in seen):
-            raise DomainError("REFERRAL_SELF", why="network")
+            raise DomainError("REFERRAL_SELF", why=why, rule=SELF_RULES[why])
+
+
+def same_network(
+    session: Session, referral: Referral, ip: str | None, *, secret: bytes, now: datetime
+) -> bool | None:
+    """Whether `ip` is on the network of one of the sharer's recent scans (None: no or no public address)."""
+    if not _public(ip):
+        return None
+    mine = consumers.network_hash(secret, ip)
+    # the sharer's networks: the enrichment's hash, or the raw address while enrichment is pending (the
+    # address itself is dropped after the retention window; the hash stays). `mine` is a public network's,
+    # so a private or loopback scan of the sharer's never matches it.
+    seen = session.execute(
+        select(Scan.net_hash, Scan.ip)
+        .where(Scan.consumer_id == referral.sharer_id, Scan.scanned_at >= now - NETWORK_WINDOW)
+        .distinct()
+        .limit(200)
+    ).all()
+    return any((net or consumers.network_hash(secret, theirs)) == mine for net, theirs in seen)
+
+
+def _public(ip: str | None) -> bool:
+    try:
+        addr = ipaddress.ip_address(ip or "")
+    except ValueError:
+        return False
+    return (getattr(addr, "ipv4_mapped", None) or addr).is_global
 
 
 def claim_friend(
@@ -125,10 +159,10 @@ def claim_friend(
 ) -> tuple[Voucher, bool]:
     """The friend voucher for `who` from share link `token`: (voucher, created)."""
     referral = find(session, token)
-    existing = _existing(session, referral.id, who.consumer.id)
+    existing = existing_friend_voucher(session, referral.id, who.consumer.id)
     if existing is not None:
         return existing, False
-    check_not_self(session, referral, who, secret=terms.secret, now=now)
+    check_not_self(session, referral, who)
     campaign = campaign_of(session, referral)
     if not offers_referral(campaign):
         raise DomainError("REFERRAL_EXHAUSTED")
@@ -148,13 +182,14 @@ def claim_friend(
         status="issued",
         issued_at=now,
         expires_at=now + timedelta(days=campaign.voucher_valid_days),
+        same_network=same_network(session, referral, who.ip, secret=terms.secret, now=now),
     )
     try:
         with session.begin_nested():
             session.add(voucher)
             session.flush()  # UNIQUE(referral_id, consumer_id): one per friend, even when they double-tap
     except IntegrityError:
-        existing = _existing(session, referral.id, who.consumer.id)
+        existing = existing_friend_voucher(session, referral.id, who.consumer.id)
         if existing is None:
             raise
         return existing, False
@@ -170,7 +205,8 @@ def claim_friend(
     return finish_voucher(session, voucher, ids=ids, terms=terms, campaign=campaign, now=now), True
 
 
-def _existing(session: Session, referral_id: int, consumer_id: int) -> Voucher | None:
+def existing_friend_voucher(session: Session, referral_id: int, consumer_id: int) -> Voucher | None:
+    """The friend voucher `consumer_id` already holds from this share link, if any."""
     return session.execute(
         select(Voucher).where(Voucher.referral_id == referral_id, Voucher.consumer_id == consumer_id)
     ).scalar_one_or_none()

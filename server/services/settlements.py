@@ -114,6 +114,32 @@ def run(session: Session, *, period_end: datetime, now: datetime, actor_id: int 
     return created
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """Money not payable yet because it is still inside the holding period."""
+
+    entries: int
+    total: int
+    first_payable_at: datetime | None
+
+
+def waiting(session: Session, *, now: datetime) -> Waiting:
+    """Unsettled store and clerk entries still inside the holding period at `now`."""
+    count, total, first = session.execute(
+        select(
+            func.count(), func.coalesce(func.sum(LedgerEntry.amount), 0), func.min(LedgerEntry.available_at)
+        )
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .where(
+            LedgerAccount.kind.in_(PAYABLE_KINDS),
+            LedgerAccount.unit == "fen",
+            LedgerEntry.available_at > now,
+            ~exists().where(SettlementItem.entry_id == LedgerEntry.id),
+        )
+    ).one()
+    return Waiting(count, int(total), first)
+
+
 def mark_paid(
     session: Session, *, settlement_id: int, reference: str, actor_id: int, now: datetime
 ) -> Settlement:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from flask import current_app, flash, redirect, request, url_for
-from flask_babel import gettext as _
+from flask_babel import gettext, ngettext
 
 from server.auth import principal
 from server.errors import DomainError
@@ -13,7 +13,7 @@ from server.models import Store, User, utcnow
 from server.services import holds, people, settlements, spreadsheets
 from server.services.redemptions import yuan
 from server.views.admin_common import ADMIN, blueprint, download, page, refused
-from server.web import db, language, runtime
+from server.web import db, language, runtime, when
 
 bp = blueprint("admin_people")
 
@@ -170,20 +170,27 @@ def settlement_list():
 @bp.post("/settlements/run")
 @ADMIN
 def settlement_run():
-    created = settlements.run(db(), period_end=utcnow(), now=utcnow(), actor_id=principal().user_id)
+    now = utcnow()
+    created = settlements.run(db(), period_end=now, now=now, actor_id=principal().user_id)
+    waiting = settlements.waiting(db(), now=now)
     db().commit()
-    if created:
-        flash(_("%(n)s statements closed.", n=len(created)), "ok")
-    else:
-        flash(
-            _(
-                "Nothing is payable yet: every entry is still in its %(days)s-day holding period"
-                " or held by an alert.",
-                days=runtime().config.hold_days,
-            ),
-            "ok",
-        )
+    flash(_settlement_outcome(len(created), waiting), "info")
     return redirect(url_for("admin_people.settlement_list"))
+
+
+def _settlement_outcome(created: int, waiting: settlements.Waiting) -> str:
+    """What closing the period did, and why there is no statement when there is none."""
+    if created:
+        return ngettext("%(num)d statement closed.", "%(num)d statements closed.", created)
+    if waiting.entries:
+        return gettext(
+            "No statement: nothing is payable yet. ¥%(total)s is still inside the %(days)s-day holding "
+            "period; the first of it becomes payable on %(date)s.",
+            total=yuan(waiting.total),
+            days=runtime().config.hold_days,
+            date=when(waiting.first_payable_at),
+        )
+    return gettext("No statement: there is nothing to settle.")
 
 
 @bp.post("/settlements/<int:settlement_id>/paid")

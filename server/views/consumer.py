@@ -20,7 +20,7 @@ from werkzeug.exceptions import TooManyRequests
 from server.errors import DomainError
 from server.jobs import enrich_after_scan
 from server.models import Consumer, Scan, Store, utcnow
-from server.services import attribution, claims, consumers, referrals, voucher_tokens
+from server.services import attribution, claims, consumers, referrals, sharing, voucher_tokens
 from server.services.scans import BatchCache, record_scan
 from server.web import db, language, runtime
 
@@ -227,16 +227,7 @@ def voucher(code: str):
     state = claims.voucher_state(db(), found, now)
     consumer = current_consumer(create=False)
     mine = consumer is not None and consumer.id == found.consumer_id
-    share = friends = None
-    if mine and state.state == "issued":
-        share = referrals.share_for(db(), found, state.campaign, now)
-    if mine and found.kind == "pack":
-        share = share or referrals.existing_share(db(), found)
-        friends = (
-            [claims.voucher_state(db(), v, now) for v in referrals.friend_vouchers(db(), share)]
-            if share
-            else []
-        )
+    shared = sharing.sharing(db(), state, now) if mine else None
     db().commit()
     qr = refresh = None
     if mine and state.state == "issued":
@@ -245,9 +236,6 @@ def voucher(code: str):
             payload = voucher_tokens.make_token(runtime().secret, found.code, now)
             refresh = voucher_tokens.seconds_left(now) + 1
         qr = qr_svg(payload)
-    share_url = (
-        runtime().config.public_url + url_for("consumer.referral", token=share.token) if share else None
-    )
     return render_template(
         "consumer/voucher.html",
         v=found,
@@ -255,9 +243,8 @@ def voucher(code: str):
         mine=mine,
         qr=qr,
         refresh=refresh,
-        share=share,
-        share_url=share_url,
-        friends=friends,
+        shared=shared,
+        share_url=sharing.share_url(runtime().config.public_url, shared.referral.token) if shared else None,
         stores=nearby_stores(consumer) if state.state == "issued" else [],
         lang=language(),
     )
@@ -268,10 +255,13 @@ def voucher(code: str):
 def referral(token: str):
     ref = referrals.find(db(), token)
     campaign = referrals.campaign_of(db(), ref)
+    consumer = current_consumer(create=False)
     return render_template(
         "consumer/referral.html",
         ref=ref,
         campaign=campaign,
+        own=consumer is not None and consumer.id == ref.sharer_id,
+        mine=referrals.existing_friend_voucher(db(), ref.id, consumer.id) if consumer else None,
         lang=language(),
         left=max(ref.share_limit - ref.used_count, 0),
     )
@@ -327,7 +317,8 @@ def _coordinate(name: str, bound: float) -> float | None:
 
 
 def nearby_stores(consumer: Consumer | None, limit: int = 5) -> list[tuple[Store, float | None]]:
-    """Stores near the consumer: by distance when ?lat=&lng= are given, else same city, then province."""
+    """Stores near the consumer: by distance when ?lat=&lng= are given, else same city, then province; any
+    stores when the consumer's place is unknown."""
     lat, lng = _coordinate("lat", 90), _coordinate("lng", 180)
     stores = (
         db()
@@ -354,8 +345,8 @@ def nearby_stores(consumer: Consumer | None, limit: int = 5) -> list[tuple[Store
             )
             .first()
         )
-    if place is None:
-        return []
+    if place is None:  # not placed (yet, or a private address): where it can be used at all
+        return [(s, None) for s in stores[:limit]]
     city, province = place
     same_city = [(s, None) for s in stores if city and s.city == city]
     same_province = [(s, None) for s in stores if province and s.province == province and s.city != city]

@@ -36,7 +36,11 @@ def _purchase_fen(raw: str | None) -> int | None:
             "purchase amount must be a number of yuan", "消费金额须为数字（元）", field="purchase"
         ) from None
     if amount < 0 or amount > 10**8 or amount != amount.quantize(Decimal("0.01")):
-        raise validation("purchase amount must be yuan with at most two decimals", field="purchase")
+        raise validation(
+            "purchase amount must be yuan with at most two decimals",
+            "消费金额须为元，最多两位小数",
+            field="purchase",
+        )
     return int(amount * 100)
 
 

@@ -88,6 +88,23 @@ def test_images_zip_for_small_batches_only(client, auth, catalogue):
     assert refused.status_code == 400 and "10,000" in refused.get_json()["error"]["message"]
 
 
+def test_images_zip_png_has_one_decodable_png_per_code(client, auth, catalogue):
+    import zxingcpp
+    from PIL import Image
+
+    small = _batch(client, auth, catalogue, quantity=5)
+    response = client.get(f"/api/v1/batches/{small['id']}/images.zip?format=png", headers=auth)
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    names = sorted(archive.namelist())
+    assert len(names) == 5 and all(n.endswith(".png") for n in names)
+    for name in names:
+        image = Image.open(io.BytesIO(archive.read(name)))
+        assert image.format == "PNG"
+        (decoded,) = zxingcpp.read_barcodes(image)
+        assert decoded.text.endswith("/S/" + name.removesuffix(".png").split("-", 1)[1])
+
+
 def test_export_on_a_real_worker_reports_progress(database_url, tmp_path, redis_url, catalogue, auth):
     app = create_app(make_config(database_url, tmp_path, redis_url=redis_url))
     client = app.test_client()

@@ -128,33 +128,68 @@ def test_friend_voucher_flow_and_limits(app, client):
     assert page.get_data(as_text=True).count("未使用") == 2
 
 
-@pytest.mark.parametrize("how", ["consumer", "device", "phone", "network"])
-def test_self_referral_is_refused(app, client, how):
+@pytest.mark.parametrize(
+    "how, sentence",
+    [
+        ("consumer", "this is your own share link"),
+        ("device", "it was shared from this device"),
+        ("phone", "your phone number is the one the sharer bound"),
+    ],
+)
+def test_self_referral_is_refused_naming_the_rule(app, client, how, sentence):
     world = build_world(app, **REFERRAL)
     sharer = api_consumer(client, "10.0.0.1")
     token, _ = share_token(app, world, client, sharer)
-    ip = "10.0.0.77" if how == "network" else "172.16.5.5"
-    headers = sharer if how == "consumer" else api_consumer(client, ip)
+    headers = sharer if how == "consumer" else api_consumer(client, "172.16.5.5")
     if how == "device":
         with world.session() as s:
             device = s.execute(select(Consumer.device_id).order_by(Consumer.id)).scalars().first()
         headers = {**headers, "X-Device-Id": device}
     if how == "phone":
         with world.session() as s:
-            a, b = s.execute(select(Consumer).order_by(Consumer.id)).scalars().all()[:2]
-            a.phone_hash = "same"
-            s.execute(select(Consumer))
-            s.get(
-                Consumer, s.execute(select(Consumer.id).order_by(Consumer.id.desc())).scalars().first()
-            ).phone_hash = "same"
+            for consumer in s.execute(select(Consumer)).scalars():
+                consumer.phone_hash = "same"
             s.commit()
     r = client.post(
         f"/api/v1/referrals/{token}/claim",
         headers={**headers, "Accept-Language": "en"},
-        environ_base={"REMOTE_ADDR": ip},
+        environ_base={"REMOTE_ADDR": "172.16.5.5"},
     )
-    assert r.status_code == 403 and r.get_json()["error"]["code"] == "REFERRAL_SELF"
-    assert r.get_json()["error"]["details"]["why"] == how
+    error = r.get_json()["error"]
+    assert r.status_code == 403 and error["code"] == "REFERRAL_SELF" and error["details"]["why"] == how
+    assert error["message"].startswith("You cannot claim this friend voucher: " + sentence), error
+    zh = client.post(
+        f"/api/v1/referrals/{token}/claim", headers=headers, environ_base={"REMOTE_ADDR": "172.16.5.5"}
+    )
+    assert zh.get_json()["error"]["message"].startswith("不能领取这张好友券：")
+
+
+@pytest.mark.parametrize(
+    "sharer_ip, friend_ip, marked",
+    [
+        (
+            "202.96.209.5",
+            "202.96.209.77",
+            True,
+        ),  # one public /24: a family, an office, a shop's Wi-Fi… or a loop
+        ("202.96.209.5", "218.2.2.2", False),
+        ("127.0.0.1", "127.0.0.1", None),  # the demo's two browsers
+        ("192.168.1.20", "192.168.1.21", None),  # a shop's Wi-Fi seen without a proxy
+        ("202.96.209.5", "::ffff:202.96.209.9", True),
+    ],
+)
+def test_a_shared_network_is_evidence_not_a_refusal(app, client, sharer_ip, friend_ip, marked):
+    world = build_world(app, **REFERRAL)
+    sharer = api_consumer(client, sharer_ip)
+    token, _ = share_token(app, world, client, sharer, sharer_ip)
+    friend = api_consumer(client, friend_ip)
+    r = client.post(
+        f"/api/v1/referrals/{token}/claim", headers=friend, environ_base={"REMOTE_ADDR": friend_ip}
+    )
+    assert r.status_code == 201, r.get_json()
+    with world.session() as s:
+        assert s.execute(select(Voucher.same_network).where(Voucher.kind == "friend")).scalar_one() is marked
+        assert s.execute(select(Voucher.same_network).where(Voucher.kind == "pack")).scalar_one() is None
 
 
 def test_friend_voucher_redemption_pays_the_sharer_bonus(app, client):
@@ -194,6 +229,40 @@ def test_friend_voucher_redemption_pays_the_sharer_bonus(app, client):
         assert (Account("campaign", world.campaign_id, "points"), -50) in entries
         assert ledger.balance(s, Account("consumer", sharer_id, "points"), now).total == 50
         assert not run_checks(s)
+
+
+def test_the_vouchers_answer_has_the_share_the_friends_and_the_bonus(app, client):
+    """What the voucher page shows its holder, for a mini-program: link, friends' vouchers, points earned."""
+    world = build_world(app, **REFERRAL)
+    sharer = api_consumer(client, "10.0.0.1")
+    client.get(f"/api/v1/scan/{world.code(1)}", headers=sharer)
+    claimed = claim_pack(client, world, 1, sharer).get_json()["voucher"]
+    share = claimed["share"]
+    assert share["url"].startswith("https://q.example.cn/r/") and share["left"] == 2, share
+    assert (share["friend_value_fen"], share["bonus_points_per_friend"], share["friends"]) == (300, 50, [])
+    token = share["url"].rsplit("/", 1)[-1]
+    friend = api_consumer(client, "10.0.0.2")
+    gift = client.post(f"/api/v1/referrals/{token}/claim", headers=friend).get_json()["voucher"]
+    assert "share" not in gift  # a friend voucher has no share link of its own
+    with world.session() as s:
+        redemptions.redeem(
+            s,
+            voucher_input=gift["code"],
+            actor=redemptions.Actor(0, "admin"),
+            store_id=make_store(s).id,
+            now=utcnow(),
+            hold_days=0,
+            secret=b"unused",
+            tz="Asia/Shanghai",
+        )
+        s.commit()
+    mine = client.get(f"/api/v1/vouchers/{claimed['code']}", headers=sharer).get_json()["voucher"]["share"]
+    assert mine["url"] == share["url"] and mine["left"] == 1 and mine["bonus_points"] == 50
+    assert [(f["value_fen"], f["state"], f["bonus_points"]) for f in mine["friends"]] == [
+        (300, "redeemed", 50)
+    ]
+    own = client.get(f"/api/v1/vouchers/{gift['code']}", headers=friend).get_json()["voucher"]
+    assert own["state"] == "redeemed" and "share" not in own
 
 
 def test_phone_binding_with_one_time_code(app, client):

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from server.app import create_app
 from server.config import Config
-from server.models import AuditLog, Code, Scan, utcnow
+from server.models import AuditLog, Code, Scan, Voucher, utcnow
 from server.services.consumers import network_hash
 from tests.conftest import SECRET, make_config
 from tests.consumer.conftest import build_world
@@ -80,21 +80,23 @@ def test_the_next_run_starts_where_the_last_one_stopped(database_url, tmp_path):
     app.extensions["codeloop"].engine.dispose()
 
 
-def test_the_referral_network_check_holds_after_the_address_is_gone(app, client):
+def test_the_referral_network_evidence_holds_after_the_address_is_gone(app, client):
     from tests.consumer.test_referral_api import REFERRAL, api_consumer, share_token
 
     world = build_world(app, **REFERRAL)
-    sharer = api_consumer(client, "10.0.0.1")
-    token, _ = share_token(app, world, client, sharer)
+    sharer = api_consumer(client, "202.96.209.5")
+    token, _ = share_token(app, world, client, sharer, ip="202.96.209.5")
     enrich_scans()
     with world.session() as s:
         s.execute(update(Scan).values(ip=None))  # as retention leaves it
         s.commit()
-    friend = api_consumer(client, "10.0.0.77")
-    refused = client.post(
-        f"/api/v1/referrals/{token}/claim", headers=friend, environ_base={"REMOTE_ADDR": "10.0.0.77"}
+    friend = api_consumer(client, "202.96.209.77")  # the sharer's public /24
+    claimed = client.post(
+        f"/api/v1/referrals/{token}/claim", headers=friend, environ_base={"REMOTE_ADDR": "202.96.209.77"}
     )
-    assert refused.status_code == 403 and refused.get_json()["error"]["details"]["why"] == "network"
+    assert claimed.status_code == 201  # a shared network is evidence, not a refusal
+    with world.session() as s:
+        assert s.execute(select(Voucher.same_network).where(Voucher.kind == "friend")).scalar_one() is True
 
 
 def test_the_window_is_a_setting(tmp_path):

@@ -124,6 +124,20 @@ def test_below_minimum_spend_is_refused_then_accepted(client, world, sessions):
     assert redeem(client, world, voucher=code, purchase_fen=5000).status_code == 201
 
 
+@pytest.mark.parametrize("state", ["redeemed", "expired"])
+def test_the_vouchers_state_is_told_before_its_minimum_spend(client, world, sessions, state):
+    """Typed without an amount, a used or expired voucher is refused for what it is, not for the amount."""
+    expires = utcnow() + (timedelta(days=1) if state == "redeemed" else -timedelta(minutes=1))
+    with sessions.begin() as s:
+        code = add_voucher(s, s.get(Campaign, world.campaign_id), min_spend_fen=2000, expires_at=expires)
+    if state == "redeemed":
+        assert redeem(client, world, voucher=code, purchase_fen=2000).status_code == 201
+    before = counts(sessions)
+    expected = "VOUCHER_ALREADY_REDEEMED" if state == "redeemed" else "VOUCHER_EXPIRED"
+    assert_refused(redeem(client, world, voucher=code), expected, before, sessions, 409)
+    assert_refused(redeem(client, world, voucher=code, purchase_fen=100), expected, before, sessions, 409)
+
+
 def test_unknown_voucher(client, world, sessions):
     before = counts(sessions)
     assert_refused(redeem(client, world, voucher="NOPE123"), "VOUCHER_NOT_FOUND", before, sessions, 404)

@@ -278,3 +278,38 @@ def test_admin_payout_page_runs_pays_and_decides_holds(app, client, world, sessi
         )
     csv_export = admin.get("/admin/settlements.csv")
     assert csv_export.data.startswith(b"\xef\xbb\xbf") and b"BANK-9" in csv_export.data
+
+
+def test_closing_the_period_on_the_page_says_what_happened(database_url, tmp_path):
+    """Inside the holding period nothing is payable: the page says so and until when, no blank redirect."""
+    import re
+
+    from server.app import create_app
+    from tests.store.test_people import login
+
+    app = create_app(make_config(database_url, tmp_path, hold_days=7))
+    runtime = app.extensions["codeloop"]
+    world = build(runtime.sessions, vouchers=2)
+    client = app.test_client()
+    admin = app.test_client()
+    login(admin, "admin0")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', admin.get("/admin/settlements").get_data(True))
+    close = {"csrf_token": token.group(1)}
+    empty = admin.post("/admin/settlements/run", data=close, follow_redirects=True).get_data(as_text=True)
+    assert "未生成结算单：没有需要结算的款项。" in empty
+    redeem(client, world, 0)
+    held = admin.post(
+        "/admin/settlements/run", data=close, follow_redirects=True, headers={"Accept-Language": "en"}
+    )
+    text = held.get_data(as_text=True)
+    assert "No statement: nothing is payable yet. ¥6.50 is still inside the 7-day holding period" in text, (
+        text
+    )
+    with runtime.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Settlement)) == 0
+    at_once = create_app(make_config(database_url, tmp_path, hold_days=0))  # a redemption payable at once
+    redeem(at_once.test_client(), world, 1)
+    at_once.extensions["codeloop"].engine.dispose()
+    done = admin.post("/admin/settlements/run", data=close, follow_redirects=True).get_data(as_text=True)
+    assert "已生成 2 张结算单。" in done
+    runtime.engine.dispose()

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from server.errors import DomainError
+from server.errors import DomainError, Localised, validation
 from server.models import Alert, AlertCode, AlertVoucher, AuditLog, LedgerEntry, LedgerHold
 from server.models.ops import ALERT_STATUSES
 from server.services import holds
@@ -148,7 +148,9 @@ def dismiss(
 
 def _decide(session: Session, alert: Alert, status: str, actor_id: int, now: datetime, note: str) -> bool:
     if len(note) > NOTE_MAX:
-        raise DomainError("VALIDATION_FAILED", reason=f"note is longer than {NOTE_MAX} characters")
+        raise validation(
+            f"note is longer than {NOTE_MAX} characters", zh=f"备注不能超过 {NOTE_MAX} 字", field="note"
+        )
     changed = session.execute(
         update(Alert)
         .where(Alert.id == alert.id, Alert.status == "open")
@@ -159,8 +161,15 @@ def _decide(session: Session, alert: Alert, status: str, actor_id: int, now: dat
     return bool(changed)
 
 
+_STATUS_WORDS = {
+    "confirmed": Localised(zh_CN="已确认", en="confirmed"),
+    "dismissed": Localised(zh_CN="已驳回", en="dismissed"),
+}
+
+
 def _already(alert: Alert) -> DomainError:
-    return DomainError("ALERT_ALREADY_DECIDED", id=alert.id, status=alert.status)
+    status = _STATUS_WORDS.get(alert.status, alert.status)
+    return DomainError("ALERT_ALREADY_DECIDED", id=alert.id, status=status)
 
 
 def _log(session, alert, status, actor_id, now, closed, voided, note) -> dict:
