@@ -97,7 +97,7 @@ def test_settlement_run_with_nothing_payable_says_why(admin):
         headers={"Accept-Language": "en"},
         follow_redirects=True,
     )
-    assert "Nothing is payable yet" in response.get_data(as_text=True)
+    assert "No statement: there is nothing to settle." in response.get_data(as_text=True)
 
 
 def test_forms_need_csrf(admin):
