@@ -73,16 +73,31 @@ def _init_extensions(app: Flask, config: Config) -> None:
     login_manager.login_view = "auth.login"
 
 
+def console() -> list:
+    """The brand manager's console, one module per area under /admin."""
+    from server.views import (
+        admin,
+        admin_alerts,
+        admin_audit,
+        admin_catalog,
+        admin_codes,
+        admin_jobs,
+        admin_people,
+        dashboard,
+    )
+
+    return [dashboard, admin_alerts, admin_codes, admin_catalog, admin, admin_people, admin_jobs, admin_audit]
+
+
 def _register_blueprints(app: Flask) -> None:
     import server.auth  # noqa: F401 — registers the Flask-Login user loader
     from server.api import api
     from server.extensions import csrf
-    from server.views import admin, auth, consumer, health, home, store
+    from server.views import auth, consumer, health, home, store
 
-    for module in (home, health, auth, consumer, store, admin):
+    for module in (home, health, auth, consumer, store):
         app.register_blueprint(module.bp)
-    from server.views import admin_people  # stores, clerks, holds and payouts
-
-    app.register_blueprint(admin_people.bp)
+    for module in console():
+        app.register_blueprint(module.bp)
     csrf.exempt(api)  # the API authenticates with bearer/consumer tokens, never with cookies alone
     app.register_blueprint(api, url_prefix="/api/v1")

@@ -40,6 +40,13 @@ def test_wheel_contains_templates_static_and_migrations(tmp_path):
         "server/migrations/versions/0001_initial_schema.py" in names and "server/migrations/env.py" in names
     )
     assert "codegen/__init__.py" in names and "workers/__init__.py" in names
+    modules = {
+        str(p.relative_to(ROOT))
+        for top in ("server", "codegen", "workers")
+        for p in (ROOT / top).rglob("*.py")
+    }
+    assert modules - names == set(), "packages missing from pyproject.toml's [tool.setuptools] packages"
+    assert "server/data/regions.csv" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "codeloop = server.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 

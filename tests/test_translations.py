@@ -24,6 +24,22 @@ def test_mo_is_compiled_from_po(po):
     assert all(v if isinstance(v, str) else all(v) for v in source.values()), "untranslated strings"
 
 
+def test_catalogues_agree_on_shared_strings():
+    """The areas' catalogues are merged into one domain: a string translated in two must read the same."""
+    seen: dict[str, tuple[str, str]] = {}
+    clashes = []
+    for po in CATALOGUES:
+        with po.open("rb") as fh:
+            for message in read_po(fh):
+                if message.id and message.string:
+                    area, string = po.parts[-4], _key(message.string)
+                    key = _key(message.id)
+                    if key in seen and seen[key][1] != string:
+                        clashes.append((key, seen[key], (area, string)))
+                    seen.setdefault(key, (area, string))
+    assert clashes == []
+
+
 def _key(value):
     """A plural message's ids and strings come as a list or tuple: one hashable, comparable form."""
     return value if isinstance(value, str) else tuple(value)

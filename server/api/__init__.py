@@ -15,4 +15,4 @@ def openapi():
 
 
 # the route modules register on `api` when imported
-from server.api import admin, alerts, consumer, store  # noqa: E402,F401
+from server.api import admin, alerts, consumer, reports, store  # noqa: E402,F401

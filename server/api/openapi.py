@@ -5,6 +5,7 @@ from __future__ import annotations
 from server.errors import CATALOGUE
 
 _PATHS: dict[str, dict] = {}
+_SCHEMAS: dict[str, dict] = {}
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -41,6 +42,12 @@ def path(route: str, method: str, operation: dict) -> None:
     _PATHS.setdefault(route, {})[method.lower()] = operation
 
 
+def schema(name: str, body: dict) -> dict:
+    """Register a named response schema under components/schemas; returns a $ref to it."""
+    _SCHEMAS[name] = body
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
 def document() -> dict:
     return {
         "openapi": "3.0.3",
@@ -52,7 +59,7 @@ def document() -> dict:
         "servers": [{"url": "/api/v1"}],
         "paths": _PATHS,
         "components": {
-            "schemas": {"Error": ERROR_SCHEMA},
+            "schemas": {"Error": ERROR_SCHEMA, **_SCHEMAS},
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "consumerToken": {

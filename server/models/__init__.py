@@ -14,6 +14,7 @@ from server.models.ops import Alert, AlertCode, AlertVoucher, AuditLog, ForgedSc
 from server.models.people import ROLES, ApiToken, Store, User
 from server.models.rollups import JobCursor, RollupDay, RollupHour, RollupPending
 from server.models.scans import Attribution, Code, Consumer, PhoneChallenge, Scan
+from server.models.slices import RollupHourSlice, RollupSlice
 from server.models.vouchers import IdempotencyKey, Redemption, Referral, Voucher
 
 __all__ = [
@@ -41,6 +42,8 @@ __all__ = [
     "RollupDay",
     "RollupHour",
     "RollupPending",
+    "RollupSlice",
+    "RollupHourSlice",
     "ROLES",
     "ApiToken",
     "Store",

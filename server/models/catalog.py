@@ -67,6 +67,7 @@ class Campaign(Base):
     store_fee_fen: Mapped[int] = mapped_column(Fen, default=0)
     rotating_token: Mapped[bool] = mapped_column(Boolean, default=False)
     attribution_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    paused_at: Mapped[datetime | None]  # set: claims are refused (CAMPAIGN_NOT_ACTIVE) until resumed
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

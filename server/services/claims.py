@@ -85,7 +85,8 @@ def day_start(now: datetime, tz: ZoneInfo) -> datetime:
 
 
 def check_window(campaign: Campaign, now: datetime) -> None:
-    if not campaign.starts_at <= now < campaign.ends_at:
+    """A claim needs the campaign inside its window and not paused."""
+    if campaign.paused_at is not None or not campaign.starts_at <= now < campaign.ends_at:
         raise DomainError("CAMPAIGN_NOT_ACTIVE")
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from codegen.codes import Codec, CodeInvalid, PackCode
-from server.models import Batch, BatchRange
+from server.models import Batch, BatchRange, Code, Scan, Voucher
 
 BatchState = Callable[[int], "tuple[Batch | None, list[BatchRange]]"]
 
@@ -67,10 +67,13 @@ def check_code(session: Session, codec: Codec, text: str, batch_state: BatchStat
 
 
 def code_history(session: Session, codec: Codec, text: str, *, tz, limit: int = 100) -> dict:
-    """An admin's view of one code: verification outcome, batch, ranges, scans and voucher."""
-    from server.models import Code, Scan, Voucher
-
+    """An admin's view of one code: verification outcome, batch, ranges, every scan (time and place), its
+    voucher, redemptions and alerts. `text` may also be a pack voucher's code: its pack is shown."""
     check = check_code(session, codec, text)
+    if check.code is None:
+        pack = _pack_of_voucher(session, codec, text)
+        if pack is not None:
+            check = check_code(session, codec, pack)
     body: dict = {"outcome": check.outcome, "reason": check.reason}
     if check.code is None:
         return body
@@ -80,6 +83,9 @@ def code_history(session: Session, codec: Codec, text: str, *, tz, limit: int = 
         serial=check.code.serial,
         kind="inner" if check.code.kind else "outer",
     )
+    if check.batch is not None:
+        body.update(product=check.batch.product.name, campaign_id=check.batch.campaign_id)
+        body["campaign"] = check.batch.campaign.name
     for name, row in (("activation", check.activation), ("blacklist", check.blacklist)):
         body[name] = row and {
             "first_serial": row.first_serial,
@@ -93,29 +99,110 @@ def code_history(session: Session, codec: Codec, text: str, *, tz, limit: int = 
             Code.batch_id == check.code.batch, Code.serial == check.code.serial, Code.kind == check.code.kind
         )
     ).scalar()
-    scans = (
-        []
-        if code_row is None
-        else session.execute(
-            select(Scan).where(Scan.code_id == code_row.id).order_by(Scan.scanned_at.desc()).limit(limit)
-        ).scalars()
-    )
     body["scan_count"] = code_row.scan_count if code_row else 0
-    body["scans"] = [
+    body["scans"] = [] if code_row is None else _scans(session, code_row.id, tz, limit)
+    voucher = code_row and session.execute(select(Voucher).where(Voucher.code_id == code_row.id)).scalar()
+    body["voucher"] = voucher and _voucher(voucher, tz)
+    body["redemptions"] = [] if voucher is None else _redemptions(session, voucher.id, tz)
+    body["alerts"] = [] if code_row is None else _alerts(session, code_row.id, voucher, tz)
+    return body
+
+
+def _pack_of_voucher(session: Session, codec: Codec, text: str) -> str | None:
+    from server.services.claims import normalize_voucher_code
+
+    canon = normalize_voucher_code(text)
+    if canon is None:
+        return None
+    row = session.execute(
+        select(Code.batch_id, Code.serial, Code.kind)
+        .join(Voucher, Voucher.code_id == Code.id)
+        .where(Voucher.code == canon)
+    ).first()
+    return codec.encode(row.batch_id, row.serial, row.kind) if row else None
+
+
+def _scans(session: Session, code_id: int, tz, limit: int) -> list[dict]:
+    scans = session.execute(
+        select(Scan)
+        .where(Scan.code_id == code_id)
+        .order_by(Scan.scanned_at.desc(), Scan.id.desc())
+        .limit(limit)
+    ).scalars()
+    return [
         {
+            "id": s.id,
             "at": s.scanned_at.astimezone(tz).isoformat(),
-            "city": s.city,
+            "country": s.country,
             "province": s.province,
+            "city": s.city,
+            "accuracy_km": s.accuracy_km,
+            "lat": s.lat,
+            "lng": s.lng,
+            "days_since_activation": s.days_since_activation,
+            "geo_status": s.geo_status,
             "outcome": s.outcome,
             "consumer_id": s.consumer_id,
             "clerk_id": s.clerk_id,
         }
         for s in scans
     ]
-    voucher = code_row and session.execute(select(Voucher).where(Voucher.code_id == code_row.id)).scalar()
-    body["voucher"] = voucher and {
+
+
+def _voucher(voucher, tz) -> dict:
+    return {
         "code": voucher.code,
+        "kind": voucher.kind,
         "status": voucher.status,
-        "issued_at": voucher.issued_at.isoformat(),
+        "value_fen": voucher.value_fen,
+        "min_spend_fen": voucher.min_spend_fen,
+        "consumer_id": voucher.consumer_id,
+        "clerk_id": voucher.clerk_id,
+        "issued_at": voucher.issued_at.astimezone(tz).isoformat(),
+        "expires_at": voucher.expires_at.astimezone(tz).isoformat(),
     }
-    return body
+
+
+def _redemptions(session: Session, voucher_id: int, tz) -> list[dict]:
+    from server.models import Redemption, Store
+
+    rows = session.execute(
+        select(Redemption, Store.name)
+        .join(Store, Store.id == Redemption.store_id)
+        .where(Redemption.voucher_id == voucher_id)
+        .order_by(Redemption.id)
+    ).all()
+    return [
+        {
+            "id": r.id,
+            "store_id": r.store_id,
+            "store": store,
+            "clerk_id": r.clerk_id,
+            "purchase_fen": r.purchase_fen,
+            "redeemed_at": r.redeemed_at.astimezone(tz).isoformat(),
+            "reversed_at": r.reversed_at and r.reversed_at.astimezone(tz).isoformat(),
+        }
+        for r, store in rows
+    ]
+
+
+def _alerts(session: Session, code_id: int, voucher, tz) -> list[dict]:
+    from sqlalchemy import or_
+
+    from server.models import Alert
+
+    about = [Alert.code_id == code_id]
+    if voucher is not None:
+        about.append(Alert.consumer_id == voucher.consumer_id)
+    rows = session.execute(select(Alert).where(or_(*about)).order_by(Alert.id.desc()).limit(50)).scalars()
+    return [
+        {
+            "id": a.id,
+            "kind": a.kind,
+            "severity": a.severity,
+            "status": a.status,
+            "about_code": a.code_id == code_id,
+            "created_at": a.created_at.astimezone(tz).isoformat(),
+        }
+        for a in rows
+    ]

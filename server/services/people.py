@@ -19,6 +19,7 @@ from server.services.accounts import create_user
 STORE_FIELDS = ("name", "province", "city", "address", "lat", "lng", "owner")
 CLERK_FIELDS = ("username", "password", "store", "display_name")
 MAX_IMPORT_ROWS = 20_000
+POS_USER_PREFIX = "pos.store"  # a store's POS service account (see pos_token): never a person, never an owner
 
 
 def _text(values: dict, name: str, limit: int, required: bool = False) -> str:
@@ -63,7 +64,7 @@ def _owner_id(session: Session, owner) -> int | None:
         else select(User).where(User.username == _text({"owner": owner}, "owner", 80))
     )
     user = session.execute(q).scalar()
-    if user is None or user.role != "owner":
+    if user is None or user.role != "owner" or is_pos_user(user):
         raise validation(
             f"owner {owner!r} is not a store owner's username", f"{owner} 不是店主账号", field="owner"
         )
@@ -216,7 +217,7 @@ def pos_token(
 
     if type(store_id) is not int or not 0 < store_id < 2**63 or session.get(Store, store_id) is None:
         raise DomainError("NOT_FOUND", what="store", id=store_id)
-    username = f"pos.store{store_id}"
+    username = f"{POS_USER_PREFIX}{store_id}"
     user = session.execute(select(User).where(User.username == username)).scalar()
     if user is None:
         user = User(
@@ -247,6 +248,25 @@ def pos_token(
 
 def stores(session: Session) -> list[Store]:
     return list(session.execute(select(Store).order_by(Store.id)).scalars())
+
+
+def is_pos_user(user: User) -> bool:
+    return user.role == "owner" and user.username.startswith(POS_USER_PREFIX)
+
+
+def owners(session: Session) -> list[User]:
+    """Store owners who are people (not a store's POS service account), by username."""
+    q = select(User).where(User.role == "owner", User.active.is_(True)).order_by(User.username)
+    return [u for u in session.execute(q).scalars() if not is_pos_user(u)]
+
+
+def names(session: Session, user_ids) -> dict[int, str]:
+    """id → what a page shows for a staff member: their display name, else their username."""
+    ids = {i for i in user_ids if i}
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.display_name, User.username).where(User.id.in_(ids)))
+    return {i: display or username for i, display, username in rows}
 
 
 def clerks(session: Session, store_id: int | None = None) -> list[User]:

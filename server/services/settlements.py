@@ -31,6 +31,7 @@ from server.models import (
     User,
 )
 from server.services.redemptions import is_id
+from server.services.spreadsheets import safe_cell
 
 PAYABLE_KINDS = ("store", "clerk")
 
@@ -252,17 +253,6 @@ def export_rows(items: list[Statement], tz) -> list[list]:
         ]
         for st in items
     ]
-
-
-def safe_cell(value):
-    """Text that a spreadsheet would run as a formula gets a leading apostrophe (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        try:
-            float(value)  # a plain negative number stays a number
-            return value
-        except ValueError:
-            return "'" + value
-    return value
 
 
 def to_csv(rows: list[list], header: list[str] = HEADER) -> bytes:

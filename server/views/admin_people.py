@@ -1,22 +1,21 @@
-"""The brand manager's store-side pages under /admin:
-stores, clerks (promo cards), imports, holds, payouts."""
+"""The console's store-side pages under /admin: stores, clerks (promo cards), imports, holds, payouts."""
 
 from __future__ import annotations
 
 import io
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, request, url_for
 from flask_babel import gettext, ngettext
 
-from server.auth import principal, staff_page
+from server.auth import principal
 from server.errors import DomainError
 from server.models import Store, User, utcnow
-from server.services import holds, people, settlements
+from server.services import holds, people, settlements, spreadsheets
 from server.services.redemptions import yuan
+from server.views.admin_common import ADMIN, blueprint, download, page, refused
 from server.web import db, language, runtime, when
 
-bp = Blueprint("admin_people", __name__, url_prefix="/admin")
-ADMIN = staff_page("admin")
+bp = blueprint("admin_people")
 
 
 def _promo(n: int) -> str:
@@ -24,17 +23,18 @@ def _promo(n: int) -> str:
 
 
 def _refused(exc: DomainError, back: str):
-    db().rollback()
-    flash(exc.message(language()), "error")
-    return redirect(url_for(back))
+    return refused(exc, url_for(back))
 
 
 @bp.get("/stores")
 @ADMIN
 def stores():
-    owners = db().query(User).filter(User.role == "owner").order_by(User.username).all()
-    return render_template(
-        "admin/people/stores.html", stores=people.stores(db()), owners=owners, lang=language(), report=None
+    listed = people.stores(db())
+    return page(
+        "admin/people/stores.html",
+        stores=listed,
+        owners=people.owners(db()),
+        owner_names=people.names(db(), (s.owner_id for s in listed)),
     )
 
 
@@ -63,7 +63,7 @@ def store_token(store_id: int):
     except DomainError as exc:
         return _refused(exc, "admin_people.stores")
     db().commit()
-    return render_template("admin/people/token.html", token=plain, store_id=store_id, lang=language())
+    return page("admin/people/token.html", token=plain, store_id=store_id)
 
 
 @bp.post("/<any(stores, clerks):kind>/import")
@@ -82,32 +82,23 @@ def import_file(kind: str):
         db().rollback()
         if exc.code != "IMPORT_FAILED":
             return _refused(exc, back)
-        return render_template(
+        return page(
             "admin/people/import.html",
+            400,
             kind=kind,
             message=exc.message(language()),
             errors=exc.details["errors"],
             created=0,
-            lang=language(),
-        ), 400
+        )
     db().commit()
-    return render_template(
-        "admin/people/import.html",
-        kind=kind,
-        message=None,
-        errors=[],
-        created=len(report.created),
-        lang=language(),
-    )
+    return page("admin/people/import.html", kind=kind, message=None, errors=[], created=len(report.created))
 
 
 @bp.get("/clerks")
 @ADMIN
 def clerks():
     stores = {s.id: s for s in people.stores(db())}
-    return render_template(
-        "admin/people/clerks.html", clerks=people.clerks(db()), stores=stores, lang=language()
-    )
+    return page("admin/people/clerks.html", clerks=people.clerks(db()), stores=stores)
 
 
 @bp.post("/clerks")
@@ -142,13 +133,8 @@ def clerk_card(user_id: int):
     if clerk is None or clerk.role != "clerk" or not clerk.promo_code:
         raise DomainError("NOT_FOUND", what="clerk", id=user_id)
     url = f"{runtime().config.public_url.upper()}/C/{clerk.promo_code}"
-    return render_template(
-        "admin/people/card.html",
-        clerk=clerk,
-        store=db().get(Store, clerk.store_id),
-        url=url,
-        qr=_qr_svg(url),
-        lang=language(),
+    return page(
+        "admin/people/card.html", clerk=clerk, store=db().get(Store, clerk.store_id), url=url, qr=_qr_svg(url)
     )
 
 
@@ -172,13 +158,12 @@ def _qr_svg(data: str) -> str:
 @bp.get("/settlements")
 @ADMIN
 def settlement_list():
-    return render_template(
+    return page(
         "admin/people/settlements.html",
         statements=settlements.statements(db(), role="admin", user_id=0),
         holds=holds.held(db()),
         yuan=yuan,
-        tz=runtime().config.tz,
-        lang=language(),
+        alert_link="admin_alerts.alert_detail" in current_app.view_functions,
     )
 
 
@@ -242,12 +227,13 @@ def hold_decide(alert_id: int, decision: str):
     return redirect(url_for("admin_people.settlement_list"))
 
 
-@bp.get("/settlements.csv")
+@bp.get("/settlements.<any(csv, xlsx):fmt>")
 @ADMIN
-def settlement_csv():
+def settlement_export(fmt: str):
     rows = settlements.export_rows(settlements.statements(db(), role="admin", user_id=0), runtime().config.tz)
-    return Response(
-        settlements.to_csv(rows),
-        mimetype="text/csv; charset=utf-8",
-        headers={"Content-Disposition": "attachment; filename=settlements.csv"},
-    )
+    if fmt == "csv":
+        return download(
+            spreadsheets.iter_csv(settlements.HEADER, rows), "settlements.csv", spreadsheets.CSV_TYPE
+        )
+    body = spreadsheets.iter_xlsx(settlements.HEADER, rows, "statements")
+    return download(body, "settlements.xlsx", spreadsheets.XLSX_TYPE)

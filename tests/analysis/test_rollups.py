@@ -372,3 +372,19 @@ def test_rebuild_equals_refresh_and_is_idempotent(sessions):
         )
         with sessions() as s:
             assert stored(s) == first
+
+
+def test_a_late_scan_dated_before_the_first_moves_the_first_scan_and_the_new_consumer(sessions):
+    """A scan that arrives after a refresh but is dated before its code's (and its consumer's) first scan
+    takes over as the first: the old first scan's day no longer counts a first scan or a new consumer."""
+    with sessions() as s:
+        w = World(s)
+        w.scan(0, 7, 0, 1, BASE + timedelta(days=2))
+        s.commit()
+        _refresh(s)
+        w.scan(0, 7, 0, 1, BASE)  # two days earlier, e.g. a device's queued scan synced late
+        s.commit()
+        _refresh(s)
+        assert stored(s) == reference(s)
+        first_scans = {k[0]: m["first_scans"] for k, m in stored(s)[0].items()}
+        assert first_scans == {BASE.date(): 1, (BASE + timedelta(days=2)).date(): 0}

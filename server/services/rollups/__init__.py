@@ -33,6 +33,7 @@ from server.models import (
 from server.models.rollups import DAY_DIMENSIONS, HOUR_DIMENSIONS
 from server.services.cursors import read_cursor, set_cursor, settled_top
 from server.services.rollups.facts import compute_day, day_bounds, local_day
+from server.services.rollups.slices import derive_day
 
 CHUNK = 20_000  # source ids turned into pending days per table and refresh
 DAYS_PER_REFRESH = 31
@@ -104,6 +105,7 @@ def mark_new_events(session: Session, tz: ZoneInfo, now: datetime) -> int:
     if span[2] is not None:
         marked += mark_span(session, span[0], span[1], tz, now)
         marked += _mark_placed_by(session, last, span[2], tz, now)
+        marked += _mark_displaced_firsts(session, last, span[2], tz, now)
         set_cursor(session, "rollups:scans", span[2], now)
     for name, (model, at) in SOURCES.items():
         last = read_cursor(session, name)
@@ -127,6 +129,28 @@ def _mark_placed_by(session: Session, first_id: int, last_id: int, tz: ZoneInfo,
     times = list(session.execute(select(Voucher.issued_at).where(Voucher.code_id.in_(codes))).scalars())
     times += session.execute(select(Referral.created_at).where(Referral.id.in_(shares))).scalars()
     times += session.execute(select(Voucher.issued_at).where(Voucher.referral_id.in_(shares))).scalars()
+    return mark_times(session, times, tz, now)
+
+
+def _mark_displaced_firsts(session: Session, first_id: int, last_id: int, tz: ZoneInfo, now: datetime) -> int:
+    """A new scan (id in (first_id, last_id]) dated before its code's or its consumer's earlier first scan
+    takes over as the first: owe the old first scan's day a recomputation (it loses a first scan or a new
+    consumer)."""
+    times = []
+    for column in (Scan.code_id, Scan.consumer_id):
+        new = aliased(Scan)
+        earliest_new = (
+            select(func.min(new.scanned_at))
+            .where(new.id > first_id, new.id <= last_id, getattr(new, column.key) == column)
+            .scalar_subquery()
+        )
+        touched = select(getattr(new, column.key)).where(new.id > first_id, new.id <= last_id)
+        times += session.execute(
+            select(func.min(Scan.scanned_at))
+            .where(Scan.id <= first_id, column.in_(touched))
+            .group_by(column)
+            .having(func.min(Scan.scanned_at) > earliest_new)
+        ).scalars()
     return mark_times(session, times, tz, now)
 
 
@@ -196,6 +220,7 @@ def recompute_day(session: Session, day: date, tz: ZoneInfo) -> int:
                 for k, m in hours.items()
             ],
         )
+    derive_day(session, day)  # the report slices of the day (server/models/slices.py)
     return len(days) + len(hours)
 
 
