@@ -75,7 +75,12 @@ Every account's password is {info["password"]}. Pages are in Chinese, or in Engl
    {owner1} ({store1}): last week's redemptions, their statement paid (DEMO-TRANSFER-0001)
    {owner2} ({store2}): a redemption two days ago, held until the holding period ends
 
-4. The brand manager — {base}/admin   {info["admin"]}
+4. The brand manager — {base}/admin/   {info["admin"]}
+   概览 Dashboard: a fortnight of scans, claims and redemptions — KPI cards, the funnel, series, the hour ×
+       weekday heatmap, provinces and cities, store and clerk leaderboards, referrals, payouts, diversion
+   预警 Alerts: the Guangdong and Jiangsu scans of a pack shipped for Shanghai and Beijing (窜货 diversion)
+       and the referral claimed from the sharer's network; open one for its evidence, confirm or dismiss
+   查码 Code lookup: paste a pack code above for its state, every scan with time and place, its voucher
    批次 Batches: the demo batch — codes.csv, the print package, QR images (PNG or SVG), shipped and lost rolls
    门店 Stores and 导购 Clerks: owners, promo codes and a printable promo card per clerk
    结算 Payouts: last week's statements; "立即结算本期" closes the period (and says so when all newer money is
