@@ -172,11 +172,13 @@ class DomainError(Exception):
 class Localised(dict):
     """A detail worded per language, {"zh_CN": …, "en": …}: shown in the reader's language."""
 
+    def text(self, language: str) -> str:
+        """The wording in `language` (zh_CN or en)."""
+        return self.get("en" if language.startswith("en") else "zh_CN", "")
+
 
 def _localise(value: Any, language: str) -> Any:
-    if isinstance(value, Localised):
-        return value.get("en" if language.startswith("en") else "zh_CN", "")
-    return value
+    return value.text(language) if isinstance(value, Localised) else value
 
 
 def validation(reason: str, zh: str | None = None, **details: Any) -> DomainError:

@@ -32,6 +32,7 @@ from server.models.base import UTCDateTime
 from server.services import ledger, rewards, voucher_tokens
 
 MAX_INPUT = 400
+ANOTHER_STORE = Localised(zh_CN="其他门店", en="another store")  # where a redemption is, to other stores
 MAX_PURCHASE_FEN = 10**10
 _STRIP = re.compile(r"[\s\-\u2010-\u2015\u2212\u30fc\u200b\ufeff_]+")
 _LOOKALIKES = str.maketrans(
@@ -318,7 +319,7 @@ def _refuse(
         if same:
             details.update(store=where_name, store_id=where_id, redemption_id=redemption_id)
         else:
-            details["store"] = Localised(zh_CN="其他门店", en="another store")
+            details["store"] = ANOTHER_STORE
         raise DomainError("VOUCHER_ALREADY_REDEEMED", **details)
     if status != "redeemed" and expires_at <= now:
         raise DomainError(
