@@ -40,6 +40,10 @@ def create_app(config: Config | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxies, x_proto=config.trusted_proxies)
 
     _init_extensions(app, config)
+    from server.web import IdConverter
+
+    # before any route is added: every <int:…> in a path is a row id, range-checked here once
+    app.url_map.converters["int"] = IdConverter
     _register_blueprints(app)
     return app
 

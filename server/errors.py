@@ -123,6 +123,11 @@ CATALOGUE: dict[str, tuple[int, str, str]] = {
         "This page or item does not exist; please check the link.",
     ),
     "VALIDATION_FAILED": (400, "输入有误：{reason}", "Invalid input: {reason}"),
+    "METHOD_NOT_ALLOWED": (
+        405,
+        "此地址不接受这种请求。",
+        "This address does not accept that kind of request.",
+    ),
     "LEDGER_KEY_REUSED": (
         409,
         "同一记账键用于了不同的分录。",

@@ -6,7 +6,7 @@ from flask import Response, request
 
 from codegen.streams import iter_codes_csv, iter_package_zip
 from server.api import api
-from server.api.common import datetime_field, int_field, json_body, query_int, str_field
+from server.api.common import datetime_field, id_field, int_field, json_body, query_int, str_field
 from server.api.openapi import path
 from server.auth import principal, require_staff
 from server.errors import validation
@@ -74,8 +74,8 @@ def create_batch():
     body = json_body()
     batch = batches.create_batch(
         db(),
-        product_id=int_field(body, "product_id"),
-        campaign_id=int_field(body, "campaign_id"),
+        product_id=id_field(body, "product_id"),
+        campaign_id=id_field(body, "campaign_id"),
         quantity=int_field(body, "quantity"),
         paired=body.get("paired") is True,
         note=str_field(body, "note", max_len=500) or "",

@@ -7,7 +7,7 @@ from datetime import timedelta
 from flask import Response, request
 
 from server.api import api
-from server.api.common import datetime_field, int_field, json_body, str_field
+from server.api.common import datetime_field, id_field, int_field, json_body, str_field
 from server.api.openapi import path
 from server.auth import key_state_read_with_token, principal, require_staff
 from server.errors import DomainError, validation
@@ -80,7 +80,7 @@ def create_redemption():
             db(),
             voucher_input=str_field(body, "voucher", required=True, max_len=400),
             actor=principal().actor(),
-            store_id=int_field(body, "store_id", required=False),
+            store_id=id_field(body, "store_id", required=False),
             purchase_fen=int_field(body, "purchase_fen", required=False),
             receipt_ref=str_field(body, "receipt_ref", max_len=100),
             now=utcnow(),
