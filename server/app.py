@@ -57,7 +57,7 @@ TRANSLATION_AREAS = (
 
 
 def _init_extensions(app: Flask, config: Config) -> None:
-    from server import web
+    from server import headers, web
     from server.extensions import babel, csrf, login_manager
 
     app.config.update(
@@ -68,6 +68,7 @@ def _init_extensions(app: Flask, config: Config) -> None:
         WTF_CSRF_TIME_LIMIT=None,
     )
     web.init_app(app)
+    headers.init_app(app)
     babel.init_app(app, locale_selector=web.babel_locale)
     web.install_gettext(app)
     csrf.init_app(app)

@@ -10,6 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from server import headers
 from server.errors import DomainError
 from server.models import utcnow
 from server.services.accounts import authenticate
@@ -18,6 +19,7 @@ from server.services.consumers import network_hash
 from server.web import db, language, runtime
 
 bp = Blueprint("auth", __name__)
+headers.protect(bp, no_store=True)  # a cached sign-in page would carry a stale CSRF token
 HOME = {"admin": "/admin", "owner": "/owner", "clerk": "/clerk"}
 
 

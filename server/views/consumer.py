@@ -2,7 +2,7 @@
 
 Identity: a signed long-lived cookie `cl_c` (the consumer token, see services/consumers.py) made on
 first visit, and a device cookie `cl_d`. Pages work without JavaScript and load nothing from other
-hosts; every response carries a strict CSP.
+hosts; their CSP (server/headers.py) allows no script at all.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from sqlalchemy import select
 from werkzeug.exceptions import TooManyRequests
 
+from server import headers
 from server.errors import DomainError
 from server.jobs import enrich_after_scan
 from server.models import Consumer, Scan, Store, utcnow
@@ -25,13 +26,10 @@ from server.services.scans import BatchCache, record_scan
 from server.web import db, language, runtime
 
 bp = Blueprint("consumer", __name__)
+headers.protect(bp, policy=headers.csp(script_src="'none'"), no_store=True)
 
 COOKIE, DEVICE = "cl_c", "cl_d"
 COOKIE_AGE = 2 * 365 * 24 * 3600
-CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; object-src 'none'; "
-    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
 STATUS = {"invalid": 404, "inactive": 409, "blacklisted": 410}
 
 
@@ -129,11 +127,6 @@ def _consumer_headers(response):
             response.set_cookie(
                 DEVICE, g.device_id, max_age=COOKIE_AGE, httponly=True, samesite="Lax", secure=secure
             )
-    if request.blueprint == "consumer" or g.get("consumer_page"):
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 
