@@ -115,6 +115,7 @@ def serve(host: str, port: int, workers: int, worker_class: str, threads: int, c
         kind=worker_class,
         threads=threads,
         connections=connections,
+        instance_dir=rt.config.instance_dir,
     )
 
 

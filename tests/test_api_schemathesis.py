@@ -44,7 +44,7 @@ def _exercise(operation, headers: dict, mode: GenerationMode) -> list[str]:
     def run(case):
         try:
             case.call_and_validate(headers=headers, checks=CHECKS)
-        except Exception as exc:  # noqa: BLE001 — every failure is collected and reported at the end
+        except (Exception, BaseExceptionGroup) as exc:  # every failure is collected, reported at the end
             failures.append(f"{operation.label} [{mode.value}]: {str(exc).strip()[:1500]}")
 
     try:

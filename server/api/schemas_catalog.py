@@ -146,7 +146,9 @@ class Batches(Loose):
 class RangeIn(Body):
     """Serials first_serial..last_serial (inclusive) of the batch."""
 
-    REFUSALS: ClassVar[dict] = {"regions": ("regions must be a list of province names", "销售区域须为省份名称列表")}
+    REFUSALS: ClassVar[dict] = {
+        "regions": ("regions must be a list of province names", "销售区域须为省份名称列表")
+    }
     first_serial: Int
     last_serial: Int
     distributor: text(200) | None = Field(None, description="activate: who the packs were shipped to")
