@@ -10,11 +10,12 @@ from flask import g, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import String, bindparam, cast, literal, select
 
+from server.actors import Actor, StoreRef
 from server.db import is_postgres
 from server.errors import DomainError
 from server.extensions import login_manager
 from server.models import ApiToken, Store, User, utcnow
-from server.services import idempotency, redemptions
+from server.services import idempotency
 from server.services.accounts import hash_token
 from server.web import db
 
@@ -49,11 +50,11 @@ class Principal:
     role: str
     store_id: int | None
     token_id: int | None = None
-    store: redemptions.StoreRef | None = None  # read with a POS token, so redeeming need not read it again
+    store: StoreRef | None = None  # read with a POS token, so redeeming need not read it again
 
-    def actor(self) -> redemptions.Actor:
+    def actor(self) -> Actor:
         """This principal as the redeeming services see it."""
-        return redemptions.Actor(self.user_id, self.role, self.store_id, self.token_id, self.store)
+        return Actor(self.user_id, self.role, self.store_id, self.token_id, self.store)
 
     @property
     def key(self) -> str:
@@ -107,7 +108,7 @@ def _bearer_principal(header: str, now: datetime) -> Principal:
     store = (
         None
         if token.store_id is None
-        else redemptions.StoreRef(token.store_id, token.store_name, token.store_active, token.store_owner)
+        else StoreRef(token.store_id, token.store_name, token.store_active, token.store_owner)
     )
     return Principal(token.user_id, token.role, token.store_id, token.id, store)
 

@@ -13,13 +13,14 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Boolean, and_, bindparam, column, select, text, update
 from sqlalchemy.orm import Session
 
+from server.actors import Actor, StoreRef
 from server.db import is_postgres
 from server.errors import DomainError, Localised, validation
+from server.formats import is_id, local_time, yuan
 from server.models import (
     AuditLog,
     Campaign,
@@ -37,28 +38,6 @@ _STRIP = re.compile(r"[\s\-\u2010-\u2015\u2212\u30fc\u200b\ufeff_]+")
 _LOOKALIKES = str.maketrans(
     "OIL", "011"
 )  # voucher codes are Crockford base32: a typed O is a 0, I and L are 1
-
-
-class StoreRef(NamedTuple):
-    """What redeeming needs of a store; a caller that has read its bound store's row already passes it in."""
-
-    id: int
-    name: str
-    active: bool
-    owner_id: int | None
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who redeems: the principal's user and role, its bound store (clerk or POS token), its token."""
-
-    user_id: int
-    role: str
-    store_id: int | None = None
-    token_id: int | None = None
-    store: StoreRef | None = (
-        None  # the bound store's row, when the caller has it (a POS token's lookup reads it)
-    )
 
 
 class RedemptionRow(NamedTuple):
@@ -122,22 +101,6 @@ def resolve_store(session: Session, actor: Actor, store_id: int | None) -> Store
     if actor.role == "owner" and actor.store_id is None and store.owner_id != actor.user_id:
         raise DomainError("STORE_NOT_ALLOWED", store_id=store_id)
     return store
-
-
-def is_id(value) -> bool:
-    """A plausible row id: a positive integer that fits a BIGINT (larger ones would make PostgreSQL raise)."""
-    return type(value) is int and 0 < value < 2**63
-
-
-def local_time(moment: datetime, tz: str) -> str:
-    return moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
-
-
-def yuan(fen: int) -> str:
-    """Integer fen as yuan text, exactly: -650 → '-6.50'."""
-    fen = int(fen)  # PostgreSQL's sum() of BIGINT arrives as a Decimal
-    sign, fen = ("-" if fen < 0 else ""), abs(fen)
-    return f"{sign}{fen // 100}.{fen % 100:02d}"
 
 
 def redeem(

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from server.db import insert_ignoring_conflicts, is_postgres
 from server.errors import DomainError, validation
+from server.formats import is_id
 from server.models import (
     AuditLog,
     LedgerAccount,
@@ -30,7 +31,6 @@ from server.models import (
     Store,
     User,
 )
-from server.services.redemptions import is_id
 from server.services.spreadsheets import safe_cell
 
 PAYABLE_KINDS = ("store", "clerk")

@@ -9,9 +9,9 @@ from flask_babel import gettext, ngettext
 
 from server.auth import principal
 from server.errors import DomainError
+from server.formats import yuan
 from server.models import Store, User, utcnow
 from server.services import holds, people, settlements, spreadsheets
-from server.services.redemptions import yuan
 from server.views.admin_common import ADMIN, blueprint, download, page, refused
 from server.web import db, language, runtime, when
 

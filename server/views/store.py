@@ -15,6 +15,7 @@ from flask_login import current_user
 
 from server.auth import principal, staff_page
 from server.errors import DomainError, validation
+from server.formats import local_time, yuan
 from server.models import Store, utcnow
 from server.services import idempotency, ledger, people, redemptions, settlements, store_activity
 from server.web import db, language, runtime
@@ -76,9 +77,9 @@ def _till_result(form) -> dict:
             "ok": True,
             "code": "REDEEMED",
             "voucher": done.voucher.code,
-            "value": redemptions.yuan(done.voucher.value_fen),
+            "value": yuan(done.voucher.value_fen),
             "redemption_id": done.redemption.id,
-            "at": redemptions.local_time(done.redemption.redeemed_at, config.timezone),
+            "at": local_time(done.redemption.redeemed_at, config.timezone),
         }
     except DomainError as exc:  # refused, the same form sent twice with other values, or still running
         db().rollback()
@@ -111,7 +112,7 @@ def _till_context(result: dict | None) -> dict:
         "balance": balance,
         "store": db().get(Store, who.store_id),
         "clerk": current_user.user,
-        "yuan": redemptions.yuan,
+        "yuan": yuan,
         "lang": language(),
         "idem": idempotency_key(),
         "grace": config.reversal_grace_minutes,
@@ -125,7 +126,7 @@ def idempotency_key() -> str:
 
 
 def _json(result: dict | None, context: dict) -> dict:
-    t, b, yuan = context["today"], context["balance"], redemptions.yuan
+    t, b = context["today"], context["balance"]
     return {
         "result": result,
         "today": {
@@ -187,7 +188,7 @@ def owner():
         rows=rows,
         statements=statements,
         balances=balances,
-        yuan=redemptions.yuan,
+        yuan=yuan,
         tz=config.tz,
         lang=language(),
         since=now - timedelta(days=30),

@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from server.errors import DomainError, Localised, validation
+from server.formats import is_id
 from server.models import Alert, AlertCode, AlertVoucher, AuditLog, LedgerEntry, LedgerHold
 from server.models.ops import ALERT_STATUSES
 from server.services import holds
@@ -27,7 +28,7 @@ NOTE_MAX = 500
 
 def get_alert(session: Session, alert_id: int) -> Alert:
     """The alert, or NOT_FOUND."""
-    alert = session.get(Alert, alert_id) if type(alert_id) is int and 0 < alert_id < 2**63 else None
+    alert = session.get(Alert, alert_id) if is_id(alert_id) else None
     if alert is None:
         raise DomainError("NOT_FOUND", what="alert", id=alert_id)
     return alert
