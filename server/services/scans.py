@@ -111,11 +111,6 @@ class BatchCache:
     _entries: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def invalidate(self, batch_id: int | None = None) -> None:
-        """Forget one batch (or all): for the admin views of this process after activating or blacklisting."""
-        with self._lock:
-            self._entries.pop(batch_id, None) if batch_id is not None else self._entries.clear()
-
     def get(self, session: Session, batch_id: int) -> tuple[Batch | None, list[BatchRange]]:
         now = time.monotonic()
         entry = self._entries.get(batch_id)

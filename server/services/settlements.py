@@ -214,13 +214,6 @@ def statements(session: Session, *, role: str, user_id: int, limit: int = 500) -
     ]
 
 
-def get_statement(session: Session, *, settlement_id: int, role: str, user_id: int) -> Statement:
-    for statement in statements(session, role=role, user_id=user_id):
-        if statement.settlement.id == settlement_id:
-            return statement
-    raise DomainError("NOT_FOUND", what="settlement", id=settlement_id)
-
-
 # ---- exports for finance -------------------------------------------------------------------------
 
 HEADER = [
