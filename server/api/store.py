@@ -15,6 +15,7 @@ from server.auth import authorised, principal, principal_and_key_state, require_
 from server.errors import validation
 from server.models import utcnow
 from server.services import holds, idempotency, people, redemptions, settlements, store_activity
+from server.services.alerts import decisions
 from server.web import db, language, runtime
 
 ADMIN = require_staff("admin")
@@ -242,7 +243,7 @@ def list_holds():
 @ADMIN
 def decide_hold(alert_id: int, decision: str):
     outcome = {"release": "released", "void": "voided"}[decision]
-    result = holds.decide(
+    result = decisions.decide_hold(
         db(), alert_id=alert_id, outcome=outcome, actor_id=principal().user_id, now=utcnow()
     )
     db().commit()

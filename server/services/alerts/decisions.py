@@ -147,6 +147,16 @@ def dismiss(
     return _log(session, alert, "dismissed", actor_id, now, closed, [], note)
 
 
+def decide_hold(session: Session, *, alert_id: int, outcome: str, actor_id: int, now: datetime) -> dict:
+    """An alert's held money: release it ('released': dismiss the alert) or void it ('voided': confirm the
+    alert and void the money)."""
+    if outcome == "released":
+        return dismiss(session, alert_id=alert_id, actor_id=actor_id, now=now)
+    if outcome == "voided":
+        return confirm(session, alert_id=alert_id, actor_id=actor_id, now=now, void=True)
+    raise DomainError("VALIDATION_FAILED", reason="outcome must be released or voided")
+
+
 def _decide(session: Session, alert: Alert, status: str, actor_id: int, now: datetime, note: str) -> bool:
     if len(note) > NOTE_MAX:
         raise validation(
