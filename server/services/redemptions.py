@@ -8,8 +8,6 @@ whatever the concurrency, exactly one UPDATE matches and everyone else is told w
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -31,13 +29,9 @@ from server.models import (
 )
 from server.models.base import UTCDateTime
 from server.services import ledger, rewards, voucher_tokens
+from server.services.voucher_codes import presented
 
-MAX_INPUT = 400
 MAX_PURCHASE_FEN = 10**10
-_STRIP = re.compile(r"[\s\-\u2010-\u2015\u2212\u30fc\u200b\ufeff_]+")
-_LOOKALIKES = str.maketrans(
-    "OIL", "011"
-)  # voucher codes are Crockford base32: a typed O is a 0, I and L are 1
 
 
 class RedemptionRow(NamedTuple):
@@ -60,25 +54,8 @@ class Redeemed:
     store: Store | StoreRef
 
 
-def normalise(raw: str) -> tuple[str, bool]:
-    """(voucher code or token, is_token): NFKC (full-width → ASCII), a scanned URL's last segment,
-    spaces and dashes stripped, codes uppercased with O→0 and I/L→1. Tokens keep their case (signed)."""
-    if not isinstance(raw, str) or not raw.strip() or len(raw) > MAX_INPUT:
-        raise validation("enter or scan a voucher code", "请输入或扫描券码", field="voucher")
-    text = unicodedata.normalize("NFKC", raw).strip()
-    if "/" in text:  # a scanned voucher URL: …/v/<code>
-        text = text.rstrip("/").rsplit("/", 1)[-1]
-    text = _STRIP.sub("", text)
-    if "." in text:
-        return text, True
-    text = text.upper().translate(_LOOKALIKES)
-    if not text or not text.isascii() or not text.isalnum() or len(text) > 24:
-        raise DomainError("VOUCHER_NOT_FOUND", voucher=text[:40])
-    return text, False
-
-
 def _token_to_code(secret: bytes, token: str, now: datetime) -> str:
-    return normalise(voucher_tokens.verify_token(secret, token, now))[0]
+    return presented(voucher_tokens.verify_token(secret, token, now))[0]
 
 
 def resolve_store(session: Session, actor: Actor, store_id: int | None) -> Store | StoreRef:
@@ -132,7 +109,7 @@ def redeem(
             field="receipt_ref",
         )
     store = resolve_store(session, actor, store_id)
-    code, is_token = normalise(voucher_input)
+    code, is_token = presented(voucher_input)
     if is_token:
         code = _token_to_code(secret, code, now)
     clerk_id = actor.user_id if actor.role == "clerk" else None
