@@ -12,20 +12,11 @@ from flask import current_app, request
 from server.api import api
 from server.api.common import json_body, str_field
 from server.api.openapi import path
+from server.consumer_web import STATUS, client_ip, consumer_token, current_consumer, device_id, limited, terms
+from server.consumer_web import scan as scan_edge
 from server.errors import DomainError
 from server.models import utcnow
 from server.services import attribution, claims, phones, referrals, sharing, voucher_tokens
-from server.services.scans import record_scan
-from server.views.consumer import (
-    batch_cache,
-    client_ip,
-    consumer_token,
-    current_consumer,
-    device_id,
-    enqueue_enrichment,
-    limited,
-    terms,
-)
 from server.web import db, runtime
 
 CONSUMER = [{"consumerToken": []}]
@@ -109,28 +100,11 @@ path(
 @api.get("/scan/<code>")
 @limited("scan")
 def scan(code: str):
+    result = scan_edge(code, request.args.get("gtin"))
     consumer = current_consumer()
-    result = record_scan(
-        db(),
-        runtime().codec,
-        code,
-        secret=runtime().secret,
-        public_id=consumer.public_id,
-        ip=client_ip(),
-        user_agent=request.headers.get("User-Agent", ""),
-        now=utcnow(),
-        gtin=request.args.get("gtin"),
-        cache=batch_cache(),
-    )
-    db().commit()
-    enqueue_enrichment(result)
     body = {"outcome": result.outcome, "consumer_token": consumer_token(consumer)}
     if result.outcome != "ok":
-        return {**DomainError(result.check.error_code).to_json(_lang()), **body}, {
-            "invalid": 404,
-            "inactive": 409,
-            "blacklisted": 410,
-        }[result.outcome]
+        return {**DomainError(result.check.error_code).to_json(_lang()), **body}, STATUS[result.outcome]
     campaign = result.campaign
     body.update(
         {

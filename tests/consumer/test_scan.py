@@ -183,7 +183,7 @@ def test_scan_time_and_first_scan_shown_in_deployment_timezone(client, world):
 
 
 def test_batch_state_cache_expires_and_never_decides_a_claim(app, client):
-    from server.views.consumer import batch_cache
+    from server.consumer_web import batch_cache
 
     world = build_world(app)
     code = world.code(20)
