@@ -7,25 +7,16 @@ without a token makes a consumer and returns its token as `consumer_token`. Clai
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app
 
 from server.api import api, spec
 from server.api import schemas_consumer as m
 from server.api.spec import doc, valid
+from server.consumer_web import STATUS, client_ip, consumer_token, current_consumer, device_id, limited, terms
+from server.consumer_web import scan as scan_edge
 from server.errors import DomainError
 from server.models import utcnow
 from server.services import attribution, claims, phones, referrals, sharing, voucher_tokens
-from server.services.scans import record_scan
-from server.views.consumer import (
-    batch_cache,
-    client_ip,
-    consumer_token,
-    current_consumer,
-    device_id,
-    enqueue_enrichment,
-    limited,
-    terms,
-)
 from server.web import db, runtime
 
 
@@ -93,28 +84,11 @@ def scan(code: str):
     """Record a scan: verdict, product, scan count, first scan, claimability. Without a consumer token a
     consumer is made and its `consumer_token` returned. Refusals (CODE_INVALID 404, CODE_INACTIVE 409,
     CODE_BLACKLISTED 410) carry `outcome` and `consumer_token` too."""
+    result = scan_edge(code, valid("query").gtin)
     consumer = current_consumer()
-    result = record_scan(
-        db(),
-        runtime().codec,
-        code,
-        secret=runtime().secret,
-        public_id=consumer.public_id,
-        ip=client_ip(),
-        user_agent=request.headers.get("User-Agent", ""),
-        now=utcnow(),
-        gtin=valid("query").gtin,
-        cache=batch_cache(),
-    )
-    db().commit()
-    enqueue_enrichment(result)
     body = {"outcome": result.outcome, "consumer_token": consumer_token(consumer)}
     if result.outcome != "ok":
-        return {**DomainError(result.check.error_code).to_json(_lang()), **body}, {
-            "invalid": 404,
-            "inactive": 409,
-            "blacklisted": 410,
-        }[result.outcome]
+        return {**DomainError(result.check.error_code).to_json(_lang()), **body}, STATUS[result.outcome]
     campaign = result.campaign
     body.update(
         {
