@@ -8,6 +8,7 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup
 
+from server import cli_analysis, cli_batch, cli_catalog, cli_jobs, cli_people
 from server.config import Config, ConfigError
 from server.errors import DomainError
 from server.serving import WORKER_CLASSES, WORKER_CONNECTIONS
@@ -27,14 +28,14 @@ cli = FlaskGroup(
     load_dotenv=False,
     help="codeloop: one-item-one-code platform.",
 )
+# catalogue, people, batches, analysis and background work: commands of their own modules, added here
+for _module in (cli_analysis, cli_batch, cli_catalog, cli_jobs, cli_people):
+    for _command in _module.COMMANDS:
+        cli.add_command(_command)
 
 
 def main() -> None:
     """Console-script entry point: configuration problems end in one line, not a traceback."""
-    import server.cli_analysis  # noqa: F401 — registers the rollups and alerts commands
-    import server.cli_batch  # noqa: F401 — registers the product and batch commands
-    import server.cli_jobs  # noqa: F401 — registers worker, cron and jobs
-
     try:
         cli.main(prog_name="codeloop")
     except ConfigError as exc:
@@ -115,6 +116,7 @@ def serve(host: str, port: int, workers: int, worker_class: str, threads: int, c
         kind=worker_class,
         threads=threads,
         connections=connections,
+        instance_dir=rt.config.instance_dir,
     )
 
 

@@ -16,8 +16,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from server.errors import DomainError, Localised
+from server.formats import local_time, yuan
 from server.runtime import Runtime
-from server.services.redemptions import local_time, yuan
 
 # HTTP errors raised by Flask/Werkzeug itself, as our error codes (any other 4xx: VALIDATION_FAILED; any 5xx,
 # an unhandled exception included: INTERNAL_ERROR)
@@ -91,7 +91,7 @@ def _translations():
 
 
 def money(fen: int) -> str:
-    """An amount as consumer pages show it: ¥5, ¥5.50 (redemptions.yuan without a zero fraction)."""
+    """An amount as consumer pages show it: ¥5, ¥5.50 (formats.yuan without a zero fraction)."""
     return "¥" + yuan(fen).removesuffix(".00")
 
 

@@ -7,7 +7,6 @@ from datetime import datetime
 from flask import request
 
 from server.errors import validation
-from server.web import ID_MAX
 
 
 def json_body() -> dict:
@@ -18,27 +17,13 @@ def json_body() -> dict:
     return body
 
 
-def int_field(
-    body: dict, name: str, *, required: bool = True, default: int | None = None, minimum: int = -ID_MAX - 1
-) -> int | None:
-    """A whole number from the body that the database can hold (a BIGINT), at least `minimum`."""
+def int_field(body: dict, name: str, *, required: bool = True, default: int | None = None) -> int | None:
     value = body.get(name, default)
     if value is None and not required:
         return None
     if type(value) is not int:
         raise validation(f"{name} must be a whole number", zh=f"{name} 须为整数", field=name)
-    if not minimum <= value <= ID_MAX:
-        raise validation(
-            f"{name} must be a whole number from {minimum:,} to {ID_MAX:,}",
-            zh=f"{name} 须为 {minimum:,} 到 {ID_MAX:,} 之间的整数",
-            field=name,
-        )
     return value
-
-
-def id_field(body: dict, name: str, *, required: bool = True) -> int | None:
-    """A row's id from the body: 1 to 2⁶³−1, as ids in paths are (server.web.IdConverter)."""
-    return int_field(body, name, required=required, minimum=1)
 
 
 def str_field(body: dict, name: str, *, required: bool = False, max_len: int = 200) -> str | None:

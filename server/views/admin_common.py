@@ -23,7 +23,8 @@ from flask_login import current_user
 from server import headers
 from server.auth import staff_page
 from server.errors import DomainError, validation
-from server.services.redemptions import yuan
+from server.formats import yuan
+from server.views.alert_words import alert_summary
 from server.web import db, language, runtime
 
 ADMIN = staff_page("admin")
@@ -40,7 +41,7 @@ def blueprint(name: str) -> Blueprint:
 
 
 def _context() -> dict:
-    return {"console_endpoints": current_app.view_functions, "yuan": yuan}
+    return {"console_endpoints": current_app.view_functions, "yuan": yuan, "alert_summary": alert_summary}
 
 
 def actor_id() -> int:
