@@ -40,6 +40,10 @@ def create_app(config: Config | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxies, x_proto=config.trusted_proxies)
 
     _init_extensions(app, config)
+    from server.web import IdConverter
+
+    # before any route is added: every <int:…> in a path is a row id, range-checked here once
+    app.url_map.converters["int"] = IdConverter
     _register_blueprints(app)
     return app
 
@@ -53,7 +57,7 @@ TRANSLATION_AREAS = (
 
 
 def _init_extensions(app: Flask, config: Config) -> None:
-    from server import web
+    from server import headers, web
     from server.extensions import babel, csrf, login_manager
 
     app.config.update(
@@ -64,6 +68,7 @@ def _init_extensions(app: Flask, config: Config) -> None:
         WTF_CSRF_TIME_LIMIT=None,
     )
     web.init_app(app)
+    headers.init_app(app)
     babel.init_app(app, locale_selector=web.babel_locale)
     web.install_gettext(app)
     csrf.init_app(app)

@@ -123,6 +123,11 @@ CATALOGUE: dict[str, tuple[int, str, str]] = {
         "This page or item does not exist; please check the link.",
     ),
     "VALIDATION_FAILED": (400, "输入有误：{reason}", "Invalid input: {reason}"),
+    "METHOD_NOT_ALLOWED": (
+        405,
+        "此地址不接受这种请求。",
+        "This address does not accept that kind of request.",
+    ),
     "LEDGER_KEY_REUSED": (
         409,
         "同一记账键用于了不同的分录。",
@@ -172,11 +177,13 @@ class DomainError(Exception):
 class Localised(dict):
     """A detail worded per language, {"zh_CN": …, "en": …}: shown in the reader's language."""
 
+    def text(self, language: str) -> str:
+        """The wording in `language` (zh_CN or en)."""
+        return self.get("en" if language.startswith("en") else "zh_CN", "")
+
 
 def _localise(value: Any, language: str) -> Any:
-    if isinstance(value, Localised):
-        return value.get("en" if language.startswith("en") else "zh_CN", "")
-    return value
+    return value.text(language) if isinstance(value, Localised) else value
 
 
 def validation(reason: str, zh: str | None = None, **details: Any) -> DomainError:

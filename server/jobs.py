@@ -240,19 +240,24 @@ def _waiting(queue: Queue, jid: str) -> bool:
 
 
 def redis_status(queues: Queues) -> dict:
-    """Mode and reachability for /healthz; Redis must run with noeviction or jobs can vanish."""
+    """Mode and reachability for /healthz. `ok`: Redis answers; `durable`: it runs as README asks, with
+    `maxmemory-policy noeviction` (else queued jobs can be evicted) and AOF (else a restart loses them)."""
     if not queues.is_async:
-        return {"mode": "inline", "ok": True}
+        return {"mode": "inline", "ok": True, "durable": True}
     try:
-        policy = queues.connection.config_get("maxmemory-policy").get("maxmemory-policy")
+        settings = queues.connection.config_get("maxmemory-policy")
+        settings.update(queues.connection.config_get("appendonly"))
+        policy, appendonly = settings.get("maxmemory-policy"), settings.get("appendonly")
         return {
             "mode": "redis",
-            "ok": policy == "noeviction",
+            "ok": True,
+            "durable": policy == "noeviction" and appendonly == "yes",
             "maxmemory_policy": policy,
+            "appendonly": appendonly,
             "queued": {name: q.count for name, q in queues.by_name.items()},
         }
     except redis.RedisError as exc:
-        return {"mode": "redis", "ok": False, "error": str(exc).splitlines()[0]}
+        return {"mode": "redis", "ok": False, "durable": False, "error": str(exc).splitlines()[0]}
 
 
 def enqueue(queue: Queue, path: str, *args, **kwargs):

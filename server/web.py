@@ -13,30 +13,42 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from server.errors import DomainError, Localised
 from server.formats import local_time, yuan
 from server.runtime import Runtime
 
-# HTTP errors raised by Flask/Werkzeug itself, as our error codes
+# HTTP errors raised by Flask/Werkzeug itself, as our error codes (any other 4xx: VALIDATION_FAILED; any 5xx,
+# an unhandled exception included: INTERNAL_ERROR)
 _HTTP_CODES = {
     400: "VALIDATION_FAILED",
     401: "UNAUTHORIZED",
     403: "FORBIDDEN",
     404: "NOT_FOUND",
-    405: "VALIDATION_FAILED",
+    405: "METHOD_NOT_ALLOWED",
     413: "VALIDATION_FAILED",
     429: "RATE_LIMITED",
 }
+_KEPT_HEADERS = ("Allow", "Retry-After")  # of Werkzeug's own headers for an HTTP error
 
 
 # the same errors on a page, in the reader's words: Werkzeug's descriptions are English and for developers
 _PAGE_REASONS = {
     "csrf": Localised(zh_CN="页面已过期，请刷新后重试", en="the page has expired; reload it and try again"),
     400: Localised(zh_CN="请求无效，请返回上一页重试", en="the request was not valid; go back and try again"),
-    405: Localised(zh_CN="此页面不接受这种请求", en="this page does not accept that request"),
     413: Localised(zh_CN="上传的内容太大", en="the upload is too large"),
 }
+
+ID_MAX = 2**63 - 1  # a BIGINT primary key
+
+
+class IdConverter(IntegerConverter):
+    """Every integer in a path is a row id: 1 to 2⁶³−1 (the app registers this as `int`). Anything else
+    matches no route, so it is a 404 NOT_FOUND before a view or the database sees it."""
+
+    def __init__(self, url_map, fixed_digits: int = 0, min: int | None = 1, max: int | None = ID_MAX) -> None:
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max)
 
 
 def runtime() -> Runtime:
@@ -156,16 +168,20 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
-        code = _HTTP_CODES.get(exc.code or 500, "VALIDATION_FAILED")
-        error = (
-            DomainError(code, reason=_http_reason(exc)) if code == "VALIDATION_FAILED" else DomainError(code)
-        )
-        body, status = error_response(error, exc.code)
-        return (
-            (body, status, {"Retry-After": str(getattr(exc, "retry_after", None) or 60)})
-            if status == 429
-            else (body, status)
-        )
+        status = exc.code or 500
+        code = _HTTP_CODES.get(status, "INTERNAL_ERROR" if status >= 500 else "VALIDATION_FAILED")
+        if code == "VALIDATION_FAILED":
+            error = DomainError(code, reason=_http_reason(exc))
+        elif code == "METHOD_NOT_ALLOWED":
+            allowed = sorted(getattr(exc, "valid_methods", None) or ())
+            error = DomainError(code, method=request.method, allowed=allowed)
+        else:
+            error = DomainError(code)
+        body, status = error_response(error, status)
+        headers = {k: v for k, v in exc.get_headers() if k in _KEPT_HEADERS}
+        if status == 429:
+            headers["Retry-After"] = str(getattr(exc, "retry_after", None) or 60)
+        return body, status, headers
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(PoolTimeout)

@@ -36,6 +36,15 @@ def test_sign_in_and_open_redirect_guard(app, admin):
         ("//evil.example", "/admin"),
         ("/\\evil.example", "/admin"),
         ("https://evil.example", "/admin"),
+        # browsers drop tabs and newlines and read \\ as /: each of these would be //evil.example
+        ("/%09/evil.example", "/admin"),
+        ("/%0A/evil.example", "/admin"),
+        ("/%0D%0ALocation:%20https://evil.example", "/admin"),
+        ("/%5C/evil.example", "/admin"),
+        ("%09//evil.example", "/admin"),
+        ("/\t/evil.example", "/admin"),
+        ("javascript:alert(1)", "/admin"),
+        ("/admin/batches?page=2", "/admin/batches?page=2"),
     ]:
         client = app.test_client()
         response = _login(client, next_=target)

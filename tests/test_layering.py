@@ -7,6 +7,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WEB = {
     "server/app.py",
     "server/web.py",
+    "server/headers.py",
     "server/cli.py",
     "server/demo_cli.py",
     "server/auth.py",

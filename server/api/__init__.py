@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from server import headers
 from server.api.openapi import document
 
 api = Blueprint("api", __name__)
+headers.protect(api, policy="default-src 'none'; frame-ancestors 'none'")  # data, never a page to run
 
 
 @api.get("/openapi.json")

@@ -16,8 +16,8 @@ from server.consumer_web import STATUS, client_ip, consumer_token, current_consu
 from server.consumer_web import scan as scan_edge
 from server.errors import DomainError
 from server.models import utcnow
-from server.services import attribution, claims, phones, referrals, sharing, voucher_tokens
-from server.web import db, runtime
+from server.services import attribution, claims, phones, redemptions, referrals, sharing, voucher_tokens
+from server.web import db, language, runtime
 
 
 def _doc(security: list, ok: dict, errors=(), **kw):
@@ -35,8 +35,9 @@ def sms_sender() -> phones.SmsSender:
     return current_app.extensions.get("codeloop_sms") or phones.ConsoleSender()
 
 
-def voucher_json(state: claims.VoucherState, *, mine: bool, now) -> dict:
-    """The voucher as the page shows it; for its holder the QR payload and, for a pack voucher, the share."""
+def voucher_json(state: claims.VoucherState, *, mine: bool, now, sees_store: bool = True) -> dict:
+    """The voucher as the page shows it; for its holder the QR payload and, for a pack voucher, the share.
+    Without `sees_store` the redeeming store is only "another store", as the till says."""
     v = state.voucher
     body = {
         "code": v.code,
@@ -48,7 +49,7 @@ def voucher_json(state: claims.VoucherState, *, mine: bool, now) -> dict:
         "expires_at": v.expires_at.isoformat(timespec="seconds"),
         "campaign": {"id": state.campaign.id, "name": state.campaign.name},
         "redeemed_at": state.redeemed_at.isoformat(timespec="seconds") if state.redeemed_at else None,
-        "store": {"id": state.store.id, "name": state.store.name} if state.store else None,
+        "store": _store_json(state.store, sees_store),
     }
     if mine and state.state == "issued":
         body["qr"] = (
@@ -65,6 +66,22 @@ def voucher_json(state: claims.VoucherState, *, mine: bool, now) -> dict:
             sharing.to_json(shared, state.campaign, runtime().config.public_url) if shared else None
         )
     return body
+
+
+def _store_json(store, sees: bool) -> dict | None:
+    if store is None:
+        return None
+    if sees:
+        return {"id": store.id, "name": store.name}
+    return {"id": None, "name": redemptions.ANOTHER_STORE.text(language())}
+
+
+def _sees_store(who, store) -> bool:
+    """Only the redeeming store's own staff (its clerks, POS tokens and owner) and admins see which store
+    redeemed a voucher; every other store is told "another store", as its till is."""
+    if store is None or who is None or who.role == "admin":
+        return True
+    return who.store_id == store.id or (who.role == "owner" and store.owner_id == who.user_id)
 
 
 @api.post("/consumers")
@@ -159,7 +176,8 @@ def voucher(code: str):
     mine = consumer is not None and consumer.id == found.consumer_id
     if not mine and principal() is None:
         raise DomainError("VOUCHER_NOT_FOUND")  # only the holder or staff may read a voucher
-    body = voucher_json(claims.voucher_state(db(), found, now), mine=mine, now=now)
+    state = claims.voucher_state(db(), found, now)
+    body = voucher_json(state, mine=mine, now=now, sees_store=mine or _sees_store(principal(), state.store))
     db().commit()  # the share link is made on first sight
     return {"voucher": body}
 

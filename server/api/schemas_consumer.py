@@ -71,6 +71,11 @@ class Ref(Loose):
     name: str
 
 
+class RedeemingStore(Loose):
+    id: int | None = Field(description="null for another store's staff: only its own staff and admins see it")
+    name: str = Field(description="the store's name, or \"another store\" in the reader's language")
+
+
 class Voucher(Loose):
     code: str
     kind: Literal["pack", "friend"]
@@ -81,7 +86,7 @@ class Voucher(Loose):
     expires_at: str
     campaign: Ref
     redeemed_at: str | None
-    store: Ref | None = Field(description="where it was redeemed")
+    store: RedeemingStore | None = Field(description="where it was redeemed")
     qr: str | None = Field(None, description="holder only, while issued: what the till scans")
     qr_refresh_seconds: int | None = Field(None, description="seconds until a rotating qr changes")
     share: Share | None = Field(None, description="holder of a pack voucher: its share link")

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, Validat
 from spectree import Response, SecurityScheme, SecuritySchemeData, SpecTree
 
 from server.errors import CATALOGUE, DomainError, validation
+from server.web import ID_MAX
 
 # who may call a route, as OpenAPI security requirements (see the schemes below)
 ADMIN = [{"adminToken": []}]
@@ -54,7 +55,7 @@ SCHEMES = [
 ]
 
 
-MAX_ID = 2**63 - 1  # ids are BIGINT: larger ones are refused here, at the edge
+MAX_ID = ID_MAX  # ids are BIGINT: larger ones are refused here, at the edge (paths: web.IdConverter)
 Id = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 Int = Annotated[StrictInt, Field(ge=-MAX_ID, le=MAX_ID)]
 # query-string values arrive as text: these parse "12" as 12

@@ -29,6 +29,7 @@ from server.models import (
 from server.services import ledger, redemptions_sql, rewards, voucher_tokens
 from server.services.voucher_codes import presented
 
+ANOTHER_STORE = Localised(zh_CN="其他门店", en="another store")  # where a redemption is, to other stores
 MAX_PURCHASE_FEN = 10**10
 
 
@@ -178,7 +179,7 @@ def _refuse(
         if same:
             details.update(store=where_name, store_id=where_id, redemption_id=redemption_id)
         else:
-            details["store"] = Localised(zh_CN="其他门店", en="another store")
+            details["store"] = ANOTHER_STORE
         raise DomainError("VOUCHER_ALREADY_REDEEMED", **details)
     if status != "redeemed" and expires_at <= now:
         raise DomainError(

@@ -1,5 +1,5 @@
 """What every page of the brand manager's console shares: the admin check, form parsing, refusals shown as a
-flash message, the console's security headers and its streamed downloads."""
+flash message, no caching of its pages and its streamed downloads."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from flask import (
 )
 from flask_login import current_user
 
+from server import headers
 from server.auth import staff_page
 from server.errors import DomainError, validation
 from server.formats import yuan
@@ -27,32 +28,20 @@ from server.views.alert_words import alert_summary
 from server.web import db, language, runtime
 
 ADMIN = staff_page("admin")
-# No inline script or style anywhere in the console: data reaches scripts as JSON in a
-# <script type="application/json"> block, and every style is in static/admin/admin.css.
-CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
-    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
+# The app's default CSP (server/headers.py): no inline script or style anywhere in the console; data reaches
+# scripts as JSON in a <script type="application/json"> block, and every style is in static/admin/admin.css.
 
 
 def blueprint(name: str) -> Blueprint:
-    """A console blueprint under /admin whose responses carry the console's headers."""
+    """A console blueprint under /admin whose pages are never cached."""
     bp = Blueprint(name, __name__, url_prefix="/admin")
-    bp.after_request(_headers)
+    headers.protect(bp, no_store=True)
     bp.context_processor(_context)
     return bp
 
 
 def _context() -> dict:
     return {"console_endpoints": current_app.view_functions, "yuan": yuan, "alert_summary": alert_summary}
-
-
-def _headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("Cache-Control", "no-store")
-    return response
 
 
 def actor_id() -> int:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from server import headers
 from server.errors import DomainError
 from server.models import utcnow
 from server.services.accounts import authenticate
@@ -16,6 +19,7 @@ from server.services.consumers import network_hash
 from server.web import db, language, runtime
 
 bp = Blueprint("auth", __name__)
+headers.protect(bp, no_store=True)  # a cached sign-in page would carry a stale CSRF token
 HOME = {"admin": "/admin", "owner": "/owner", "clerk": "/clerk"}
 
 
@@ -25,10 +29,17 @@ class LoginForm(FlaskForm):
 
 
 def _safe_next(target: str | None) -> str | None:
-    """Only a local path: never //host, /\\host or a scheme (open-redirect guard)."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return None
+    r"""`target` when it is a path on this site, else None (the role's home): an open-redirect guard.
+
+    Browsers drop tabs and newlines from a URL and read a backslash as a slash, so `/\t/evil.example`
+    and `/\evil.example` are `//evil.example`, another host: any control character or backslash is
+    refused outright, as is anything with a scheme or a host."""
+    if not target or len(target) > 2000 or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -2,7 +2,7 @@
 
 Identity, rate limits and the scan edge are server/consumer_web.py's (the JSON API shares them); this
 module sets the identity cookies on the way out. Pages work without JavaScript and load nothing from other
-hosts; every response carries a strict CSP.
+hosts; their CSP (server/headers.py) allows no script at all.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import qrcode.image.svg
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from server import headers
 from server.consumer_web import (
     COOKIE,
     COOKIE_AGE,
@@ -32,11 +33,7 @@ from server.services import attribution, claims, referrals, sharing, voucher_tok
 from server.web import db, language, runtime
 
 bp = Blueprint("consumer", __name__)
-
-CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; object-src 'none'; "
-    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
+headers.protect(bp, policy=headers.csp(script_src="'none'"), no_store=True)
 
 
 @bp.after_app_request
@@ -49,11 +46,6 @@ def _consumer_headers(response):
             response.set_cookie(
                 DEVICE, g.device_id, max_age=COOKIE_AGE, httponly=True, samesite="Lax", secure=secure
             )
-    if request.blueprint == "consumer" or g.get("consumer_page"):
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 

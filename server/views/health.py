@@ -1,4 +1,9 @@
-"""/healthz: is this process able to serve? Database, job queue and GeoIP data."""
+"""/healthz: is this process able to serve? Database, job queue and GeoIP data.
+
+503 when it cannot serve (the database unreachable or not migrated, Redis unreachable); 200 otherwise,
+with `status` "degraded" while Redis runs without `noeviction` and AOF: requests are served, and Redis is
+never the only copy of a job (the sweeper enqueues owed work again), but queued jobs can be lost and
+redone late."""
 
 from __future__ import annotations
 
@@ -20,9 +25,10 @@ def healthz():
     database = _database(rt)
     jobs = redis_status(rt.queues)
     geoip = rt.geo.status(utcnow())
-    ok = database["ok"] and jobs["ok"]
-    body = {"status": "ok" if ok else "degraded", "database": database, "jobs": jobs, "geoip": geoip}
-    return body, 200 if ok else 503
+    serving = database["ok"] and jobs["ok"]
+    status = "ok" if serving and jobs["durable"] else "degraded"
+    body = {"status": status, "database": database, "jobs": jobs, "geoip": geoip}
+    return body, 200 if serving else 503
 
 
 def _database(rt) -> dict:

@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from flask import Blueprint, render_template, request
 from flask_login import current_user
 
-from server import idempotent
+from server import headers, idempotent
 from server.auth import principal, staff_page
 from server.errors import DomainError, validation
 from server.formats import local_time, yuan
@@ -22,6 +22,7 @@ from server.services import idempotency, ledger, people, redemptions, settlement
 from server.web import db, language, runtime
 
 bp = Blueprint("store", __name__)
+headers.protect(bp, no_store=True)  # the till and the owner's balances are never cached
 
 
 def _purchase_fen(raw: str | None) -> int | None:

@@ -106,6 +106,30 @@ def test_already_redeemed_other_store_names_when_not_where(client, world, sessio
     )
 
 
+def test_voucher_lookup_names_the_redeeming_store_only_to_its_own_staff(client, world):
+    assert redeem(client, world).status_code == 201  # clerk0 at 一号店
+    pos = {}
+    for i, store in enumerate(world.stores):
+        issued = client.post(f"/api/v1/stores/{store}/tokens", headers=world.auth("admin"))
+        pos[i] = {"Authorization": f"Bearer {issued.get_json()['token']}"}
+
+    def store_seen(headers, lang="en"):
+        got = client.get(
+            f"/api/v1/vouchers/{world.vouchers[0]}", headers={**headers, "Accept-Language": lang}
+        )
+        assert got.status_code == 200, got.get_json()
+        voucher = got.get_json()["voucher"]
+        assert voucher["state"] == "redeemed" and voucher["redeemed_at"]
+        return voucher["store"]
+
+    named = {"id": world.stores[0], "name": "一号店"}
+    for own in (world.auth("clerk0"), world.auth("owner"), world.auth("admin"), pos[0]):
+        assert store_seen(own) == named
+    for other in (world.auth("clerk1"), pos[1]):
+        assert store_seen(other) == {"id": None, "name": "another store"}
+    assert store_seen(world.auth("clerk1"), "zh-CN") == {"id": None, "name": "其他门店"}
+
+
 def test_expired_voucher_is_refused(client, world, sessions):
     with sessions.begin() as s:
         code = add_voucher(s, s.get(Campaign, world.campaign_id), expires_at=utcnow() - timedelta(minutes=1))

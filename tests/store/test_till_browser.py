@@ -68,7 +68,7 @@ def sign_in(page, server: str, username: str, start: str = "/clerk") -> None:
 
 
 def test_clerk_redeems_by_typing_by_wedge_scan_and_camera(server, sessions, tmp_path):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     world = build(sessions, vouchers=4)
     ARTIFACTS.mkdir(exist_ok=True)
@@ -86,6 +86,8 @@ def test_clerk_redeems_by_typing_by_wedge_scan_and_camera(server, sessions, tmp_
             )  # a cheap phone
             context.grant_permissions(["camera"], origin=server)
             page = context.new_page()
+            blocked = []  # the app-wide CSP (server/headers.py) must not block anything the till uses
+            page.on("console", lambda m: blocked.append(m.text) if "Security Policy" in m.text else None)
             sign_in(page, server, "clerk0")
             assert page.evaluate("document.activeElement.id") == "voucher"  # ready for the scanner
 
@@ -102,7 +104,8 @@ def test_clerk_redeems_by_typing_by_wedge_scan_and_camera(server, sessions, tmp_
             )
             page.keyboard.type(world.vouchers[1], delay=5)
             page.keyboard.press("Enter")
-            page.wait_for_function("document.getElementById('today-count').textContent === '2'")
+            # waits by selector, not by a JavaScript predicate: the till's CSP forbids eval
+            expect(page.locator("#today-count")).to_have_text("2", timeout=30000)
             assert "已核销" in banner(page)
             page.keyboard.type(world.vouchers[1], delay=5)
             page.keyboard.press("Enter")  # same value again within 2 s: ignored, not refused
@@ -121,10 +124,8 @@ def test_clerk_redeems_by_typing_by_wedge_scan_and_camera(server, sessions, tmp_
 
             # 4. the camera: a fake device showing the voucher's QR, decoded in the page
             page.click("#camera")
-            page.wait_for_function(
-                "document.getElementById('today-count').textContent === '3'", timeout=20000
-            )
-            assert "已核销" in banner(page)
+            expect(page.locator("#today-count")).to_have_text("3", timeout=20000)
+            assert "已核销" in banner(page) and blocked == []
             page.screenshot(path=str(ARTIFACTS / "till-camera.png"), full_page=True)
 
             # 5. the answer is lost on the way back (the server did redeem): Enter again replays, never twice
