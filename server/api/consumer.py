@@ -2,7 +2,8 @@
 
 A consumer identifies with a consumer token: `Authorization: Consumer <token>` or `X-Consumer-Token:
 <token>` (the same signed value as the H5 cookie). `POST /consumers` returns a new one; `GET /scan/{code}`
-without a token makes a consumer and returns its token as `consumer_token`. Claims need a token.
+without a token makes a consumer and returns its token as `consumer_token` — except for a forged code, which
+records nothing and makes no consumer (no `consumer_token`). Claims need a token.
 """
 
 from __future__ import annotations
@@ -109,22 +110,23 @@ path(
 @api.get("/scan/<code>")
 @limited("scan")
 def scan(code: str):
-    consumer = current_consumer()
     result = record_scan(
         db(),
         runtime().codec,
         code,
         secret=runtime().secret,
-        public_id=consumer.public_id,
+        public_id=lambda: current_consumer().public_id,  # a forged code makes no consumer
         ip=client_ip(),
         user_agent=request.headers.get("User-Agent", ""),
         now=utcnow(),
         gtin=request.args.get("gtin"),
         cache=batch_cache(),
+        forgeries=runtime().forgeries,
     )
     db().commit()
     enqueue_enrichment(result)
-    body = {"outcome": result.outcome, "consumer_token": consumer_token(consumer)}
+    consumer = None if result.forged else current_consumer()
+    body = {"outcome": result.outcome, **({"consumer_token": consumer_token(consumer)} if consumer else {})}
     if result.outcome != "ok":
         return {**DomainError(result.check.error_code).to_json(_lang()), **body}, {
             "invalid": 404,

@@ -116,7 +116,8 @@ def terms() -> claims.Terms:
 
 
 def enqueue_enrichment(result) -> None:
-    enrich_after_scan(runtime().queue, runtime().enrichment, result.scan_id)
+    if result.scan_id is not None:  # a forged code recorded nothing
+        enrich_after_scan(runtime().queue, runtime().enrichment, result.scan_id)
 
 
 @bp.after_app_request
@@ -171,14 +172,15 @@ def _scan(code: str, gtin: str | None = None):
         runtime().codec,
         code,
         secret=runtime().secret,
-        public_id=scanning_public_id(),
+        public_id=scanning_public_id,  # asked only for a genuine code: a forged one makes no consumer
         ip=client_ip(),
         user_agent=request.headers.get("User-Agent", ""),
         now=utcnow(),
         gtin=gtin,
         cache=batch_cache(),
+        forgeries=runtime().forgeries,
     )
-    if result.consumer_id is None:  # a validly signed token for a consumer we no longer have: start afresh
+    if result.consumer_id is None and not result.forged:  # a signed token for a consumer we no longer have
         current_consumer()
     db().commit()
     enqueue_enrichment(result)
