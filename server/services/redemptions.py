@@ -2,7 +2,8 @@
 
 One business event, one transaction: the voucher's conditional state change
 (UPDATE … WHERE status='issued' AND expires_at > now RETURNING), the Redemption row and the ledger
-postings (rewards.redemption_postings) commit together or not at all. The database decides the race:
+postings (rewards.redemption_postings: the clerk reward goes to the voucher's attributed clerk, not to
+whoever operates the till) commit together or not at all. The database decides the race:
 whatever the concurrency, exactly one UPDATE matches and everyone else is told who won and when.
 """
 
@@ -172,10 +173,9 @@ def redeem(
     code, is_token = normalise(voucher_input)
     if is_token:
         code = _token_to_code(secret, code, now)
-    clerk_id = actor.user_id if actor.role == "clerk" else None
     row = dict(
         store_id=store.id,
-        clerk_id=clerk_id,
+        clerk_id=actor.user_id if actor.role == "clerk" else None,  # who operated the till, for the record
         api_token_id=actor.token_id,
         purchase_fen=purchase_fen,
         receipt_ref=receipt_ref or None,
@@ -188,7 +188,7 @@ def redeem(
     ledger.write_entries(
         session,
         transaction_id,
-        rewards.redemption_postings(session, voucher=voucher, store_id=store.id, clerk_id=clerk_id),
+        rewards.redemption_postings(session, voucher=voucher, store_id=store.id),
         available_at=now + timedelta(days=hold_days),
         now=now,
     )
@@ -229,7 +229,7 @@ _REDEEM_SQL = (
     "WHERE code = :code AND status = 'issued' AND expires_at > :now "
     "AND (min_spend_fen = 0 OR min_spend_fen <= :purchase_fen) "
     f"AND (:is_token OR NOT {_CAMPAIGN.format('rotating_token')}) "
-    "RETURNING id, code, kind, value_fen, referral_id, campaign_id, "
+    "RETURNING id, code, kind, value_fen, referral_id, campaign_id, clerk_id AS attributed_clerk_id, "
     + ", ".join(
         f"{_CAMPAIGN.format(term)} AS {term}"
         for term in ("store_fee_fen", "clerk_redeem_reward_fen", "referral_bonus_points")

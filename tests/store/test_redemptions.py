@@ -182,7 +182,9 @@ def test_pos_token_is_bound_to_its_store(client, world, sessions, app):
     assert_refused(refused, "STORE_NOT_ALLOWED", before, sessions, 403)
     ok = client.post("/api/v1/redemptions", json={"voucher": world.vouchers[0]}, headers=headers)
     assert ok.status_code == 201 and ok.get_json()["redemption"]["store"]["id"] == world.stores[1]
-    assert ok.get_json()["redemption"]["clerk_id"] is None  # no clerk reward for a POS
+    assert (
+        ok.get_json()["redemption"]["clerk_id"] is None
+    )  # no clerk operated it (rewards: test_attributed_rewards)
 
 
 def test_unauthenticated_and_bad_bodies(client, world, sessions):
