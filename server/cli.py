@@ -33,7 +33,9 @@ def main() -> None:
     """Console-script entry point: configuration problems end in one line, not a traceback."""
     import server.cli_analysis  # noqa: F401 — registers the rollups and alerts commands
     import server.cli_batch  # noqa: F401 — registers the product and batch commands
+    import server.cli_catalog  # noqa: F401 — registers the campaign commands
     import server.cli_jobs  # noqa: F401 — registers worker, cron and jobs
+    import server.cli_people  # noqa: F401 — registers the store and clerk commands
 
     try:
         cli.main(prog_name="codeloop")
@@ -115,6 +117,7 @@ def serve(host: str, port: int, workers: int, worker_class: str, threads: int, c
         kind=worker_class,
         threads=threads,
         connections=connections,
+        instance_dir=rt.config.instance_dir,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 from server.config import Config, ConfigError, served_url
@@ -37,10 +38,33 @@ def serve_public_url(config: Config, host: str, port: int) -> Config:
     return dataclasses.replace(config, public_url=url, public_url_set=True)
 
 
+SOCKET_PATH_MAX = 100  # a Unix socket's path fits in 108 bytes (sun_path), with room to spare
+
+
+def control_socket_args(instance_dir: Path | None) -> list[str]:
+    """gunicorn's control socket (gunicornc) in this deployment's instance folder, so that two deployments
+    on one host never share gunicorn's per-user default (~/.gunicorn/gunicorn.ctl); none when that
+    folder's path is too long for a Unix socket."""
+    if instance_dir is None:
+        return ["--no-control-socket"]
+    path = Path(instance_dir).resolve() / "gunicorn.ctl"
+    if len(os.fsencode(path)) > SOCKET_PATH_MAX:
+        return ["--no-control-socket"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return ["--control-socket", str(path)]
+
+
 def gunicorn_argv(
-    *, host: str, port: int, workers: int, worker_class: str, threads: int, connections: int
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    worker_class: str,
+    threads: int,
+    connections: int,
+    instance_dir: Path | None = None,
 ) -> list[str]:
-    """The gunicorn command line that serves the app."""
+    """The gunicorn command line that serves the app; its control socket lives in `instance_dir`."""
     argv = [
         sys.executable,
         "-m",
@@ -59,6 +83,7 @@ def gunicorn_argv(
         "60",
         "--graceful-timeout",
         "5",
+        *control_socket_args(instance_dir),
     ]
     if worker_class == "gevent":
         argv += ["--worker-connections", str(connections)]
@@ -76,6 +101,7 @@ def exec_gunicorn(
     kind: str = "auto",
     threads: int = 4,
     connections: int = WORKER_CONNECTIONS,
+    instance_dir: Path | None = None,
 ) -> NoReturn:
     """Replace this process with gunicorn serving the app (the configuration travels in the environment).
 
@@ -89,6 +115,7 @@ def exec_gunicorn(
         worker_class=worker_class(kind, database_url),
         threads=threads,
         connections=connections,
+        instance_dir=instance_dir,
     )
     sys.stdout.flush()
     sys.stderr.flush()

@@ -125,3 +125,64 @@ def test_demo_serves_the_embedded_default_from_nothing(tmp_path):
         [CODELOOP, "demo", "--no-serve"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
     )
     assert again.returncode == 0, again.stderr  # seeding twice changes nothing
+
+
+def _cli(app, *args, input=None):
+    """Run a `codeloop` command in process (click's CliRunner) against the test app."""
+    import server.cli_catalog  # noqa: F401 — registered by main() in the console script
+    import server.cli_people  # noqa: F401
+    from server.cli import cli
+
+    return app.test_cli_runner().invoke(cli, list(args), input=input)
+
+
+def test_campaign_store_and_clerk_commands_create_and_list(app, sessions):
+    made = _cli(
+        app,
+        "campaign",
+        "create",
+        "春季活动",
+        "--starts",
+        "2026-03-01T00:00+08:00",
+        "--ends",
+        "2026-06-01T00:00+08:00",
+        "--voucher-value-fen",
+        "500",
+        "--cap",
+        "1000",
+        "--budget-fen",
+        "500000",
+        "--clerk-claim-reward-fen",
+        "20",
+    )
+    assert made.exit_code == 0 and "created campaign 1 (春季活动, voucher 500 fen" in made.output, made.output
+    assert "春季活动" in _cli(app, "campaign", "list").output
+    store = _cli(app, "store", "create", "一号店", "--province", "广东", "--city", "深圳")
+    assert store.exit_code == 0 and "created store 1 (一号店, 广东省深圳市)" in store.output, store.output
+    assert "一号店\t广东省\t深圳市" in _cli(app, "store", "list").output
+    clerk = _cli(
+        app, "clerk", "create", "lihua", "--store", "一号店", "--name", "李华", input="secret-pw\nsecret-pw\n"
+    )
+    assert clerk.exit_code == 0 and "created clerk lihua" in clerk.output, clerk.output
+    with sessions() as s:
+        user = s.execute(select(User).where(User.username == "lihua")).scalar_one()
+        assert user.role == "clerk" and user.store_id == 1 and user.promo_code
+    assert f"lihua\t李华\t1\t{user.promo_code}\tactive" in _cli(app, "clerk", "list", "--store", "1").output
+
+
+def test_campaign_and_store_refusals_name_the_field(app):
+    bad = _cli(
+        app,
+        "campaign",
+        "create",
+        "x",
+        "--starts",
+        "2026-03-01T00:00+08:00",
+        "--ends",
+        "2026-06-01T00:00+08:00",
+    )
+    assert bad.exit_code != 0 and "voucher_value_fen must be positive" in bad.exception.message("en")
+    naive = _cli(app, "campaign", "create", "x", "--starts", "2026-03-01", "--ends", "2026-06-01T00:00+08:00")
+    assert naive.exit_code == 2 and "time zone" in naive.output
+    unknown = _cli(app, "store", "create", "二号店", "--city", "Atlantis")
+    assert unknown.exit_code != 0 and "unknown city" in unknown.exception.message("en")

@@ -14,6 +14,8 @@ WEB = {
     "server/cli_batch.py",
     "server/cli_analysis.py",
     "server/cli_jobs.py",
+    "server/cli_catalog.py",
+    "server/cli_people.py",
 }
 
 

@@ -266,3 +266,57 @@ def test_a_busy_pool_answers_503_with_retry_after(world):
     assert response.status_code == 503 and response.headers["Retry-After"] == "5"
     assert response.get_json()["error"]["code"] == "INTERNAL_ERROR"
     assert re.fullmatch(r"\S.+", response.get_json()["error"]["message"])
+
+
+def test_two_deployments_on_one_host_each_have_their_own_control_socket(tmp_path):
+    """gunicorn's control socket lives in each deployment's instance folder, not in the shared per-user
+    default (~/.gunicorn/gunicorn.ctl), so two deployments on one machine do not collide."""
+    home, procs = tmp_path / "home", []
+    home.mkdir()
+    try:
+        for name in ("a", "b"):
+            instance = tmp_path / name
+            env = {
+                **codeloop_env(
+                    CODELOOP_DATABASE_URL=f"sqlite:///{instance / 'db.sqlite3'}",
+                    CODELOOP_INSTANCE_DIR=str(instance),
+                ),
+                "HOME": str(home),
+            }
+            env.pop("XDG_RUNTIME_DIR", None)
+            subprocess.run([CODELOOP, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=120)
+            port = _free_port()
+            procs.append(
+                subprocess.Popen(
+                    [CODELOOP, "serve", "--port", str(port), "--workers", "1"],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            )
+            deadline = time.monotonic() + 60
+            while not (instance / "gunicorn.ctl").is_socket() and time.monotonic() < deadline:
+                assert procs[-1].poll() is None, f"deployment {name} stopped"
+                time.sleep(0.2)
+            assert (instance / "gunicorn.ctl").is_socket(), f"deployment {name} has no control socket"
+            assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=30).status_code == 200
+        assert all(proc.poll() is None for proc in procs)
+        assert not (home / ".gunicorn").exists()
+    finally:
+        for proc in procs:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+
+
+def test_an_instance_folder_too_deep_for_a_socket_runs_without_one(tmp_path):
+    argv = gunicorn_argv(
+        host="127.0.0.1",
+        port=1,
+        workers=1,
+        worker_class="gthread",
+        threads=1,
+        connections=1,
+        instance_dir=tmp_path / ("x" * 120),
+    )
+    assert "--no-control-socket" in argv and "--control-socket" not in argv

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Response, request
+from flask import Response
 
 from codegen.streams import iter_codes_csv, iter_package_zip
 from server.api import api
-from server.api.common import datetime_field, int_field, json_body, query_int, str_field
-from server.api.openapi import path
+from server.api import schemas_catalog as m
+from server.api.spec import ADMIN as ADMIN_ONLY
+from server.api.spec import doc, valid
 from server.auth import principal, require_staff
 from server.errors import validation
 from server.jobs import EXPORT, submit
@@ -18,18 +19,25 @@ from server.services.presenters import batch_json, campaign_json, export_json, p
 from server.web import db, runtime
 
 ADMIN = require_staff("admin")
+TAGS = ("admin",)
+
+
+def _doc(ok: dict, **kw):
+    return doc(security=ADMIN_ONLY, ok=ok, tags=TAGS, **kw)
 
 
 @api.post("/products")
 @ADMIN
+@_doc({201: m.Product}, json=m.ProductIn)
 def create_product():
-    body = json_body()
+    """Create a product (optional GTIN; url_form short or gs1)"""
+    body = valid()
     product = catalog.create_product(
         db(),
-        name=str_field(body, "name", required=True),
-        gtin=str_field(body, "gtin", max_len=20),
-        url_form=body.get("url_form", "short"),
-        description=str_field(body, "description", max_len=2000) or "",
+        name=body.name,
+        gtin=body.gtin,
+        url_form=body.url_form,
+        description=body.description,
         actor_id=principal().user_id,
         now=utcnow(),
     )
@@ -39,21 +47,25 @@ def create_product():
 
 @api.get("/products")
 @ADMIN
+@_doc({200: m.Products})
 def list_products():
+    """List products"""
     return {"products": [product_json(p) for p in catalog.list_products(db())]}
 
 
 @api.post("/campaigns")
 @ADMIN
+@_doc({201: m.Campaign}, json=m.CampaignIn)
 def create_campaign():
-    body = json_body()
-    amounts = {k: body[k] for k in catalog.CAMPAIGN_INTS if k in body}
+    """Create a campaign with its reward rules (integer fen)"""
+    body = valid()
+    amounts = body.model_dump(include=set(catalog.CAMPAIGN_INTS), exclude_unset=True)
     campaign = catalog.create_campaign(
         db(),
-        name=str_field(body, "name", required=True),
-        starts_at=datetime_field(body, "starts_at"),
-        ends_at=datetime_field(body, "ends_at"),
-        rotating_token=body.get("rotating_token") is True,
+        name=body.name,
+        starts_at=body.starts_at,
+        ends_at=body.ends_at,
+        rotating_token=body.rotating_token,
         actor_id=principal().user_id,
         now=utcnow(),
         **amounts,
@@ -64,21 +76,25 @@ def create_campaign():
 
 @api.get("/campaigns")
 @ADMIN
+@_doc({200: m.Campaigns})
 def list_campaigns():
+    """List campaigns"""
     return {"campaigns": [campaign_json(c) for c in catalog.list_campaigns(db())]}
 
 
 @api.post("/batches")
 @ADMIN
+@_doc({201: m.Batch}, json=m.BatchIn)
 def create_batch():
-    body = json_body()
+    """Create a batch of up to 100 million codes (one row)"""
+    body = valid()
     batch = batches.create_batch(
         db(),
-        product_id=int_field(body, "product_id"),
-        campaign_id=int_field(body, "campaign_id"),
-        quantity=int_field(body, "quantity"),
-        paired=body.get("paired") is True,
-        note=str_field(body, "note", max_len=500) or "",
+        product_id=body.product_id,
+        campaign_id=body.campaign_id,
+        quantity=body.quantity,
+        paired=body.paired,
+        note=body.note,
         actor_id=principal().user_id,
         now=utcnow(),
     )
@@ -88,13 +104,17 @@ def create_batch():
 
 @api.get("/batches")
 @ADMIN
+@_doc({200: m.Batches})
 def list_batches():
+    """List batches"""
     return {"batches": [batch_json(b, runtime()) for b in batches.list_batches(db())]}
 
 
 @api.get("/batches/<int:batch_id>")
 @ADMIN
+@_doc({200: m.Batch})
 def get_batch(batch_id: int):
+    """A batch with its ranges and exports"""
     batch = batches.get_batch(db(), batch_id)
     return batch_json(
         batch, runtime(), ranges=batches.ranges(db(), batch_id), exports=exports.list_exports(db(), batch_id)
@@ -102,18 +122,9 @@ def get_batch(batch_id: int):
 
 
 def _range(kind: str, batch_id: int):
-    body = json_body()
-    regions = body.get("regions", [])
-    if not isinstance(regions, list):
-        raise validation(
-            "regions must be a list of province names", zh="销售区域须为省份名称列表", field="regions"
-        )
+    body = valid()
     request_ = batches.RangeRequest(
-        int_field(body, "first_serial"),
-        int_field(body, "last_serial"),
-        str_field(body, "distributor"),
-        tuple(regions),
-        str_field(body, "reason"),
+        body.first_serial, body.last_serial, body.distributor, tuple(body.regions), body.reason
     )
     row = batches.add_range(
         db(), batch_id=batch_id, kind=kind, request=request_, actor_id=principal().user_id, now=utcnow()
@@ -124,13 +135,17 @@ def _range(kind: str, batch_id: int):
 
 @api.post("/batches/<int:batch_id>/activate")
 @ADMIN
+@_doc({201: m.Range}, json=m.RangeIn)
 def activate(batch_id: int):
+    """Activate serials first_serial..last_serial (distributor, regions)"""
     return _range("activate", batch_id)
 
 
 @api.post("/batches/<int:batch_id>/blacklist")
 @ADMIN
+@_doc({201: m.Range}, json=m.RangeIn)
 def blacklist(batch_id: int):
+    """Blacklist serials first_serial..last_serial (reason)"""
     return _range("blacklist", batch_id)
 
 
@@ -142,9 +157,13 @@ def _download(body, name: str, mimetype: str) -> Response:
 
 @api.get("/batches/<int:batch_id>/codes.csv")
 @ADMIN
+@_doc({200: None}, query=m.CodesQuery)
 def codes_csv(batch_id: int):
+    """Stream seq,serial,code,url as CSV for serials from (inclusive) to `to` (exclusive)"""
     spec = batches.batch_spec(batches.get_batch(db(), batch_id), runtime().config.public_url)
-    first, stop = query_int("from", 0), query_int("to", spec.quantity)
+    query = valid("query")
+    first = 0 if query.from_ is None else query.from_
+    stop = spec.quantity if query.to is None else query.to
     if not 0 <= first <= stop <= spec.quantity:
         raise validation(
             f"from/to must satisfy 0 ≤ from ≤ to ≤ {spec.quantity}",
@@ -158,9 +177,11 @@ def codes_csv(batch_id: int):
 
 @api.get("/batches/<int:batch_id>/package.zip")
 @ADMIN
+@_doc({200: None}, query=m.PackageQuery)
 def package_zip(batch_id: int):
+    """Stream the print package as ZIP (roll_size)"""
     spec = batches.batch_spec(batches.get_batch(db(), batch_id), runtime().config.public_url)
-    roll_size = exports.check_roll_size(query_int("roll_size", 10_000))
+    roll_size = exports.check_roll_size(valid("query").roll_size or 10_000)
     return _download(
         iter_package_zip(runtime().secret, spec, roll_size=roll_size),
         f"batch-{batch_id}-package.zip",
@@ -170,9 +191,11 @@ def package_zip(batch_id: int):
 
 @api.get("/batches/<int:batch_id>/images.zip")
 @ADMIN
+@_doc({200: None}, query=m.ImagesQuery)
 def images_zip(batch_id: int):
+    """One QR image per code (format png|svg), batches up to 10,000"""
     spec = batches.batch_spec(batches.get_batch(db(), batch_id), runtime().config.public_url)
-    fmt = request.args.get("format", "png")
+    fmt = valid("query").format
     return _download(
         batches.iter_images_zip(runtime().secret, spec, fmt), f"batch-{batch_id}-{fmt}.zip", "application/zip"
     )
@@ -180,11 +203,10 @@ def images_zip(batch_id: int):
 
 @api.post("/batches/<int:batch_id>/exports")
 @ADMIN
+@_doc({202: m.Export}, json=m.ExportIn)
 def queue_export(batch_id: int):
-    body = request.get_json(silent=True) or {}
-    export = exports.request_export(
-        db(), batch_id=batch_id, roll_size=int_field(body, "roll_size", default=10_000), now=utcnow()
-    )
+    """Queue a print-package export on the worker"""
+    export = exports.request_export(db(), batch_id=batch_id, roll_size=valid().roll_size, now=utcnow())
     db().commit()
     submit(runtime().queues, EXPORT, export.id, dedupe=True)  # Redis down: the sweeper runs it
     db().refresh(export)
@@ -193,63 +215,35 @@ def queue_export(batch_id: int):
 
 @api.get("/batches/<int:batch_id>/exports/<int:export_id>")
 @ADMIN
+@_doc({200: m.Export})
 def export_status(batch_id: int, export_id: int):
+    """Export progress"""
     return export_json(exports.get_export(db(), batch_id=batch_id, export_id=export_id))
 
 
 @api.get("/batches/<int:batch_id>/exports/<int:export_id>/package.zip")
 @ADMIN
+@_doc({200: None}, errors=(409,))
 def export_download(batch_id: int, export_id: int):
+    """Download a finished export"""
     export = exports.get_export(db(), batch_id=batch_id, export_id=export_id)
     return _download(exports.iter_export_zip(export), f"batch-{batch_id}-package.zip", "application/zip")
 
 
 @api.get("/codes/<path:code>")
 @ADMIN
+@_doc({200: m.CodeHistory})
 def code_lookup(code: str):
+    """One code's state and scan history (a pack voucher's code shows its pack)"""
     return code_history(db(), runtime().codec, code, tz=runtime().config.tz)
 
 
 @api.get("/jobs")
 @ADMIN
+@_doc({200: m.JobStatus}, query=m.JobsQuery)
 def jobs_status():
+    """Background work per kind (owed, overdue, failed with errors) and RQ's failed jobs"""
     from server.services.jobs_status import job_status
 
-    limit = query_int("limit", 20)
+    limit = valid("query").limit or 20
     return job_status(db(), runtime().queues, utcnow(), limit=max(1, min(limit, 200)))
-
-
-for route, method, summary in [
-    ("/jobs", "get", "Background work per kind (owed, overdue, failed with errors) and RQ's failed jobs"),
-    ("/products", "post", "Create a product (optional GTIN; url_form short or gs1)"),
-    ("/products", "get", "List products"),
-    ("/campaigns", "post", "Create a campaign with its reward rules (integer fen)"),
-    ("/campaigns", "get", "List campaigns"),
-    ("/batches", "post", "Create a batch of up to 100 million codes (one row)"),
-    ("/batches", "get", "List batches"),
-    ("/batches/{id}", "get", "A batch with its ranges and exports"),
-    ("/batches/{id}/activate", "post", "Activate serials first_serial..last_serial (distributor, regions)"),
-    ("/batches/{id}/blacklist", "post", "Blacklist serials first_serial..last_serial (reason)"),
-    ("/batches/{id}/codes.csv", "get", "Stream seq,serial,code,url as CSV (from/to serials)"),
-    ("/batches/{id}/package.zip", "get", "Stream the print package as ZIP (roll_size)"),
-    ("/batches/{id}/images.zip", "get", "One QR image per code (format png|svg), batches up to 10,000"),
-    ("/batches/{id}/exports", "post", "Queue a print-package export on the worker"),
-    ("/batches/{id}/exports/{export_id}", "get", "Export progress"),
-    ("/batches/{id}/exports/{export_id}/package.zip", "get", "Download a finished export"),
-    ("/codes/{code}", "get", "One code's state and scan history"),
-]:
-    path(
-        route,
-        method,
-        {
-            "summary": summary,
-            "tags": ["admin"],
-            "security": [{"bearer": []}],
-            "responses": {
-                "default": {
-                    "description": "error",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-                }
-            },
-        },
-    )

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from flask import current_app, request
 
-from server.api import api
-from server.api.common import json_body, str_field
-from server.api.openapi import path
+from server.api import api, spec
+from server.api import schemas_consumer as m
+from server.api.spec import doc, valid
 from server.errors import DomainError
 from server.models import utcnow
 from server.services import attribution, claims, phones, referrals, sharing, voucher_tokens
@@ -29,26 +29,9 @@ from server.views.consumer import (
 )
 from server.web import db, runtime
 
-CONSUMER = [{"consumerToken": []}]
-_ERR = {
-    "description": "error",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-}
 
-
-def _op(summary: str, *, security=CONSUMER, errors=(400, 404, 409, 429), params=None, body=None) -> dict:
-    op = {
-        "summary": summary,
-        "security": security,
-        "responses": {"200": {"description": "OK"}, **{str(s): _ERR for s in errors}},
-    }
-    if params:
-        op["parameters"] = [
-            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params
-        ]
-    if body:
-        op["requestBody"] = {"content": {"application/json": {"schema": body}}}
-    return op
+def _doc(security: list, ok: dict, errors=(), **kw):
+    return doc(security=security, ok=ok, errors=errors, tags=("consumer",), **kw)
 
 
 def _require_consumer():
@@ -96,20 +79,22 @@ def voucher_json(state: claims.VoucherState, *, mine: bool, now) -> dict:
 
 @api.post("/consumers")
 @limited("claim")
+@_doc(spec.PUBLIC, {201: m.NewConsumer}, errors=(429,))
 def create_consumer():
+    """Create an anonymous consumer and return its token"""
     consumer = current_consumer()
     db().commit()
     return {"consumer_token": consumer_token(consumer), "phone": consumer.phone_masked}, 201
 
 
-path(
-    "/consumers", "post", _op("Create an anonymous consumer and return its token", security=[], errors=(429,))
-)
-
-
 @api.get("/scan/<code>")
 @limited("scan")
+@_doc(spec.CONSUMER_OPTIONAL, {200: m.Scan}, errors=(409, 410, 429), query=m.ScanQuery)
 def scan(code: str):
+    """Record a scan: verdict, product, scan count, first scan, claimability. Without a consumer token a
+    consumer is made and its `consumer_token` returned. Refusals (CODE_INVALID 404, CODE_INACTIVE 409,
+    CODE_BLACKLISTED 410) carry `outcome` and `consumer_token` too — except a forged code's (CODE_INVALID
+    for a code that does not decode or verify), which records nothing and makes no consumer."""
     result = record_scan(
         db(),
         runtime().codec,
@@ -119,7 +104,7 @@ def scan(code: str):
         ip=client_ip(),
         user_agent=request.headers.get("User-Agent", ""),
         now=utcnow(),
-        gtin=request.args.get("gtin"),
+        gtin=valid("query").gtin,
         cache=batch_cache(),
         forgeries=runtime().forgeries,
     )
@@ -162,22 +147,13 @@ def scan(code: str):
     return body
 
 
-path(
-    "/scan/{code}",
-    "get",
-    _op(
-        "Record a scan: verdict, product, scan count, first scan, claimability. Without a token a consumer "
-        "is made and `consumer_token` returned. `claim_token` is the canonical code to POST to "
-        "/scan/{claim_token}/claim.",
-        params=["code"],
-        errors=(404, 409, 410, 429),
-    ),
-)
-
-
 @api.post("/scan/<code>/claim")
 @limited("claim")
+@_doc(spec.CONSUMER, {200: m.Claimed, 201: m.Claimed}, errors=(401, 409, 410, 429), query=m.ScanQuery)
 def claim(code: str):
+    """Issue the pack's voucher; idempotent per consumer (201 the first time, 200 with the same voucher
+    after). Refusals: CODE_ALREADY_CLAIMED, CAMPAIGN_NOT_ACTIVE, CAMPAIGN_EXHAUSTED, LIMIT_PER_CONSUMER,
+    CODE_NOT_CLAIMABLE."""
     consumer = _require_consumer()
     now = utcnow()
     claimed = claims.claim(
@@ -188,28 +164,19 @@ def claim(code: str):
         consumer_id=consumer.id,
         terms=terms(),
         now=now,
-        gtin=request.args.get("gtin"),
+        gtin=valid("query").gtin,
     )
     body = voucher_json(claims.voucher_state(db(), claimed.voucher, now), mine=True, now=now)
     db().commit()  # with the share link the answer names
     return {"created": claimed.created, "voucher": body}, 201 if claimed.created else 200
 
 
-path(
-    "/scan/{code}/claim",
-    "post",
-    _op(
-        "Issue the pack's voucher; idempotent per consumer (201 the first time, 200 with the same voucher "
-        "after). Refusals: CODE_ALREADY_CLAIMED, CAMPAIGN_NOT_ACTIVE, CAMPAIGN_EXHAUSTED, "
-        "LIMIT_PER_CONSUMER, CODE_NOT_CLAIMABLE.",
-        params=["code"],
-        errors=(401, 404, 409, 410, 429),
-    ),
-)
-
-
 @api.get("/vouchers/<code>")
+@_doc(spec.HOLDER_OR_STAFF, {200: m.VoucherAnswer}, errors=(401, 409))
 def voucher(code: str):
+    """Voucher state, for its holder (consumer token) or staff (bearer token); code or rotating token.
+    For the holder of a pack voucher, `share`: the share link (`url`), places `left`, the friends'
+    vouchers (value, state, the bonus points each earned the sharer) and the `bonus_points` earned."""
     from server.auth import principal
 
     now = utcnow()
@@ -226,22 +193,11 @@ def voucher(code: str):
     return {"voucher": body}
 
 
-path(
-    "/vouchers/{code}",
-    "get",
-    _op(
-        "Voucher state, for its holder (consumer token) or staff (bearer token); code or rotating token. "
-        "For the holder of a pack voucher, `share`: the share link (`url`), places `left`, the friends' "
-        "vouchers (value, state, the bonus points each earned the sharer) and the `bonus_points` earned.",
-        security=[*CONSUMER, {"bearer": []}],
-        params=["code"],
-    ),
-)
-
-
 @api.post("/referrals/<token>/claim")
 @limited("claim")
+@_doc(spec.CONSUMER, {200: m.Claimed, 201: m.Claimed}, errors=(401, 403, 409, 429))
 def referral_claim(token: str):
+    """Claim a friend voucher from a share link (one per friend; REFERRAL_SELF, REFERRAL_EXHAUSTED)"""
     consumer = _require_consumer()
     now = utcnow()
     who = referrals.Requester(consumer, device_id(), client_ip())
@@ -251,20 +207,11 @@ def referral_claim(token: str):
     return {"created": created, "voucher": body}, 201 if created else 200
 
 
-path(
-    "/referrals/{token}/claim",
-    "post",
-    _op(
-        "Claim a friend voucher from a share link (one per friend; REFERRAL_SELF, REFERRAL_EXHAUSTED)",
-        params=["token"],
-        errors=(401, 403, 404, 409, 429),
-    ),
-)
-
-
 @api.post("/promo/<promo>/attach")
 @limited("scan")
+@_doc(spec.CONSUMER, {200: m.Attached}, errors=(401, 429))
 def promo_attach(promo: str):
+    """Attribute this consumer's claims in the next 30 minutes to the clerk"""
     consumer = _require_consumer()
     clerk, store, attr = attribution.attach(db(), runtime().ids, promo, consumer_id=consumer.id, now=utcnow())
     db().commit()
@@ -275,22 +222,13 @@ def promo_attach(promo: str):
     }
 
 
-path(
-    "/promo/{promo}/attach",
-    "post",
-    _op(
-        "Attribute this consumer's claims in the next 30 minutes to the clerk",
-        params=["promo"],
-        errors=(401, 404, 429),
-    ),
-)
-
-
 @api.post("/consumers/me/phone")
 @limited("claim")
+@_doc(spec.CONSUMER, {202: m.Sent}, errors=(401, 409, 429), json=m.PhoneIn)
 def phone_start():
+    """Send a one-time code by SMS to bind a phone"""
     consumer = _require_consumer()
-    phone = str_field(json_body(), "phone", required=True, max_len=20)
+    phone = valid().phone
     phones.start(
         db(), secret=runtime().secret, consumer=consumer, phone=phone, sender=sms_sender(), now=utcnow()
     )
@@ -298,23 +236,14 @@ def phone_start():
     return {"sent": True}, 202
 
 
-path(
-    "/consumers/me/phone",
-    "post",
-    _op(
-        "Send a one-time code to bind a phone (body: {phone})",
-        body={"type": "object", "properties": {"phone": {"type": "string"}}},
-    ),
-)
-
-
 @api.post("/consumers/me/phone/verify")
 @limited("claim")
+@_doc(spec.CONSUMER, {200: m.Phone}, errors=(401, 409, 429), json=m.PhoneVerifyIn)
 def phone_verify():
+    """Bind the phone with the one-time code"""
     consumer = _require_consumer()
-    body = json_body()
-    phone = str_field(body, "phone", required=True, max_len=20)
-    code = str_field(body, "code", required=True, max_len=12)
+    body = valid()
+    phone, code = body.phone, body.code
     try:
         phones.verify(db(), secret=runtime().secret, consumer=consumer, phone=phone, code=code, now=utcnow())
     except DomainError:
@@ -322,16 +251,6 @@ def phone_verify():
         raise
     db().commit()
     return {"phone": consumer.phone_masked}
-
-
-path(
-    "/consumers/me/phone/verify",
-    "post",
-    _op(
-        "Bind the phone with the one-time code (body: {phone, code})",
-        body={"type": "object", "properties": {"phone": {"type": "string"}, "code": {"type": "string"}}},
-    ),
-)
 
 
 def _lang() -> str:

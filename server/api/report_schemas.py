@@ -1,8 +1,15 @@
-"""Response schemas of /api/v1/reports/… as plain JSON Schema (OpenAPI 3.0), all in this one place, so
-that they can move to generated models in one step. tests/console/test_reports_api.py validates every
+"""Response schemas of /api/v1/reports/… as plain JSON Schema (OpenAPI 3.0), all in this one place, also
+as response models (MODELS) of the generated document. tests/console/test_reports_api.py validates every
 report's answer against its schema."""
 
 from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+from server.api.spec import QueryId
 
 INT = {"type": "integer"}
 STR = {"type": "string"}
@@ -223,3 +230,65 @@ SCHEMAS: dict[str, dict] = {
         }
     ),
 }
+
+
+def _openapi31(schema):
+    """OpenAPI 3.1 (JSON Schema) spelling of the schemas above: `nullable` becomes a "null" type."""
+    if isinstance(schema, list):
+        return [_openapi31(v) for v in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _openapi31(v) for k, v in schema.items() if k != "nullable"}
+    if schema.get("nullable"):
+        out["type"] = [out["type"], "null"]
+    return out
+
+
+def _model(name: str, schema: dict) -> type[RootModel]:
+    def replace(target: dict, _cls) -> None:
+        target.clear()
+        target.update(_openapi31(schema))
+
+    return type(name, (RootModel[dict[str, Any]],), {"model_config": ConfigDict(json_schema_extra=replace)})
+
+
+# the same schemas as response models for the generated document (server/api/spec.py)
+MODELS: dict[str, type[RootModel]] = {name: _model(name, body) for name, body in SCHEMAS.items()}
+
+
+class ReportQuery(BaseModel):
+    """The filters every report takes."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    campaign: QueryId | None = Field(None, description="campaign id")
+    batch: QueryId | None = Field(None, description="batch id")
+    product: QueryId | None = Field(None, description="product id")
+    province: str | None = Field(
+        None, description="canonical province name, e.g. 上海市 ('' for unplaced scans)"
+    )
+    from_: date | None = Field(
+        None, alias="from", description="first local day (default: 30 days before `to`)"
+    )
+    to: date | None = Field(None, description="last local day, inclusive (default: today)")
+    days: int | None = Field(None, ge=1, description="the last N days to `to`, instead of `from`")
+
+    @staticmethod
+    def refuse(field: str):
+        """A filter that does not parse is refused like every other filter problem (reports.filters)."""
+        from server.api.reports import filters_refusal
+
+        return filters_refusal([field])
+
+
+class TimeseriesQuery(ReportQuery):
+    interval: Literal["day", "hour"] = Field("day", description="hour: the last 31 days of the range")
+
+    @staticmethod
+    def refuse(field: str):
+        from server.errors import validation
+
+        if field == "interval":
+            return validation(
+                "interval must be day or hour", zh="interval 须为 day 或 hour", field="interval"
+            )
+        return ReportQuery.refuse(field)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from flask import Response, request, stream_with_context
 
-from server.api import api
-from server.api.openapi import path, schema
-from server.api.report_schemas import SCHEMAS
+from server.api import api, spec
+from server.api.report_schemas import MODELS, ReportQuery, TimeseriesQuery
+from server.api.spec import doc
 from server.auth import require_staff
 from server.errors import validation
 from server.models import utcnow
@@ -25,14 +25,19 @@ def filters() -> reports.Filters:
     tz = runtime().config.tz
     f, problems = reports.parse_filters(request.args, utcnow().astimezone(tz).date())
     if problems:
-        raise validation(
-            f"report filters not understood: {', '.join(problems)} (ids are whole numbers, days YYYY-MM-DD, "
-            f"at most {reports.MAX_DAYS} days)",
-            zh=f"报表筛选条件有误：{', '.join(problems)}"
-            f"（编号为整数，日期为 YYYY-MM-DD，最长 {reports.MAX_DAYS} 天）",
-            field=problems[0],
-        )
+        raise filters_refusal(problems)
     return f
+
+
+def filters_refusal(problems: list[str]):
+    """VALIDATION_FAILED naming the report filters that were not understood."""
+    return validation(
+        f"report filters not understood: {', '.join(problems)} (ids are whole numbers, days YYYY-MM-DD, "
+        f"at most {reports.MAX_DAYS} days)",
+        zh=f"报表筛选条件有误：{', '.join(problems)}"
+        f"（编号为整数，日期为 YYYY-MM-DD，最长 {reports.MAX_DAYS} 天）",
+        field=problems[0],
+    )
 
 
 def context() -> reports.Context:
@@ -43,27 +48,50 @@ def report_body(name: str, f: reports.Filters, **options) -> dict:
     return reports.run(db(), name, f, context(), **options)
 
 
+def _doc(ok: dict, **kw):
+    return doc(security=spec.ADMIN, ok=ok, tags=("reports",), **kw)
+
+
 @api.get("/reports/filters")
 @ADMIN
+@_doc({200: MODELS["ReportFilterChoices"]})
 def report_filters():
+    """The choices of the report filters"""
     return choices.report(db())
 
 
-@api.get("/reports/<any(" + ", ".join(reports.REPORTS) + "):name>")
-@ADMIN
-def report(name: str):
-    options = {}
-    if name == "timeseries":
-        interval = request.args.get("interval", "day")
-        if interval not in ("day", "hour"):
-            raise validation("interval must be day or hour", zh="interval 须为 day 或 hour", field="interval")
-        options["interval"] = interval
-    return report_body(name, filters(), **options)
+def _report_view(name: str):
+    def view():
+        options = {"interval": request.args.get("interval", "day")} if name == "timeseries" else {}
+        return report_body(name, filters(), **options)
+
+    view.__name__ = f"report_{name}"
+    view.__doc__ = _SUMMARIES[name]
+    query = TimeseriesQuery if name == "timeseries" else ReportQuery
+    return ADMIN(_doc({200: MODELS[f"Report{name.capitalize()}"]}, query=query)(view))
+
+
+_SUMMARIES = {
+    "summary": "KPI cards against the previous period of the same length",
+    "funnel": "printed → activated → scanned → claimed → redeemed",
+    "timeseries": "daily series, or hourly (interval=hour, the last 31 days of the range)",
+    "heatmap": "hour × weekday of scans, claims and redemptions",
+    "geo": "provinces and cities ranked by scans",
+    "stores": "store leaderboard",
+    "clerks": "clerk (导购) leaderboard",
+    "referrals": "share links, friend vouchers and their redemptions, bonus points",
+    "payouts": "rewards and payouts accrued in the period; money owed now by state (ledger)",
+    "diversion": "scans outside intended regions by distributor",
+}
+for _name in reports.REPORTS:  # one route per report: each answers its own schema
+    api.add_url_rule(f"/reports/{_name}", view_func=_report_view(_name), methods=["GET"])
 
 
 @api.get("/reports/<any(" + ", ".join(TABLES) + "):table>.<any(csv, xlsx):fmt>")
 @ADMIN
+@_doc({200: None}, query=ReportQuery)
 def report_export(table: str, fmt: str):
+    """A report's table as CSV or XLSX (streamed), with the report's filters"""
     spec = TABLES[table]
     body = report_body(spec.report, filters(), **dict(spec.options))
     header, rows = spec.header(language()), spec.cells(body)
@@ -77,96 +105,3 @@ def report_export(table: str, fmt: str):
     )
     response.headers["Content-Type"] = mimetype
     return response
-
-
-_PARAMS = [
-    {"name": name, "in": "query", "required": False, "schema": body, "description": about}
-    for name, body, about in [
-        ("campaign", {"type": "integer"}, "campaign id"),
-        ("batch", {"type": "integer"}, "batch id"),
-        ("product", {"type": "integer"}, "product id"),
-        ("province", {"type": "string"}, "canonical province name, e.g. 上海市 ('' for unplaced scans)"),
-        ("from", {"type": "string", "format": "date"}, "first local day (default: 30 days before `to`)"),
-        ("to", {"type": "string", "format": "date"}, "last local day (default: today)"),
-        ("days", {"type": "integer"}, "the last N days to `to`, instead of `from`"),
-    ]
-]
-_ERRORS = {
-    "default": {
-        "description": "error",
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
-}
-_SUMMARIES = {
-    "summary": "KPI cards against the previous period of the same length",
-    "funnel": "printed → activated → scanned → claimed → redeemed",
-    "timeseries": "daily series, or hourly (interval=hour, the last 31 days of the range)",
-    "heatmap": "hour × weekday of scans, claims and redemptions",
-    "geo": "provinces and cities ranked by scans",
-    "stores": "store leaderboard",
-    "clerks": "clerk (导购) leaderboard",
-    "referrals": "share links, friend vouchers and their redemptions, bonus points",
-    "payouts": "rewards and payouts accrued in the period; money owed now by state (ledger)",
-    "diversion": "scans outside intended regions by distributor",
-}
-
-for _name, _summary in _SUMMARIES.items():
-    _ref = schema(f"Report{_name.capitalize()}", SCHEMAS[f"Report{_name.capitalize()}"])
-    _params = list(_PARAMS)
-    if _name == "timeseries":
-        _params.append(
-            {"name": "interval", "in": "query", "schema": {"type": "string", "enum": ["day", "hour"]}}
-        )
-    path(
-        f"/reports/{_name}",
-        "get",
-        {
-            "summary": _summary,
-            "tags": ["reports"],
-            "security": [{"bearer": []}],
-            "parameters": _params,
-            "responses": {
-                "200": {"description": "OK", "content": {"application/json": {"schema": _ref}}},
-                **_ERRORS,
-            },
-        },
-    )
-path(
-    "/reports/filters",
-    "get",
-    {
-        "summary": "the choices of the report filters",
-        "tags": ["reports"],
-        "security": [{"bearer": []}],
-        "responses": {
-            "200": {
-                "description": "OK",
-                "content": {
-                    "application/json": {
-                        "schema": schema("ReportFilterChoices", SCHEMAS["ReportFilterChoices"])
-                    }
-                },
-            },
-            **_ERRORS,
-        },
-    },
-)
-for _table, _spec in TABLES.items():
-    for _fmt, _type in (("csv", spreadsheets.CSV_TYPE), ("xlsx", spreadsheets.XLSX_TYPE)):
-        path(
-            f"/reports/{_table}.{_fmt}",
-            "get",
-            {
-                "summary": f"the {_table} table of /reports/{_spec.report} as {_fmt.upper()} (streamed)",
-                "tags": ["reports"],
-                "security": [{"bearer": []}],
-                "parameters": _PARAMS,
-                "responses": {
-                    "200": {
-                        "description": "OK",
-                        "content": {_type: {"schema": {"type": "string", "format": "binary"}}},
-                    },
-                    **_ERRORS,
-                },
-            },
-        )

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from flask import Response, request
 
-from server.api import api
-from server.api.common import datetime_field, int_field, json_body, str_field
-from server.api.openapi import path
+from server.api import api, spec
+from server.api import schemas_store as m
+from server.api.spec import doc, valid
 from server.auth import key_state_read_with_token, principal, require_staff
 from server.errors import DomainError, validation
 from server.models import utcnow
@@ -16,6 +16,15 @@ from server.services import holds, idempotency, people, redemptions, settlements
 from server.web import db, language, runtime
 
 ADMIN = require_staff("admin")
+STAFF = require_staff("clerk", "owner", "admin")
+
+
+def _admin(ok: dict, **kw):
+    return doc(security=spec.ADMIN, ok=ok, tags=("store",), **kw)
+
+
+def _staff(ok: dict, **kw):
+    return doc(security=spec.STAFF, ok=ok, tags=("store",), **kw)
 
 
 def redemption_json(r: redemptions.Redeemed, grace_minutes: int) -> dict:
@@ -72,17 +81,20 @@ def idempotent(work):
 
 
 @api.post("/redemptions")
-@require_staff("clerk", "owner", "admin")
+@STAFF
+@_staff({201: m.Redeemed}, json=m.RedemptionIn, headers=m.IdempotencyHeaders, errors=(403, 409, 422))
 def create_redemption():
+    """Redeem a voucher at a till (Idempotency-Key: a retry replays the first answer)"""
+
     def work():
-        body, config = json_body(), runtime().config
+        body, config = valid(), runtime().config
         result = redemptions.redeem(
             db(),
-            voucher_input=str_field(body, "voucher", required=True, max_len=400),
+            voucher_input=body.voucher,
             actor=principal().actor(),
-            store_id=int_field(body, "store_id", required=False),
-            purchase_fen=int_field(body, "purchase_fen", required=False),
-            receipt_ref=str_field(body, "receipt_ref", max_len=100),
+            store_id=body.store_id,
+            purchase_fen=body.purchase_fen,
+            receipt_ref=body.receipt_ref,
             now=utcnow(),
             hold_days=config.hold_days,
             secret=runtime().secret,
@@ -94,8 +106,11 @@ def create_redemption():
 
 
 @api.post("/redemptions/<int:redemption_id>/reverse")
-@require_staff("clerk", "owner", "admin")
+@STAFF
+@_staff({200: m.Reversed}, headers=m.IdempotencyHeaders, errors=(409, 422))
 def reverse_redemption(redemption_id: int):
+    """Reverse a redemption within the grace window"""
+
     def work():
         config = runtime().config
         red = redemptions.reverse(
@@ -118,8 +133,10 @@ def reverse_redemption(redemption_id: int):
 
 
 @api.get("/redemptions")
-@require_staff("clerk", "owner", "admin")
+@STAFF
+@_staff({200: m.Redemptions})
 def list_redemptions():
+    """Recent redemptions the caller may see (admin: all; owner: own stores; clerk, POS: own store)"""
     who = principal()
     store_ids = (
         None
@@ -153,24 +170,31 @@ def list_redemptions():
 
 @api.post("/stores")
 @ADMIN
+@_admin({201: m.Store}, json=m.StoreIn)
 def create_store():
-    store = people.create_store(db(), values=json_body(), now=utcnow(), actor_id=principal().user_id)
+    """Create a store; province and city are matched to the canonical names (深圳 → 深圳市)"""
+    values = valid().model_dump(exclude_none=True)
+    store = people.create_store(db(), values=values, now=utcnow(), actor_id=principal().user_id)
     db().commit()
     return people.store_json(store), 201
 
 
 @api.get("/stores")
 @ADMIN
+@_admin({200: m.Stores})
 def list_stores():
+    """List stores"""
     return {"stores": [people.store_json(s) for s in people.stores(db())]}
 
 
 @api.post("/clerks")
 @ADMIN
+@_admin({201: m.Clerk}, json=m.ClerkIn)
 def create_clerk():
+    """Create a clerk (login and promo code)"""
     clerk = people.create_clerk(
         db(),
-        values=json_body(),
+        values=valid().model_dump(exclude_none=True),
         now=utcnow(),
         actor_id=principal().user_id,
         promo_for=lambda n: runtime().ids.encode("promo", n),
@@ -181,13 +205,17 @@ def create_clerk():
 
 @api.get("/clerks")
 @ADMIN
+@_admin({200: m.Clerks})
 def list_clerks():
+    """List clerks"""
     return {"clerks": [people.clerk_json(c) for c in people.clerks(db())]}
 
 
 @api.post("/clerks/<int:user_id>/deactivate")
 @ADMIN
+@_admin({200: m.Clerk})
 def deactivate_clerk(user_id: int):
+    """Deactivate a clerk: sessions end and tokens are revoked at once"""
     user = people.deactivate(db(), user_id=user_id, now=utcnow(), actor_id=principal().user_id)
     db().commit()
     return people.clerk_json(user)
@@ -195,15 +223,11 @@ def deactivate_clerk(user_id: int):
 
 @api.post("/stores/<int:store_id>/tokens")
 @ADMIN
+@_admin({201: m.PosToken}, json=m.TokenIn)
 def issue_store_token(store_id: int):
-    """A POS token bound to one store (shown once); it can redeem and reverse for that store only."""
-    body = request.get_json(silent=True) or {}
+    """Issue a POS token bound to the store (shown once): it redeems and reverses for that store only"""
     plain, token = people.pos_token(
-        db(),
-        store_id=store_id,
-        now=utcnow(),
-        actor_id=principal().user_id,
-        name=str_field(body, "name", max_len=120) or "POS",
+        db(), store_id=store_id, now=utcnow(), actor_id=principal().user_id, name=valid().name or "POS"
     )
     db().commit()
     return {"id": token.id, "store_id": token.store_id, "token": plain, "prefix": token.prefix}, 201
@@ -211,7 +235,9 @@ def issue_store_token(store_id: int):
 
 @api.post("/imports/<kind>")
 @ADMIN
+@_admin({201: m.Imported}, form=m.ImportForm)
 def import_people(kind: str):
+    """Import stores or clerks from CSV/XLSX (all or nothing); kind is stores or clerks"""
     upload = request.files.get("file")
     if upload is None:
         raise validation("upload a file in the form field 'file'", field="file")
@@ -233,7 +259,9 @@ def import_people(kind: str):
 
 @api.get("/holds")
 @ADMIN
+@_admin({200: m.Holds})
 def list_holds():
+    """Open fraud holds"""
     return {
         "holds": [
             dict(
@@ -250,7 +278,9 @@ def list_holds():
 
 @api.post("/holds/<int:alert_id>/<any(release, void):decision>")
 @ADMIN
+@_admin({200: m.Decision}, errors=(409,))
 def decide_hold(alert_id: int, decision: str):
+    """Release an alert's held money, or void it (a ledger reversal)"""
     outcome = {"release": "released", "void": "voided"}[decision]
     result = holds.decide(
         db(), alert_id=alert_id, outcome=outcome, actor_id=principal().user_id, now=utcnow()
@@ -280,9 +310,10 @@ def statement_json(st: settlements.Statement) -> dict:
 
 @api.post("/settlements/run")
 @ADMIN
+@_admin({200: m.SettlementRun, 201: m.SettlementRun}, json=m.SettlementRunIn)
 def run_settlements():
-    body = request.get_json(silent=True) or {}
-    period_end = datetime_field(body, "period_end") if "period_end" in body else utcnow()
+    """Close a period into statements (idempotent: 200 when nothing new)"""
+    period_end = valid().period_end or utcnow()
     created = settlements.run(db(), period_end=period_end, now=utcnow(), actor_id=principal().user_id)
     db().commit()
     return {
@@ -292,8 +323,10 @@ def run_settlements():
 
 
 @api.get("/settlements")
-@require_staff("admin", "owner", "clerk")
+@STAFF
+@_staff({200: m.Statements})
 def list_settlements():
+    """Statements (admin: all; owner: own stores; clerk: own)"""
     who = principal()
     return {
         "settlements": [
@@ -303,8 +336,10 @@ def list_settlements():
 
 
 @api.get("/settlements.<any(csv, xlsx):fmt>")
-@require_staff("admin", "owner", "clerk")
+@STAFF
+@_staff({200: None})
 def export_settlements(fmt: str):
+    """Statements as CSV (UTF-8 with BOM) or XLSX"""
     who = principal()
     rows = settlements.export_rows(
         settlements.statements(db(), role=who.role, user_id=who.user_id), runtime().config.tz
@@ -324,12 +359,13 @@ def export_settlements(fmt: str):
 
 @api.post("/settlements/<int:settlement_id>/paid")
 @ADMIN
+@_admin({200: m.Paid}, json=m.PaidIn, errors=(409,))
 def mark_settlement_paid(settlement_id: int):
-    body = json_body()
+    """Mark a statement paid with a reference (once)"""
     settlement = settlements.mark_paid(
         db(),
         settlement_id=settlement_id,
-        reference=str_field(body, "reference", required=True, max_len=120),
+        reference=valid().reference,
         actor_id=principal().user_id,
         now=utcnow(),
     )
@@ -340,64 +376,3 @@ def mark_settlement_paid(settlement_id: int):
         "paid_reference": settlement.paid_reference,
         "paid_at": settlement.paid_at.isoformat(timespec="seconds"),
     }
-
-
-_STAFF = [{"bearer": []}]
-for route, method, summary, extra in [
-    (
-        "/redemptions",
-        "post",
-        "Redeem a voucher at a till (Idempotency-Key header: Stripe semantics)",
-        {
-            "parameters": [
-                {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"}}
-            ],
-            "requestBody": {
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["voucher"],
-                            "properties": {
-                                "voucher": {
-                                    "type": "string",
-                                    "description": "voucher code or rotating token",
-                                },
-                                "store_id": {"type": "integer"},
-                                "purchase_fen": {"type": "integer"},
-                                "receipt_ref": {"type": "string"},
-                            },
-                        }
-                    }
-                }
-            },
-            "responses": {
-                "201": {"description": "redeemed"},
-                "409": {"description": "refused (VOUCHER_ALREADY_REDEEMED, …)"},
-            },
-        },
-    ),
-    ("/redemptions", "get", "Recent redemptions the caller may see", {}),
-    ("/redemptions/{redemption_id}/reverse", "post", "Reverse a redemption within the grace window", {}),
-    ("/stores", "post", "Create a store", {}),
-    ("/stores", "get", "List stores", {}),
-    ("/stores/{store_id}/tokens", "post", "Issue a POS token bound to the store", {}),
-    ("/clerks", "post", "Create a clerk (login and promo code)", {}),
-    ("/clerks", "get", "List clerks", {}),
-    (
-        "/clerks/{user_id}/deactivate",
-        "post",
-        "Deactivate a clerk: sessions end and tokens are revoked at once",
-        {},
-    ),
-    ("/imports/{kind}", "post", "Import stores or clerks from CSV/XLSX (all or nothing)", {}),
-    ("/holds", "get", "Open fraud holds", {}),
-    ("/holds/{alert_id}/release", "post", "Release an alert's held money", {}),
-    ("/holds/{alert_id}/void", "post", "Void an alert's held money (ledger reversal)", {}),
-    ("/settlements/run", "post", "Close a period into statements (idempotent)", {}),
-    ("/settlements", "get", "Statements (admin: all; owner: own stores; clerk: own)", {}),
-    ("/settlements.csv", "get", "Statements as CSV (UTF-8 with BOM)", {}),
-    ("/settlements.xlsx", "get", "Statements as XLSX", {}),
-    ("/settlements/{settlement_id}/paid", "post", "Mark a statement paid with a reference (once)", {}),
-]:
-    path(route, method, {"summary": summary, "tags": ["store"], "security": _STAFF, **extra})

@@ -23,6 +23,7 @@ from flask_login import current_user
 from server.auth import staff_page
 from server.errors import DomainError, validation
 from server.services.redemptions import yuan
+from server.views.alert_words import alert_summary
 from server.web import db, language, runtime
 
 ADMIN = staff_page("admin")
@@ -43,7 +44,7 @@ def blueprint(name: str) -> Blueprint:
 
 
 def _context() -> dict:
-    return {"console_endpoints": current_app.view_functions, "yuan": yuan}
+    return {"console_endpoints": current_app.view_functions, "yuan": yuan, "alert_summary": alert_summary}
 
 
 def _headers(response: Response) -> Response:

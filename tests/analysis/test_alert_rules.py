@@ -12,6 +12,7 @@ from server.forgeries import Forgeries, drain
 from server.models import Alert, AlertCode, LedgerHold, Settlement, SettlementItem
 from server.services import settlements
 from server.services.alerts import decisions, run_rules, sightings
+from server.views.alert_words import tell
 from tests.analysis.world import BASE, TZ, World
 
 DEFAULTS = {name: spec[0] for name, spec in ALERT_THRESHOLDS.items()}
@@ -23,6 +24,7 @@ def run(sessions, now=BASE + timedelta(hours=6), **thresholds) -> dict[str, list
         found: dict[str, list[Alert]] = {}
         for alert in s.scalars(select(Alert).order_by(Alert.id)):
             found.setdefault(alert.kind, []).append(alert)
+            assert tell(alert)  # the console can tell every alert a rule raises from its evidence
         return found
 
 
