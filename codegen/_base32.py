@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+from .canonical import ALPHABET
+
 LANE_BYTES = 20  # 160 bits: 20 groups of 5 bits spread to 20 bytes
 _TABLE = bytes.maketrans(bytes(range(32)), ALPHABET.encode("ascii"))
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,6 +23,7 @@ from itertools import chain, repeat
 from operator import methodcaller
 
 from ._base32 import ALPHABET, LANE_BYTES, encode_lanes
+from .canonical import canonical, in_alphabet
 
 VERSION = 1
 OUTER = 0
@@ -41,12 +40,6 @@ REASONS = frozenset(
     {"empty", "too_long", "bad_character", "bad_length", "bad_version", "bad_tag", "out_of_range"}
 )
 
-_STRIP = dict.fromkeys(
-    map(ord, " -_\u00ad\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u200b\u200c\u200d\u2060\ufeff"),
-    None,
-)
-_LOOKALIKES = str.maketrans("OIL", "011")
-_CANONICAL = re.compile(f"[{ALPHABET}]*")
 # int(text, 32) reads 0-9A-V; Crockford's alphabet maps onto it position by position.
 _TO_INT32 = str.maketrans(ALPHABET, "0123456789ABCDEFGHIJKLMNOPQRSTUV")
 _PAD = bytes(LANE_BYTES - 7 - TAG_BYTES)
@@ -83,17 +76,17 @@ def derive_batch_key(secret: bytes, batch: int) -> bytes:
 
 
 def normalize(text: str) -> str:
-    """Canonicalise typed or scanned input: NFKC, drop separators, uppercase, O->0, I/L->1."""
+    """Canonicalise typed or scanned input: NFKC, no separators, uppercase, O->0, I/L->1 (canonical.py)."""
     if not isinstance(text, str):
         raise CodeInvalid("bad_character", "not a string")
     if len(text) > MAX_INPUT:
         raise CodeInvalid("too_long", f"{len(text)} characters")
     if not text:
         raise CodeInvalid("empty")
-    out = unicodedata.normalize("NFKC", text).translate(_STRIP).upper().translate(_LOOKALIKES)
+    out = canonical(text)
     if not out:
         raise CodeInvalid("empty")
-    if not _CANONICAL.fullmatch(out):
+    if not in_alphabet(out):
         raise CodeInvalid("bad_character")
     return out
 

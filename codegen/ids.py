@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import hmac
 import re
-import unicodedata
 
 from hashids import Hashids
 
-ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I L O U
+from .canonical import ALPHABET, canonical, in_alphabet
+
+ID_ALPHABET = ALPHABET  # Crockford: no I L O U
 MIN_LENGTH = 6
 MAX_INPUT = 64
 _NAMESPACE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
-_STRIP = dict.fromkeys(map(ord, " -_\u200b\u200c\u200d\u2060\ufeff"), None)
-_LOOKALIKES = str.maketrans("OIL", "011")
 
 
 class IdInvalid(ValueError):
@@ -54,9 +53,8 @@ class PublicIds:
         coder = self._coder(namespace)
         if not isinstance(text, str) or not text or len(text) > MAX_INPUT:
             raise IdInvalid("empty or too long")
-        canon = unicodedata.normalize("NFKC", text).translate(_STRIP).upper()
-        canon = canon.translate(_LOOKALIKES)
-        if not canon or any(ch not in ID_ALPHABET for ch in canon):
+        canon = canonical(text)
+        if not canon or not in_alphabet(canon):
             raise IdInvalid(f"bad characters in {text!r}")
         numbers = coder.decode(canon)
         if len(numbers) != 1 or coder.encode(numbers[0]) != canon:

@@ -1,44 +1,18 @@
-"""Package layout shared by the directory writer and the ZIP stream: the batch spec,
-roll plan, manifest and checksum files."""
+"""Package layout shared by the directory writer and the ZIP stream: roll plan, manifest and checksum
+files (the batch spec is codegen/spec.py's)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 
 from . import __version__
-from .codes import MAX_BATCH, MAX_SERIAL, Codec
-from .gs1 import normalize_gtin
+from .codes import Codec
 from .proof import EC_LEVEL, MODULE_MM, QUIET_ZONE, proof_svg, symbol_info
 from .rolls import HEADER, PAIRED_HEADER
-from .urls import UrlTemplate
+from .spec import BatchSpec
 
 PACKAGE_FORMAT = "codeloop-code-package/1"
-
-
-@dataclass(frozen=True)
-class BatchSpec:
-    """What a batch's package contains: which codes, how they are printed, and its labels."""
-
-    batch: int
-    quantity: int
-    paired: bool
-    urls: UrlTemplate
-    product: str = ""
-    gtin14: str | None = None
-    campaign: str = ""
-    created_at: str = ""
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.batch <= MAX_BATCH:
-            raise ValueError(f"batch must be in 1..{MAX_BATCH}")
-        if not 1 <= self.quantity <= MAX_SERIAL + 1:
-            raise ValueError(f"quantity must be in 1..{MAX_SERIAL + 1}")
-        if self.gtin14 is not None and normalize_gtin(self.gtin14) != self.gtin14:
-            raise ValueError(f"gtin14 must be a canonical GTIN-14, not {self.gtin14!r}")
-        if self.urls.gtin14 and self.urls.gtin14 != self.gtin14:
-            raise ValueError("the URL template's GTIN differs from the batch's GTIN")
 
 
 def roll_plan(quantity: int, roll_size: int) -> list[tuple[str, int, int]]:

@@ -13,9 +13,10 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from .codes import Codec
-from .layout import BatchSpec, finish_files, roll_entry, roll_plan
+from .layout import finish_files, roll_entry, roll_plan
 from .proof import proof_svg, render_code_images
 from .rolls import roll_bytes
+from .spec import BatchSpec
 from .streams import iter_codes_csv, iter_package_zip
 
 # fork: workers need nothing but this module's pure functions, start instantly and do not

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
 import qrcode
@@ -13,9 +12,7 @@ import qrcode.image.svg
 import qrcode.util
 
 from .codes import INNER, OUTER, Codec
-
-if TYPE_CHECKING:
-    from .layout import BatchSpec
+from .spec import BatchSpec
 
 EC_LEVEL = "M"
 QUIET_ZONE = 4

@@ -8,8 +8,9 @@ from datetime import datetime
 from pathlib import Path
 
 from .codes import Codec
-from .layout import BatchSpec, finish_files, roll_entry, roll_plan
+from .layout import finish_files, roll_entry, roll_plan
 from .rolls import chunk_ranges, header_line, roll_bytes, rows_text
+from .spec import BatchSpec
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from functools import wraps
 
 from flask import g, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import String, bindparam, cast, literal, select
 
+from server.actors import Actor, StoreRef
 from server.db import is_postgres
 from server.errors import DomainError
 from server.extensions import login_manager
-from server.models import ApiToken, Store, User, utcnow
-from server.services import idempotency, redemptions
+from server.models import ApiToken, Store, User
+from server.services import idempotency, idempotency_sql
 from server.services.accounts import hash_token
 from server.web import db
 
@@ -49,11 +49,11 @@ class Principal:
     role: str
     store_id: int | None
     token_id: int | None = None
-    store: redemptions.StoreRef | None = None  # read with a POS token, so redeeming need not read it again
+    store: StoreRef | None = None  # read with a POS token, so redeeming need not read it again
 
-    def actor(self) -> redemptions.Actor:
+    def actor(self) -> Actor:
         """This principal as the redeeming services see it."""
-        return redemptions.Actor(self.user_id, self.role, self.store_id, self.token_id, self.store)
+        return Actor(self.user_id, self.role, self.store_id, self.token_id, self.store)
 
     @property
     def key(self) -> str:
@@ -85,13 +85,13 @@ _BEARER = (
 )
 # A till's write carries an Idempotency-Key: on PostgreSQL the token lookup reads the key's state too (a round
 # trip less per redemption, ≈ 10 % of its throughput); the principal's key in SQL is Principal.key's.
-_BEARER_AND_KEY = idempotency.with_key_state(
+_BEARER_AND_KEY = idempotency_sql.with_key_state(
     _BEARER, literal("token:") + cast(_TOKENS.id, String), bindparam("idempotency_key")
 )
 
 
-def _bearer_principal(header: str, now: datetime) -> Principal:
-    key = _key_to_read_with_token()
+def _bearer_principal(header: str, key: str | None) -> tuple[Principal, tuple | None]:
+    """The bearer token's principal and, given `key`, the state of that idempotency key (in one query)."""
     token = (
         db()
         .execute(
@@ -102,44 +102,55 @@ def _bearer_principal(header: str, now: datetime) -> Principal:
     )
     if token is None or not token.active:
         raise DomainError("UNAUTHORIZED")
-    if key is not None:
-        g.key_state = (key, tuple(token[-5:]), db().get_transaction())
     store = (
         None
         if token.store_id is None
-        else redemptions.StoreRef(token.store_id, token.store_name, token.store_active, token.store_owner)
+        else StoreRef(token.store_id, token.store_name, token.store_active, token.store_owner)
     )
-    return Principal(token.user_id, token.role, token.store_id, token.id, store)
+    principal = Principal(token.user_id, token.role, token.store_id, token.id, store)
+    return principal, None if key is None else tuple(token[-5:])
 
 
-def _key_to_read_with_token() -> str | None:
-    """The request's Idempotency-Key when the token lookup should read its state: a POST on PostgreSQL."""
-    if request.method != "POST" or not is_postgres(db()):
-        return None
+def principal_and_key_state(idempotency_key: str | None) -> tuple[Principal | None, tuple | None]:
+    """principal(), and the state of the request's Idempotency-Key when the bearer token's lookup read it in
+    the same statement (PostgreSQL: a round trip less per redemption, ≈ 10 % of its throughput). The state is
+    None when it was not read: no key or an invalid one (the idempotent view refuses it, with the reason), a
+    login session, SQLite, or a principal looked up earlier in the request."""
+    if "principal" in g:
+        return g.principal, None
+    auth = request.headers.get("Authorization", "")
+    state = None
+    if auth.lower().startswith("bearer "):
+        key = _readable_key(idempotency_key) if is_postgres(db()) else None
+        g.principal, state = _bearer_principal(auth[7:], key)
+    elif current_user.is_authenticated:
+        user = current_user.user
+        g.principal = Principal(user.id, user.role, user.store_id)
+    else:
+        g.principal = None
+    return g.principal, state
+
+
+def _readable_key(raw: str | None) -> str | None:
     try:
-        return idempotency.check_key(request.headers.get("Idempotency-Key"))
+        return idempotency.check_key(raw)
     except DomainError:
-        return None  # the idempotent view refuses it, with the reason
-
-
-def key_state_read_with_token(key: str) -> tuple | None:
-    """The state of idempotency key `key` if this transaction read it with the bearer token, else None."""
-    read = g.get("key_state")
-    return read[1] if read is not None and read[0] == key and read[2] is db().get_transaction() else None
+        return None
 
 
 def principal() -> Principal | None:
     """The staff principal of this request (bearer token first, then the login session), or None."""
-    if "principal" not in g:
-        auth = request.headers.get("Authorization", "")
-        if auth.lower().startswith("bearer "):
-            g.principal = _bearer_principal(auth[7:], utcnow())
-        elif current_user.is_authenticated:
-            user = current_user.user
-            g.principal = Principal(user.id, user.role, user.store_id)
-        else:
-            g.principal = None
-    return g.principal
+    return g.principal if "principal" in g else principal_and_key_state(None)[0]
+
+
+def authorised(who: Principal | None, roles: tuple[str, ...]) -> Principal:
+    """`who`, if a staff principal with one of `roles` (any role when none are named); else UNAUTHORIZED or
+    FORBIDDEN."""
+    if who is None:
+        raise DomainError("UNAUTHORIZED")
+    if roles and who.role not in roles:
+        raise DomainError("FORBIDDEN")
+    return who
 
 
 def require_staff(*roles: str):
@@ -148,11 +159,7 @@ def require_staff(*roles: str):
     def decorate(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
-            who = principal()
-            if who is None:
-                raise DomainError("UNAUTHORIZED")
-            if roles and who.role not in roles:
-                raise DomainError("FORBIDDEN")
+            authorised(principal(), roles)
             return view(*args, **kwargs)
 
         return wrapped

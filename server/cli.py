@@ -8,6 +8,7 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup
 
+from server import cli_analysis, cli_batch, cli_catalog, cli_jobs, cli_people
 from server.config import Config, ConfigError
 from server.errors import DomainError
 from server.serving import WORKER_CLASSES, WORKER_CONNECTIONS
@@ -27,16 +28,14 @@ cli = FlaskGroup(
     load_dotenv=False,
     help="codeloop: one-item-one-code platform.",
 )
+# catalogue, people, batches, analysis and background work: commands of their own modules, added here
+for _module in (cli_analysis, cli_batch, cli_catalog, cli_jobs, cli_people):
+    for _command in _module.COMMANDS:
+        cli.add_command(_command)
 
 
 def main() -> None:
     """Console-script entry point: configuration problems end in one line, not a traceback."""
-    import server.cli_analysis  # noqa: F401 — registers the rollups and alerts commands
-    import server.cli_batch  # noqa: F401 — registers the product and batch commands
-    import server.cli_catalog  # noqa: F401 — registers the campaign commands
-    import server.cli_jobs  # noqa: F401 — registers worker, cron and jobs
-    import server.cli_people  # noqa: F401 — registers the store and clerk commands
-
     try:
         cli.main(prog_name="codeloop")
     except ConfigError as exc:

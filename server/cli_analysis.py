@@ -6,8 +6,8 @@ from datetime import date
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 
-from server.cli import cli
 from server.models import utcnow
 
 
@@ -15,7 +15,7 @@ def _runtime():
     return current_app.extensions["codeloop"]
 
 
-@cli.group()
+@click.group(cls=AppGroup)
 def rollups() -> None:
     """Report rollups."""
 
@@ -56,7 +56,7 @@ def rollups_refresh() -> None:
     click.echo(f"recomputed {total} days")
 
 
-@cli.group()
+@click.group(cls=AppGroup)
 def alerts() -> None:
     """Fraud and diversion alerts."""
 
@@ -74,3 +74,6 @@ def alerts_run() -> None:
     )
     for name, ids in results.items():
         click.echo(f"{name}: {len(ids)} alerts raised or updated")
+
+
+COMMANDS = (rollups, alerts)  # added to the `codeloop` group by server/cli.py

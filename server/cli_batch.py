@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 
-from server.cli import cli
 from server.models import utcnow
 
 
@@ -15,7 +15,7 @@ def _runtime():
     return current_app.extensions["codeloop"]
 
 
-@cli.group()
+@click.group(cls=AppGroup)
 def product() -> None:
     """Products."""
 
@@ -33,7 +33,7 @@ def product_create(name: str, gtin: str | None, gs1: bool) -> None:
         click.echo(f"created product {made.id} ({made.name}, GTIN {made.gtin or '-'}, {made.url_form} URLs)")
 
 
-@cli.group()
+@click.group(cls=AppGroup)
 def batch() -> None:
     """Batches of pack codes."""
 
@@ -138,3 +138,6 @@ def batch_export(batch_id: int, out_dir: Path, roll_size: int, processes: int | 
         f"wrote {spec.quantity:,} codes in {len(manifest['files'])} rolls to {out_dir} "
         f"(check with: cd {out_dir} && sha256sum -c SHA256SUMS)"
     )
+
+
+COMMANDS = (product, batch)  # added to the `codeloop` group by server/cli.py

@@ -7,8 +7,8 @@ from datetime import datetime
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 
-from server.cli import cli
 from server.models import utcnow
 from server.services.catalog import CAMPAIGN_INTS
 
@@ -34,7 +34,7 @@ class IsoTime(click.ParamType):
         return parsed
 
 
-@cli.group()
+@click.group(cls=AppGroup)
 def campaign() -> None:
     """Campaigns (reward rules in integer fen)."""
 
@@ -86,3 +86,6 @@ def campaign_list() -> None:
                 f"{c.voucher_value_fen} fen\t{c.issued_count}/{c.cap} issued\t"
                 f"{c.spent_fen}/{c.budget_fen} fen"
             )
+
+
+COMMANDS = (campaign,)  # added to the `codeloop` group by server/cli.py

@@ -9,9 +9,9 @@ import time
 import click
 import redis
 from flask import current_app
+from flask.cli import with_appcontext
 from rq import Worker
 
-from server.cli import cli
 from server.config import Config, ConfigError
 from server.jobs import QUEUE_NAMES
 
@@ -38,7 +38,7 @@ def _keep_up(run, what: str) -> None:
         pause = min(pause * 2, 10.0)
 
 
-@cli.command(with_appcontext=False)
+@click.command()
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
 @click.option(
     "--queue",
@@ -67,7 +67,7 @@ def worker(burst: bool, queue_names: tuple[str, ...]) -> None:
     _keep_up(run, "worker")
 
 
-@cli.command(with_appcontext=False)
+@click.command()
 def cron() -> None:
     """Run RQ's cron scheduler with codeloop's periodic jobs (workers/schedule.py) on CODELOOP_REDIS_URL."""
     from rq.cron import CronScheduler
@@ -87,7 +87,8 @@ def cron() -> None:
     _keep_up(run, "cron")
 
 
-@cli.command()
+@click.command()
+@with_appcontext
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @click.option("--limit", default=20, show_default=True, help="Failed rows shown per kind.")
 def jobs(as_json: bool, limit: int) -> None:
@@ -125,3 +126,6 @@ def _print(status: dict) -> None:
         )
         for job in queue["failed"]:
             click.echo(f"    failed {job['job']}({', '.join(job['args'])}) at {job['at']}: {job['error']}")
+
+
+COMMANDS = (worker, cron, jobs)  # added to the `codeloop` group by server/cli.py

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 
-from server.cli import cli
 from server.models import utcnow
 
 
@@ -14,7 +14,7 @@ def _runtime():
     return current_app.extensions["codeloop"]
 
 
-@cli.group()
+@click.group(cls=AppGroup)
 def store() -> None:
     """Stores."""
 
@@ -47,7 +47,7 @@ def store_list() -> None:
             click.echo(f"{s.id}\t{s.name}\t{s.province}\t{s.city}\towner {s.owner_id or '-'}\t{state}")
 
 
-@cli.group()
+@click.group(cls=AppGroup)
 def clerk() -> None:
     """Clerks (导购): a login at one store and a promo code."""
 
@@ -83,3 +83,6 @@ def clerk_list(store_id: int | None) -> None:
             click.echo(
                 f"{c.id}\t{c.username}\t{c.display_name or '-'}\t{c.store_id}\t{c.promo_code}\t{state}"
             )
+
+
+COMMANDS = (store, clerk)  # added to the `codeloop` group by server/cli.py

@@ -202,11 +202,6 @@ def make_queues(redis_url: str | None) -> Queues:
     return Queues({name: Queue(name, connection=connection, is_async=is_async) for name in QUEUE_NAMES})
 
 
-def make_queue(redis_url: str | None) -> Queue:
-    """The default queue alone (kept for callers that need one Queue)."""
-    return make_queues(redis_url)[DEFAULT_QUEUE]
-
-
 def job_id(kind: JobKind, args: tuple) -> str:
     """One RQ job id per piece of owed work: the sweeper does not enqueue what still waits."""
     return "-".join(["codeloop", kind.name, *map(str, args)])

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from server.errors import DomainError, Localised
+from server.formats import local_time, yuan
 from server.runtime import Runtime
-from server.services.redemptions import local_time, yuan
 
 # HTTP errors raised by Flask/Werkzeug itself, as our error codes
 _HTTP_CODES = {
@@ -79,7 +79,7 @@ def _translations():
 
 
 def money(fen: int) -> str:
-    """An amount as consumer pages show it: ¥5, ¥5.50 (redemptions.yuan without a zero fraction)."""
+    """An amount as consumer pages show it: ¥5, ¥5.50 (formats.yuan without a zero fraction)."""
     return "¥" + yuan(fen).removesuffix(".00")
 
 

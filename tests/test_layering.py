@@ -10,6 +10,7 @@ WEB = {
     "server/cli.py",
     "server/demo_cli.py",
     "server/auth.py",
+    "server/consumer_web.py",
     "server/extensions.py",
     "server/cli_batch.py",
     "server/cli_analysis.py",
@@ -19,14 +20,20 @@ WEB = {
 }
 
 
-def _imports(path: Path) -> set[str]:
+def _modules(path: Path) -> set[str]:
+    """Every module `path` imports, dotted (`from a.b import c` counts as a.b and a.b.c)."""
     names = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
+            names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
     return names
+
+
+def _imports(path: Path) -> set[str]:
+    return {name.split(".")[0] for name in _modules(path)}
 
 
 def _files(package: str):
@@ -54,7 +61,21 @@ def test_server_never_imports_workers():
         assert "workers" not in _imports(path), path
 
 
+def _imports_a_view(path: Path) -> bool:
+    return any(name == "server.views" or name.startswith("server.views.") for name in _modules(path))
+
+
+def test_no_api_module_imports_a_view_module():
+    for path in _files("server/api"):
+        assert not _imports_a_view(path), path
+
+
 def test_the_checker_sees_a_violation(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("import flask\nfrom workers import geo\n")
     assert {"flask", "workers"} <= _imports(bad)
+    for text in ("from server.views.consumer import limited\n", "from server import views\n"):
+        bad.write_text(text)
+        assert _imports_a_view(bad)
+    bad.write_text("from server import consumer_web\n")
+    assert not _imports_a_view(bad)

@@ -8,25 +8,16 @@ records nothing and makes no consumer (no `consumer_token`). Claims need a token
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app
 
 from server.api import api, spec
 from server.api import schemas_consumer as m
 from server.api.spec import doc, valid
+from server.consumer_web import STATUS, client_ip, consumer_token, current_consumer, device_id, limited, terms
+from server.consumer_web import scan as scan_edge
 from server.errors import DomainError
 from server.models import utcnow
 from server.services import attribution, claims, phones, referrals, sharing, voucher_tokens
-from server.services.scans import record_scan
-from server.views.consumer import (
-    batch_cache,
-    client_ip,
-    consumer_token,
-    current_consumer,
-    device_id,
-    enqueue_enrichment,
-    limited,
-    terms,
-)
 from server.web import db, runtime
 
 
@@ -95,29 +86,11 @@ def scan(code: str):
     consumer is made and its `consumer_token` returned. Refusals (CODE_INVALID 404, CODE_INACTIVE 409,
     CODE_BLACKLISTED 410) carry `outcome` and `consumer_token` too — except a forged code's (CODE_INVALID
     for a code that does not decode or verify), which records nothing and makes no consumer."""
-    result = record_scan(
-        db(),
-        runtime().codec,
-        code,
-        secret=runtime().secret,
-        public_id=lambda: current_consumer().public_id,  # a forged code makes no consumer
-        ip=client_ip(),
-        user_agent=request.headers.get("User-Agent", ""),
-        now=utcnow(),
-        gtin=valid("query").gtin,
-        cache=batch_cache(),
-        forgeries=runtime().forgeries,
-    )
-    db().commit()
-    enqueue_enrichment(result)
+    result = scan_edge(code, valid("query").gtin)
     consumer = None if result.forged else current_consumer()
     body = {"outcome": result.outcome, **({"consumer_token": consumer_token(consumer)} if consumer else {})}
     if result.outcome != "ok":
-        return {**DomainError(result.check.error_code).to_json(_lang()), **body}, {
-            "invalid": 404,
-            "inactive": 409,
-            "blacklisted": 410,
-        }[result.outcome]
+        return {**DomainError(result.check.error_code).to_json(_lang()), **body}, STATUS[result.outcome]
     campaign = result.campaign
     body.update(
         {

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import wraps
 
 from flask import Response, request
 
+from server import idempotent
 from server.api import api, spec
 from server.api import schemas_store as m
 from server.api.spec import doc, valid
-from server.auth import key_state_read_with_token, principal, require_staff
-from server.errors import DomainError, validation
+from server.auth import authorised, principal, principal_and_key_state, require_staff
+from server.errors import validation
 from server.models import utcnow
 from server.services import holds, idempotency, people, redemptions, settlements, store_activity
+from server.services.alerts import decisions
 from server.web import db, language, runtime
 
 ADMIN = require_staff("admin")
@@ -46,90 +49,83 @@ def redemption_json(r: redemptions.Redeemed, grace_minutes: int) -> dict:
     }
 
 
-def idempotent(work):
-    """Stripe semantics around `work() -> (body, status)`: take the key first thing in the work's transaction,
-    store the response with the work (success) or after the rollback (refusal), replay it on a retry."""
-    key = idempotency.check_key(request.headers.get("Idempotency-Key"))
-    claim = None
-    try:
-        if key is not None:
-            fingerprint = idempotency.request_hash(
-                request.method, request.path, request.get_json(silent=True)
+def _pair(answer) -> tuple:
+    """(body, status) of a view's answer; the request-model decorator (spec.doc) answers a Response."""
+    if isinstance(answer, Response):
+        return answer.get_json(), answer.status_code
+    return answer
+
+
+def idempotent_staff(*roles: str):
+    """require_staff for a write that honours an Idempotency-Key (Stripe semantics, server/idempotent.py):
+    the bearer token's lookup reads the key's state too, and the view runs at most once per key."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            raw_key = request.headers.get("Idempotency-Key")
+            who, key_state = principal_and_key_state(raw_key)
+            who = authorised(who, roles)
+            done = idempotent.answer(
+                db(),
+                principal=who.key,
+                key=idempotency.check_key(raw_key),
+                request=(request.method, request.path, request.get_json(silent=True)),
+                work=lambda: _pair(view(*args, **kwargs)),
+                refused=lambda exc: (exc.to_json(language()), exc.status),
+                now=utcnow(),
+                key_state=key_state,
             )
-            state, who = key_state_read_with_token(key), principal().key
-            claim, replay = (
-                idempotency.resume(principal=who, key=key, fingerprint=fingerprint, state=state)
-                if state is not None
-                else idempotency.begin(db(), principal=who, key=key, fingerprint=fingerprint, now=utcnow())
-            )
-            if replay is not None:
-                db().rollback()
-                return replay.body, replay.status, {"Idempotent-Replayed": "true"}
-        body, status = work()
-    except DomainError as exc:
-        db().rollback()
-        body, status = exc.to_json(language()), exc.status
-        if claim is None or exc.code in idempotency.TRANSIENT:
-            return body, status
-    if claim is not None:
-        earlier = idempotency.finish(db(), claim, status=status, body=body, now=utcnow())
-        if earlier is not None:  # a same-key request answered first: its answer stands, this work is undone
-            db().rollback()
-            return earlier.body, earlier.status, {"Idempotent-Replayed": "true"}
-    db().commit()
-    return body, status
+            replayed = {"Idempotent-Replayed": "true"} if done.replayed else {}
+            return done.body, done.status, replayed
+
+        return wrapped
+
+    return decorate
 
 
 @api.post("/redemptions")
-@STAFF
+@idempotent_staff("clerk", "owner", "admin")
 @_staff({201: m.Redeemed}, json=m.RedemptionIn, headers=m.IdempotencyHeaders, errors=(403, 409, 422))
 def create_redemption():
     """Redeem a voucher at a till (Idempotency-Key: a retry replays the first answer)"""
-
-    def work():
-        body, config = valid(), runtime().config
-        result = redemptions.redeem(
-            db(),
-            voucher_input=body.voucher,
-            actor=principal().actor(),
-            store_id=body.store_id,
-            purchase_fen=body.purchase_fen,
-            receipt_ref=body.receipt_ref,
-            now=utcnow(),
-            hold_days=config.hold_days,
-            secret=runtime().secret,
-            tz=config.timezone,
-        )
-        return redemption_json(result, config.reversal_grace_minutes), 201
-
-    return idempotent(work)
+    body, config = valid(), runtime().config
+    result = redemptions.redeem(
+        db(),
+        voucher_input=body.voucher,
+        actor=principal().actor(),
+        store_id=body.store_id,
+        purchase_fen=body.purchase_fen,
+        receipt_ref=body.receipt_ref,
+        now=utcnow(),
+        hold_days=config.hold_days,
+        secret=runtime().secret,
+        tz=config.timezone,
+    )
+    return redemption_json(result, config.reversal_grace_minutes), 201
 
 
 @api.post("/redemptions/<int:redemption_id>/reverse")
-@STAFF
+@idempotent_staff("clerk", "owner", "admin")
 @_staff({200: m.Reversed}, headers=m.IdempotencyHeaders, errors=(409, 422))
 def reverse_redemption(redemption_id: int):
     """Reverse a redemption within the grace window"""
-
-    def work():
-        config = runtime().config
-        red = redemptions.reverse(
-            db(),
-            redemption_id=redemption_id,
-            actor=principal().actor(),
-            now=utcnow(),
-            grace_minutes=config.reversal_grace_minutes,
-            tz=config.timezone,
-        )
-        return {
-            "redemption": {
-                "id": red.id,
-                "voucher_id": red.voucher_id,
-                "reversed_at": red.reversed_at.isoformat(timespec="seconds"),
-            }
-        }, 200
-
-    return idempotent(work)
+    config = runtime().config
+    red = redemptions.reverse(
+        db(),
+        redemption_id=redemption_id,
+        actor=principal().actor(),
+        now=utcnow(),
+        grace_minutes=config.reversal_grace_minutes,
+        tz=config.timezone,
+    )
+    return {
+        "redemption": {
+            "id": red.id,
+            "voucher_id": red.voucher_id,
+            "reversed_at": red.reversed_at.isoformat(timespec="seconds"),
+        }
+    }, 200
 
 
 @api.get("/redemptions")
@@ -282,7 +278,7 @@ def list_holds():
 def decide_hold(alert_id: int, decision: str):
     """Release an alert's held money, or void it (a ledger reversal)"""
     outcome = {"release": "released", "void": "voided"}[decision]
-    result = holds.decide(
+    result = decisions.decide_hold(
         db(), alert_id=alert_id, outcome=outcome, actor_id=principal().user_id, now=utcnow()
     )
     db().commit()

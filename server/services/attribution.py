@@ -21,17 +21,6 @@ def promo_code_for(ids: PublicIds, user_id: int) -> str:
     return ids.encode("promo", user_id)
 
 
-def assign_missing(session: Session, ids: PublicIds) -> int:
-    """Give every clerk without a promo code one; returns how many were assigned."""
-    clerks = (
-        session.execute(select(User).where(User.role == "clerk", User.promo_code.is_(None))).scalars().all()
-    )
-    for clerk in clerks:
-        clerk.promo_code = promo_code_for(ids, clerk.id)
-    session.flush()
-    return len(clerks)
-
-
 def find_clerk(session: Session, ids: PublicIds, text: str) -> User:
     """The active clerk whose promo code `text` is (case-insensitive); assigns a missing code on the way."""
     try:

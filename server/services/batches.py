@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from codegen.codes import MAX_BATCH
-from codegen.layout import BatchSpec
+from codegen.spec import BatchSpec
 from codegen.urls import UrlTemplate
 from server.db import is_postgres
 from server.errors import DomainError, validation

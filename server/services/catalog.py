@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from codegen.gs1 import GtinInvalid, normalize_gtin
 from server.db import add_unique
 from server.errors import DomainError, validation
+from server.formats import is_id
 from server.models import AuditLog, Campaign, Product
 
 CAMPAIGN_INTS = (
@@ -184,16 +185,14 @@ def campaign_status(campaign: Campaign, now: datetime) -> str:
 
 
 def get_campaign(session: Session, campaign_id: int) -> Campaign:
-    campaign = (
-        session.get(Campaign, campaign_id) if type(campaign_id) is int and 0 < campaign_id < 2**63 else None
-    )
+    campaign = session.get(Campaign, campaign_id) if is_id(campaign_id) else None
     if campaign is None:
         raise DomainError("NOT_FOUND", what="campaign", id=campaign_id)
     return campaign
 
 
 def get_product(session: Session, product_id: int) -> Product:
-    product = session.get(Product, product_id) if type(product_id) is int and 0 < product_id < 2**63 else None
+    product = session.get(Product, product_id) if is_id(product_id) else None
     if product is None:
         raise DomainError("NOT_FOUND", what="product", id=product_id)
     return product

@@ -10,10 +10,7 @@ public code → the attributed clerk's reward (rewards.post_claim_reward).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -23,16 +20,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from codegen.codes import Codec
-from codegen.ids import ID_ALPHABET, PublicIds
+from codegen.ids import PublicIds
 from server.db import insert_ignoring_conflicts, is_postgres
 from server.errors import DomainError
 from server.models import Campaign, Code, Redemption, Scan, Store, Voucher
 from server.services import consumers, rewards
 from server.services.scans import active_clerk, is_claim_code, verify
-
-MAC_CHARS = 4
-_STRIP = dict.fromkeys(map(ord, " -_\u200b\u200c\u200d\u2060\ufeff"), None)
-_LOOKALIKES = str.maketrans("OIL", "011")
+from server.services.voucher_codes import canonical_code, voucher_code
 
 
 @dataclass(frozen=True)
@@ -47,26 +41,8 @@ class Terms:
 # ---- voucher codes -------------------------------------------------------------------------------
 
 
-def voucher_code(ids: PublicIds, secret: bytes, voucher_id: int) -> str:
-    """hashids of the id (namespace "voucher") + 4 MAC characters: short, uppercase, typed at the till,
-    and not guessable from a neighbour's code."""
-    tag = hmac.new(secret, f"codeloop/v1/voucher|{voucher_id}".encode(), hashlib.sha256).digest()
-    n = int.from_bytes(tag[:4], "big")
-    suffix = "".join(ID_ALPHABET[(n >> (5 * i)) & 31] for i in range(MAC_CHARS))
-    return ids.encode("voucher", voucher_id) + suffix
-
-
-def normalize_voucher_code(text: str) -> str | None:
-    if not isinstance(text, str) or not text or len(text) > 64:
-        return None
-    canon = unicodedata.normalize("NFKC", text).translate(_STRIP).upper().translate(_LOOKALIKES)
-    if not canon or len(canon) > 24 or any(ch not in ID_ALPHABET for ch in canon):
-        return None
-    return canon
-
-
 def find_voucher(session: Session, text: str) -> Voucher:
-    canon = normalize_voucher_code(text)
+    canon = canonical_code(text)
     voucher = (
         session.execute(select(Voucher).where(Voucher.code == canon)).scalar_one_or_none() if canon else None
     )

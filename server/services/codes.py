@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from codegen.codes import Codec, CodeInvalid, PackCode
 from server.models import Batch, BatchRange, Code, Scan, Voucher
+from server.services.voucher_codes import canonical_code
 
 BatchState = Callable[[int], "tuple[Batch | None, list[BatchRange]]"]
 
@@ -114,9 +115,7 @@ def code_history(session: Session, codec: Codec, text: str, *, tz, limit: int = 
 
 
 def _pack_of_voucher(session: Session, codec: Codec, text: str) -> str | None:
-    from server.services.claims import normalize_voucher_code
-
-    canon = normalize_voucher_code(text)
+    canon = canonical_code(text)
     if canon is None:
         return None
     row = session.execute(

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from codegen.codes import Codec
 from codegen.ids import PublicIds
+from server.actors import Actor
 from server.models import (
     Batch,
     Campaign,
@@ -260,7 +261,7 @@ def _redeem(session: Session, keys: Keys, voucher: Voucher, clerk: User, purchas
     redemptions.redeem(
         session,
         voucher_input=voucher.code,
-        actor=redemptions.Actor(user_id=clerk.id, role="clerk", store_id=clerk.store_id),
+        actor=Actor(user_id=clerk.id, role="clerk", store_id=clerk.store_id),
         purchase_fen=purchase_fen,
         now=at,
         hold_days=keys.terms.hold_days,

@@ -63,18 +63,6 @@ def void_holds(session: Session, *, alert_id: int, now: datetime) -> tuple[int, 
     return ledger.release(session, alert_id=alert_id, now=now, outcome="voided"), voided
 
 
-def decide(session: Session, *, alert_id: int, outcome: str, actor_id: int, now: datetime) -> dict:
-    """Release ('released': dismiss the alert) or void ('voided': confirm it and void the money) its holds."""
-    # imported here: the alert decisions use this module's release_holds and void_holds
-    from server.services.alerts import decisions
-
-    if outcome == "released":
-        return decisions.dismiss(session, alert_id=alert_id, actor_id=actor_id, now=now)
-    if outcome == "voided":
-        return decisions.confirm(session, alert_id=alert_id, actor_id=actor_id, now=now, void=True)
-    raise DomainError("VALIDATION_FAILED", reason="outcome must be released or voided")
-
-
 def held(session: Session, *, limit: int = 200) -> list[tuple]:
     """Open holds with their alert and amount, for the admin page."""
     return [

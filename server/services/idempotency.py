@@ -5,8 +5,8 @@ begin()   first thing in the transaction: the stored response to replay, IDEMPOT
           PostgreSQL: a transaction-level advisory lock on the key says "running"; it ends with the
           transaction, so a request that dies leaves nothing behind. SQLite (one writer at a time): a
           'started' row written first takes the write lock; a same-key request waits, then replays.
-with_key_state() / resume()   the same on PostgreSQL, with the key's read and lock riding along with the
-          request's first statement, the lookup of its principal (a bearer token's): a round trip less.
+resume()  the same on PostgreSQL, with the key's read and lock riding along with the request's first
+          statement, the lookup of its principal (idempotency_sql.with_key_state): a round trip less.
 finish()  stores the response: in the same transaction as the work on success (a crash leaves either
           nothing or the work and its answer), in its own after a refusal.
 """
@@ -19,17 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
-    ColumnElement,
-    Select,
-    String,
-    and_,
-    bindparam,
-    case,
-    column,
-    func,
-    literal,
     select,
-    text,
     update,
 )
 from sqlalchemy.orm import Session
@@ -37,7 +27,7 @@ from sqlalchemy.orm import Session
 from server.db import insert_ignoring_conflicts, is_postgres
 from server.errors import DomainError, validation
 from server.models import IdempotencyKey
-from server.models.base import UTCDateTime
+from server.services import idempotency_sql
 
 KEYS = IdempotencyKey.__table__
 MAX_KEY = 255
@@ -80,27 +70,6 @@ class Claim:
     row_id: int | None = None  # SQLite's 'started' row
 
 
-def with_key_state(stmt: Select, principal: ColumnElement[str], key: ColumnElement[str]) -> Select:
-    """PostgreSQL: `stmt` reading also the state of an idempotency key: the stored answer, or, none being
-    stored, the key's lock taken (CASE evaluates one branch). begin() reads it alone; a request's principal
-    lookup can read it in the same round trip (`principal` being Principal.key in SQL). The last five columns
-    are the state."""
-    lock = func.pg_try_advisory_xact_lock(func.hashtextextended(principal + " " + key, 0))
-    return stmt.add_columns(
-        case((KEYS.c.id.is_(None), lock)).label("key_locked"),
-        KEYS.c.request_hash.label("key_hash"),
-        KEYS.c.status.label("key_status"),
-        KEYS.c.response_status.label("key_response_status"),
-        KEYS.c.response_body.label("key_response_body"),
-    ).outerjoin(KEYS, and_(KEYS.c.principal == principal, KEYS.c.key == key))
-
-
-_ONE = select(literal(1).label("one")).subquery("one")
-_READ_OR_LOCK = with_key_state(
-    select(_ONE.c.one), bindparam("principal", type_=String), bindparam("key", type_=String)
-)
-
-
 def begin(
     session: Session, *, principal: str, key: str, fingerprint: str, now: datetime
 ) -> tuple[Claim, Replay | None]:
@@ -108,9 +77,8 @@ def begin(
     (claim, None) to do the work, (claim, Replay) to answer from the store."""
     claim = Claim(principal, key, fingerprint)
     if is_postgres(session):
-        return _claimed(
-            claim, *session.execute(_READ_OR_LOCK, {"principal": principal, "key": key}).one()[-5:]
-        )
+        state = session.execute(idempotency_sql.READ_OR_LOCK, {"principal": principal, "key": key}).one()
+        return _claimed(claim, *state[-5:])
     stmt = insert_ignoring_conflicts(session, KEYS, index_elements=["principal", "key"])
     claim.row_id = session.execute(
         stmt.values(
@@ -151,21 +119,6 @@ def _stored(key: str, fingerprint: str, stored_hash, status, response_status, re
     return Replay(response_status, response_body) if status == "done" else None
 
 
-# prebuilt: every till request with a key stores its answer (same text on both dialects)
-_STORE = (
-    text(
-        "INSERT INTO idempotency_keys "
-        "(principal, key, request_hash, status, response_status, response_body, created_at) "
-        "VALUES (:principal, :key, :request_hash, 'done', :response_status, :response_body, :created_at) "
-        "ON CONFLICT (principal, key) DO NOTHING RETURNING id"
-    )
-    .bindparams(
-        bindparam("response_body", type_=KEYS.c.response_body.type),
-        bindparam("created_at", type_=UTCDateTime()),
-    )
-    .columns(column("id"))
-)
-
 TRANSIENT = frozenset({"REQUEST_IN_PROGRESS", "INTERNAL_ERROR"})  # answers a retry should not get replayed
 
 
@@ -181,7 +134,7 @@ def finish(session: Session, claim: Claim, *, status: int, body: dict, now: date
         if done:
             return None
     stored = session.execute(
-        _STORE,
+        idempotency_sql.STORE,
         dict(
             principal=claim.principal,
             key=claim.key,

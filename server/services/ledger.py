@@ -10,19 +10,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 
 from sqlalchemy import (
-    TextClause,
     and_,
-    bindparam,
     case,
-    column,
     exists,
     func,
     insert,
     select,
-    text,
     tuple_,
     update,
 )
@@ -31,8 +26,8 @@ from sqlalchemy.orm import Session
 from server.db import insert_ignoring_conflicts
 from server.errors import DomainError
 from server.models import LedgerAccount, LedgerEntry, LedgerHold, LedgerTransaction, SettlementItem
-from server.models.base import UTCDateTime
 from server.models.ledger import ACCOUNT_KINDS, UNITS
+from server.services import ledger_sql
 
 
 @dataclass(frozen=True)
@@ -115,7 +110,7 @@ def open_transaction(
     """A new transaction's id, or None when its key was posted before.
     Its entries must follow (write_entries)."""
     return session.execute(
-        _INSERT_TRANSACTION,
+        ledger_sql.INSERT_TRANSACTION,
         dict(key=key, event=event, details=details or {}, created_at=now, reverses_id=reverses_id),
     ).scalar()
 
@@ -131,7 +126,9 @@ def write_entries(
     """The balanced entries of a just-opened transaction: one INSERT … SELECT when the accounts exist."""
     _validate(postings)
     when = dict(txn=transaction_id, available_at=available_at, created_at=now)
-    written = session.execute(_insert_entries(len(postings)), {**when, **_entry_params(postings)}).rowcount
+    written = session.execute(
+        ledger_sql.insert_entries(len(postings)), {**when, **_entry_params(postings)}
+    ).rowcount
     if written < len(postings):  # an account's first posting: the join found no row for it
         ids = account_ids(session, [p.account for p in postings])
         have = set(
@@ -154,35 +151,6 @@ def write_entries(
                 if ids[p.account] not in have
             ],
         )
-
-
-# Prebuilt text statements on this hot path (every claim and redemption posts): building and caching Core
-# statements per call cost more than the SQL. Both dialects accept the same text; the types bind datetimes
-# and JSON as the models do.
-_INSERT_TRANSACTION = (
-    text(
-        "INSERT INTO ledger_transactions (key, event, details, created_at, reverses_id) "
-        "VALUES (:key, :event, :details, :created_at, :reverses_id) ON CONFLICT (key) DO NOTHING RETURNING id"
-    )
-    .bindparams(
-        bindparam("details", type_=LedgerTransaction.__table__.c.details.type),
-        bindparam("created_at", type_=UTCDateTime()),
-    )
-    .columns(column("id"))
-)
-
-
-@lru_cache(maxsize=8)
-def _insert_entries(n: int) -> TextClause:
-    """One INSERT … SELECT for n postings, each joined to its account's row, in posting order (entry ids
-    follow it). Accounts that do not exist yet produce no row; the caller sees the short rowcount."""
-    rows = ", ".join(f"(:k{i}, CAST(:r{i} AS BIGINT), :u{i}, CAST(:a{i} AS BIGINT), {i})" for i in range(n))
-    return text(
-        "INSERT INTO ledger_entries (transaction_id, account_id, amount, unit, available_at, created_at) "
-        f"SELECT :txn, a.id, p.column4, a.unit, :available_at, :created_at FROM (VALUES {rows}) AS p "
-        "JOIN ledger_accounts a ON a.kind = p.column1 AND a.ref_id = p.column2 AND a.unit = p.column3 "
-        "ORDER BY p.column5"
-    ).bindparams(bindparam("available_at", type_=UTCDateTime()), bindparam("created_at", type_=UTCDateTime()))
 
 
 def _entry_params(postings: Sequence[Posting]) -> dict:

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from server.errors import DomainError, validation
+from server.formats import is_id
 from server.models import ApiToken, AuditLog, Store, User
 from server.regions import regions
 from server.services.accounts import create_user
@@ -54,7 +55,7 @@ def _coordinate(values: dict, name: str, bound: float) -> float | None:
 def _owner_id(session: Session, owner) -> int | None:
     if owner in (None, ""):
         return None
-    if isinstance(owner, int) and not 0 < owner < 2**63:
+    if isinstance(owner, int) and not is_id(owner):
         raise validation(
             f"owner {owner!r} is not a store owner's username", f"{owner} 不是店主账号", field="owner"
         )
@@ -129,7 +130,7 @@ def _unknown_place(field: str, name: str, nearest: list[str]):
 def _store_ref(session: Session, ref) -> int:
     """A store named by id (number) or exact name."""
     if isinstance(ref, int) or (isinstance(ref, str) and ref.strip().isdigit()):
-        store = session.get(Store, int(ref)) if 0 < int(ref) < 2**63 else None
+        store = session.get(Store, int(ref)) if is_id(int(ref)) else None
     else:
         name = _text({"store": ref}, "store", 200, required=True)
         store = session.execute(select(Store).where(Store.name == name)).scalars().first()
@@ -177,7 +178,7 @@ def create_clerk(
 def deactivate(session: Session, *, user_id: int, now: datetime, actor_id: int | None = None) -> User:
     """End a clerk's or owner's access at once: inactive, every session refused (session_version bumped),
     tokens revoked. Admins are not deactivated here (no one locks the brand out by a mis-click)."""
-    user = session.get(User, user_id) if type(user_id) is int and 0 < user_id < 2**63 else None
+    user = session.get(User, user_id) if is_id(user_id) else None
     if user is None or user.role == "admin":
         raise DomainError("NOT_FOUND", what="clerk", id=user_id)
     session.execute(
@@ -215,7 +216,7 @@ def pos_token(
 
     from server.services.accounts import create_token
 
-    if type(store_id) is not int or not 0 < store_id < 2**63 or session.get(Store, store_id) is None:
+    if not is_id(store_id) or session.get(Store, store_id) is None:
         raise DomainError("NOT_FOUND", what="store", id=store_id)
     username = f"{POS_USER_PREFIX}{store_id}"
     user = session.execute(select(User).where(User.username == username)).scalar()

@@ -9,18 +9,16 @@ whatever the concurrency, exactly one UPDATE matches and everyone else is told w
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import Boolean, and_, bindparam, column, select, text, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from server.db import is_postgres
+from server.actors import Actor, StoreRef
 from server.errors import DomainError, Localised, validation
+from server.formats import is_id, local_time, yuan
 from server.models import (
     AuditLog,
     Campaign,
@@ -29,37 +27,10 @@ from server.models import (
     Store,
     Voucher,
 )
-from server.models.base import UTCDateTime
-from server.services import ledger, rewards, voucher_tokens
+from server.services import ledger, redemptions_sql, rewards, voucher_tokens
+from server.services.voucher_codes import presented
 
-MAX_INPUT = 400
 MAX_PURCHASE_FEN = 10**10
-_STRIP = re.compile(r"[\s\-\u2010-\u2015\u2212\u30fc\u200b\ufeff_]+")
-_LOOKALIKES = str.maketrans(
-    "OIL", "011"
-)  # voucher codes are Crockford base32: a typed O is a 0, I and L are 1
-
-
-class StoreRef(NamedTuple):
-    """What redeeming needs of a store; a caller that has read its bound store's row already passes it in."""
-
-    id: int
-    name: str
-    active: bool
-    owner_id: int | None
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who redeems: the principal's user and role, its bound store (clerk or POS token), its token."""
-
-    user_id: int
-    role: str
-    store_id: int | None = None
-    token_id: int | None = None
-    store: StoreRef | None = (
-        None  # the bound store's row, when the caller has it (a POS token's lookup reads it)
-    )
 
 
 class RedemptionRow(NamedTuple):
@@ -82,25 +53,8 @@ class Redeemed:
     store: Store | StoreRef
 
 
-def normalise(raw: str) -> tuple[str, bool]:
-    """(voucher code or token, is_token): NFKC (full-width → ASCII), a scanned URL's last segment,
-    spaces and dashes stripped, codes uppercased with O→0 and I/L→1. Tokens keep their case (signed)."""
-    if not isinstance(raw, str) or not raw.strip() or len(raw) > MAX_INPUT:
-        raise validation("enter or scan a voucher code", "请输入或扫描券码", field="voucher")
-    text = unicodedata.normalize("NFKC", raw).strip()
-    if "/" in text:  # a scanned voucher URL: …/v/<code>
-        text = text.rstrip("/").rsplit("/", 1)[-1]
-    text = _STRIP.sub("", text)
-    if "." in text:
-        return text, True
-    text = text.upper().translate(_LOOKALIKES)
-    if not text or not text.isascii() or not text.isalnum() or len(text) > 24:
-        raise DomainError("VOUCHER_NOT_FOUND", voucher=text[:40])
-    return text, False
-
-
 def _token_to_code(secret: bytes, token: str, now: datetime) -> str:
-    return normalise(voucher_tokens.verify_token(secret, token, now))[0]
+    return presented(voucher_tokens.verify_token(secret, token, now))[0]
 
 
 def resolve_store(session: Session, actor: Actor, store_id: int | None) -> Store | StoreRef:
@@ -123,22 +77,6 @@ def resolve_store(session: Session, actor: Actor, store_id: int | None) -> Store
     if actor.role == "owner" and actor.store_id is None and store.owner_id != actor.user_id:
         raise DomainError("STORE_NOT_ALLOWED", store_id=store_id)
     return store
-
-
-def is_id(value) -> bool:
-    """A plausible row id: a positive integer that fits a BIGINT (larger ones would make PostgreSQL raise)."""
-    return type(value) is int and 0 < value < 2**63
-
-
-def local_time(moment: datetime, tz: str) -> str:
-    return moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
-
-
-def yuan(fen: int) -> str:
-    """Integer fen as yuan text, exactly: -650 → '-6.50'."""
-    fen = int(fen)  # PostgreSQL's sum() of BIGINT arrives as a Decimal
-    sign, fen = ("-" if fen < 0 else ""), abs(fen)
-    return f"{sign}{fen // 100}.{fen % 100:02d}"
 
 
 def redeem(
@@ -170,7 +108,7 @@ def redeem(
             field="receipt_ref",
         )
     store = resolve_store(session, actor, store_id)
-    code, is_token = normalise(voucher_input)
+    code, is_token = presented(voucher_input)
     if is_token:
         code = _token_to_code(secret, code, now)
     row = dict(
@@ -181,7 +119,7 @@ def redeem(
         receipt_ref=receipt_ref or None,
         redeemed_at=now,
     )
-    taken = _take(session, code=code, is_token=is_token, **row)
+    taken = redemptions_sql.take(session, code=code, is_token=is_token, **row)
     if taken is None:
         _refuse(session, code, is_token, purchase_fen, store, now, tz)
     voucher, redemption_id, transaction_id = taken
@@ -193,84 +131,6 @@ def redeem(
         now=now,
     )
     return Redeemed(RedemptionRow(redemption_id, voucher.id, **row), voucher, store)
-
-
-def _take(
-    session: Session, *, code: str, is_token: bool, **row
-) -> tuple[rewards.RedemptionTerms, int, int] | None:
-    """The voucher's conditional state change, its redemption row and its ledger transaction (opened, still
-    without entries): (voucher terms, redemption id, transaction id), or None when nothing changed.
-    PostgreSQL does the three in one statement; SQLite, which has no data-modifying CTEs, in three."""
-    params = dict(code=code, now=row["redeemed_at"], is_token=is_token, **row)
-    if is_postgres(session):
-        found = session.execute(_TAKE, params).first()
-        return (rewards.RedemptionTerms(*found[:-2]), found[-2], found[-1]) if found is not None else None
-    voucher = session.execute(_REDEEM, params).first()
-    if voucher is None:
-        return None
-    redemption_id = session.execute(_INSERT_REDEMPTION, {**params, "voucher_id": voucher.id}).scalar_one()
-    transaction_id = ledger.open_transaction(
-        session,
-        key=rewards.redemption_key(redemption_id),
-        event="redemption",
-        now=params["now"],
-        details={"redemption_id": redemption_id, "voucher_id": voucher.id, "store_id": row["store_id"]},
-    )
-    return rewards.RedemptionTerms(*voucher), redemption_id, transaction_id
-
-
-# The whole decision in one statement: the voucher changes state only if it is issued, unexpired, presented
-# as its campaign requires (a rotating-token campaign takes no typed code) and the purchase meets its minimum.
-# It returns the campaign terms the ledger postings need too (as subqueries: SQLite's RETURNING cannot name
-# an UPDATE … FROM table). Prebuilt text statements: this is the hot path.
-_CAMPAIGN = "(SELECT {} FROM campaigns WHERE campaigns.id = vouchers.campaign_id)"
-_REDEEM_SQL = (
-    "UPDATE vouchers SET status = 'redeemed' "
-    "WHERE code = :code AND status = 'issued' AND expires_at > :now "
-    "AND (min_spend_fen = 0 OR min_spend_fen <= :purchase_fen) "
-    f"AND (:is_token OR NOT {_CAMPAIGN.format('rotating_token')}) "
-    "RETURNING id, code, kind, value_fen, referral_id, campaign_id, clerk_id AS attributed_clerk_id, "
-    + ", ".join(
-        f"{_CAMPAIGN.format(term)} AS {term}"
-        for term in ("store_fee_fen", "clerk_redeem_reward_fen", "referral_bonus_points")
-    )
-)
-_TYPES = (bindparam("now", type_=UTCDateTime()), bindparam("is_token", type_=Boolean()))
-# Naming the result columns lets SQLAlchemy keep the result's metadata with the cached statement instead of
-# building it from the cursor on every call.
-_TERMS = [column(name) for name in rewards.RedemptionTerms._fields]
-_REDEEM = text(_REDEEM_SQL).bindparams(*_TYPES).columns(*_TERMS)
-# The journey's last step is written with the row, inside the same statement: seconds since the claim, and
-# the store's place (its canonical province and city, copied so a store that moves later keeps history).
-_PLACE = "(SELECT {} FROM stores WHERE stores.id = :store_id)"
-_INSERT_REDEMPTION = text(
-    "INSERT INTO redemptions (voucher_id, store_id, clerk_id, api_token_id, purchase_fen, receipt_ref, "
-    "redeemed_at, claim_to_redeem_s, province, city) "
-    "VALUES (:voucher_id, :store_id, :clerk_id, :api_token_id, :purchase_fen, :receipt_ref, :now, "
-    "(SELECT CAST(ROUND((julianday(:now) - julianday(issued_at)) * 86400) AS INTEGER) FROM vouchers "
-    f"WHERE id = :voucher_id), {_PLACE.format('province')}, {_PLACE.format('city')}) RETURNING id"
-).bindparams(*_TYPES[:1])
-# PostgreSQL: the same three writes as one statement; the ledger key and details are rewards.redemption_key's
-# and the SQLite branch's, spelled in SQL.
-_TAKE = (
-    text(
-        f"WITH v AS ({_REDEEM_SQL}), "
-        "r AS (INSERT INTO redemptions (voucher_id, store_id, clerk_id, api_token_id, purchase_fen, "
-        "receipt_ref, redeemed_at, claim_to_redeem_s, province, city) "
-        "SELECT v.id, CAST(:store_id AS BIGINT), CAST(:clerk_id AS BIGINT), CAST(:api_token_id AS BIGINT), "
-        "CAST(:purchase_fen AS BIGINT), CAST(:receipt_ref AS VARCHAR), :now, "
-        "CAST(ROUND(EXTRACT(EPOCH FROM :now - o.issued_at)) AS INTEGER), s.province, s.city FROM v "
-        "JOIN vouchers o ON o.id = v.id LEFT JOIN stores s ON s.id = CAST(:store_id AS BIGINT) "
-        "RETURNING id), "
-        "t AS (INSERT INTO ledger_transactions (key, event, details, created_at) "
-        "SELECT 'redemption:' || r.id, 'redemption', "
-        "json_build_object('redemption_id', r.id, 'voucher_id', v.id, "
-        "'store_id', CAST(:store_id AS BIGINT)), :now FROM r, v RETURNING id) "
-        "SELECT v.*, r.id AS redemption_id, t.id AS transaction_id FROM v, r, t"
-    )
-    .bindparams(*_TYPES)
-    .columns(*_TERMS, column("redemption_id"), column("transaction_id"))
-)
 
 
 # Why a voucher was not redeemed, in one query: the voucher, its campaign's QR rule, and its live redemption

@@ -34,11 +34,11 @@ from server.services.claims import (
     check_daily_limit,
     check_window,
     finish_voucher,
-    normalize_voucher_code,
     placeholder_code,
     spend,
 )
 from server.services.scans import active_clerk
+from server.services.voucher_codes import canonical_code
 
 NETWORK_WINDOW = timedelta(days=7)
 TOKEN_LENGTH = 12
@@ -74,7 +74,7 @@ def campaign_of(session: Session, referral: Referral) -> Campaign:
 
 
 def find(session: Session, token: str) -> Referral:
-    canon = normalize_voucher_code(token)  # same alphabet and normalisation as voucher codes
+    canon = canonical_code(token)  # same alphabet and normalisation as voucher codes
     referral = (
         session.execute(select(Referral).where(Referral.token == canon)).scalar_one_or_none()
         if canon

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from server.db import insert_ignoring_conflicts, is_postgres
 from server.errors import DomainError, validation
+from server.formats import is_id
 from server.models import (
     AuditLog,
     LedgerAccount,
@@ -30,7 +31,6 @@ from server.models import (
     Store,
     User,
 )
-from server.services.redemptions import is_id
 from server.services.spreadsheets import safe_cell
 
 PAYABLE_KINDS = ("store", "clerk")
@@ -212,13 +212,6 @@ def statements(session: Session, *, role: str, user_id: int, limit: int = 500) -
         Statement(s, a, store_name or clerk_name or f"{a.kind} {a.ref_id}", n)
         for s, a, store_name, clerk_name, n in session.execute(q).all()
     ]
-
-
-def get_statement(session: Session, *, settlement_id: int, role: str, user_id: int) -> Statement:
-    for statement in statements(session, role=role, user_id=user_id):
-        if statement.settlement.id == settlement_id:
-            return statement
-    raise DomainError("NOT_FOUND", what="settlement", id=settlement_id)
 
 
 # ---- exports for finance -------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from flask_login import current_user
 
 from server.auth import staff_page
 from server.errors import DomainError, validation
-from server.services.redemptions import yuan
+from server.formats import yuan
 from server.views.alert_words import alert_summary
 from server.web import db, language, runtime
 

@@ -9,9 +9,10 @@ from flask_babel import gettext, ngettext
 
 from server.auth import principal
 from server.errors import DomainError
+from server.formats import yuan
 from server.models import Store, User, utcnow
 from server.services import holds, people, settlements, spreadsheets
-from server.services.redemptions import yuan
+from server.services.alerts import decisions
 from server.views.admin_common import ADMIN, blueprint, download, page, refused
 from server.web import db, language, runtime, when
 
@@ -214,7 +215,7 @@ def settlement_paid(settlement_id: int):
 @ADMIN
 def hold_decide(alert_id: int, decision: str):
     try:
-        holds.decide(
+        decisions.decide_hold(
             db(),
             alert_id=alert_id,
             outcome={"release": "released", "void": "voided"}[decision],

@@ -1,123 +1,42 @@
 """Consumer pages (H5): scan, claim, voucher, referral, clerk promo.
 
-Identity: a signed long-lived cookie `cl_c` (the consumer token, see services/consumers.py) made on
-first visit, and a device cookie `cl_d`. Pages work without JavaScript and load nothing from other
+Identity, rate limits and the scan edge are server/consumer_web.py's (the JSON API shares them); this
+module sets the identity cookies on the way out. Pages work without JavaScript and load nothing from other
 hosts; every response carries a strict CSP.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import re
 
 import qrcode
 import qrcode.image.svg
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from sqlalchemy import select
-from werkzeug.exceptions import TooManyRequests
 
+from server.consumer_web import (
+    COOKIE,
+    COOKIE_AGE,
+    DEVICE,
+    STATUS,
+    client_ip,
+    current_consumer,
+    device_id,
+    limited,
+    terms,
+)
+from server.consumer_web import scan as scan_edge
 from server.errors import DomainError
-from server.jobs import enrich_after_scan
 from server.models import Consumer, Scan, Store, utcnow
-from server.services import attribution, claims, consumers, referrals, sharing, voucher_tokens
-from server.services.scans import BatchCache, record_scan
+from server.services import attribution, claims, referrals, sharing, voucher_tokens
 from server.web import db, language, runtime
 
 bp = Blueprint("consumer", __name__)
 
-COOKIE, DEVICE = "cl_c", "cl_d"
-COOKIE_AGE = 2 * 365 * 24 * 3600
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; object-src 'none'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-STATUS = {"invalid": 404, "inactive": 409, "blacklisted": 410}
-
-
-# ---- identity and limits (shared with the JSON API) ------------------------------------------------
-
-
-def presented_token() -> str | None:
-    auth = request.headers.get("Authorization", "")
-    if auth[:9].lower() == "consumer ":
-        return auth[9:].strip()
-    return request.headers.get("X-Consumer-Token") or request.cookies.get(COOKIE)
-
-
-def current_consumer(*, create: bool = True) -> Consumer | None:
-    """The requesting consumer (cookie or token); a new one on first visit when `create`."""
-    if "consumer" not in g:
-        secret = runtime().secret
-        public_id = consumers.read_token(secret, presented_token())
-        consumer = consumers.find(db(), public_id)
-        if consumer is None and create:
-            g.device_id = (
-                _clean_device(request.cookies.get(DEVICE))
-                or _clean_device(request.headers.get("X-Device-Id"))
-                or consumers.new_device_id()
-            )
-            consumer = consumers.create(db(), now=utcnow(), device_id=g.device_id[:64])
-            g.new_consumer_token = consumers.make_token(secret, consumer.public_id)
-        g.consumer = consumer
-    return g.consumer
-
-
-def consumer_token(consumer: Consumer) -> str:
-    return consumers.make_token(runtime().secret, consumer.public_id)
-
-
-def client_ip() -> str | None:
-    return request.remote_addr  # ProxyFix has already applied the trusted hops
-
-
-def device_id() -> str | None:
-    return g.get("device_id") or _clean_device(
-        request.cookies.get(DEVICE) or request.headers.get("X-Device-Id")
-    )
-
-
-def _clean_device(value: str | None) -> str | None:
-    """A device id as we issue them (URL-safe base64); anything else is ignored."""
-    return value if value and len(value) <= 64 and re.fullmatch(r"[A-Za-z0-9_-]+", value) else None
-
-
-def consumer_key() -> str:
-    """Rate-limit key per consumer: the token they present, else their address."""
-    token = presented_token()
-    return "c:" + token[-24:] if token else "ip:" + (client_ip() or "unknown")
-
-
-def limited(kind: str):
-    """Per-IP and per-consumer limits on one route (429 RATE_LIMITED with Retry-After), counted before the
-    view runs: the scan limit or the claim limit, as `kind` says. Put it right under the route decorator."""
-
-    def decorate(view):
-        @functools.wraps(view)
-        def limited_view(*args, **kwargs):
-            rt = runtime()
-            limit = rt.config.rate_limit_scan if kind == "scan" else rt.config.rate_limit_claim
-            where = request.endpoint  # each route counts on its own, the page and its JSON twin included
-            wait = rt.rate_limits.hit(
-                limit, f"{where}/ip/{client_ip() or 'unknown'}", f"{where}/consumer/{consumer_key()}"
-            )
-            if wait is not None:
-                raise TooManyRequests(retry_after=wait)
-            return view(*args, **kwargs)
-
-        return limited_view
-
-    return decorate
-
-
-def terms() -> claims.Terms:
-    config = runtime().config
-    return claims.Terms(secret=runtime().secret, tz=config.tz, hold_days=config.hold_days)
-
-
-def enqueue_enrichment(result) -> None:
-    if result.scan_id is not None:  # a forged code recorded nothing
-        enrich_after_scan(runtime().queue, runtime().enrichment, result.scan_id)
 
 
 @bp.after_app_request
@@ -154,36 +73,8 @@ def scan_gs1(gtin: str, code: str):
     return _scan(code, gtin)
 
 
-def batch_cache() -> BatchCache:
-    cache = current_app.extensions.get("codeloop_batch_cache")
-    if cache is None:
-        cache = current_app.extensions.setdefault("codeloop_batch_cache", BatchCache())
-    return cache
-
-
-def scanning_public_id() -> str:
-    """Who is scanning, without a query: the signed token's public id, or a new consumer on a first visit."""
-    return consumers.read_token(runtime().secret, presented_token()) or current_consumer().public_id
-
-
 def _scan(code: str, gtin: str | None = None):
-    result = record_scan(
-        db(),
-        runtime().codec,
-        code,
-        secret=runtime().secret,
-        public_id=scanning_public_id,  # asked only for a genuine code: a forged one makes no consumer
-        ip=client_ip(),
-        user_agent=request.headers.get("User-Agent", ""),
-        now=utcnow(),
-        gtin=gtin,
-        cache=batch_cache(),
-        forgeries=runtime().forgeries,
-    )
-    if result.consumer_id is None and not result.forged:  # a signed token for a consumer we no longer have
-        current_consumer()
-    db().commit()
-    enqueue_enrichment(result)
+    result = scan_edge(code, gtin)
     if result.outcome != "ok":
         return render_template(
             "consumer/code_problem.html",

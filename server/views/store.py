@@ -13,8 +13,10 @@ from decimal import Decimal, InvalidOperation
 from flask import Blueprint, render_template, request
 from flask_login import current_user
 
+from server import idempotent
 from server.auth import principal, staff_page
 from server.errors import DomainError, validation
+from server.formats import local_time, yuan
 from server.models import Store, utcnow
 from server.services import idempotency, ledger, people, redemptions, settlements, store_activity
 from server.web import db, language, runtime
@@ -46,57 +48,50 @@ def _purchase_fen(raw: str | None) -> int | None:
 
 def _till_result(form) -> dict:
     """Redeem from the till form (idempotent by the form's key); a result for the banner either way."""
-    who, config = principal(), runtime().config
-    key = idempotency.check_key(form.get("idem") or None)
+    who = principal()
     fields = {k: form.get(k, "") for k in ("voucher", "purchase")}
-    claim = None
-    try:
-        if key is not None:
-            claim, replay = idempotency.begin(
-                db(),
-                principal=who.key,
-                key=key,
-                now=utcnow(),
-                fingerprint=idempotency.request_hash("POST", "/clerk", fields),
-            )
-            if replay is not None:
-                db().rollback()
-                return replay.body
-        done = redemptions.redeem(
-            db(),
-            voucher_input=fields["voucher"],
-            purchase_fen=_purchase_fen(fields["purchase"]),
-            actor=who.actor(),
-            now=utcnow(),
-            hold_days=config.hold_days,
-            secret=runtime().secret,
-            tz=config.timezone,
-        )
-        result = {
-            "ok": True,
-            "code": "REDEEMED",
-            "voucher": done.voucher.code,
-            "value": redemptions.yuan(done.voucher.value_fen),
-            "redemption_id": done.redemption.id,
-            "at": redemptions.local_time(done.redemption.redeemed_at, config.timezone),
-        }
-    except DomainError as exc:  # refused, the same form sent twice with other values, or still running
-        db().rollback()
-        result = {
-            "ok": False,
-            "code": exc.code,
-            "voucher": fields["voucher"][:40],
-            "message": exc.message(language()),
-        }
-        if claim is None or exc.code in idempotency.TRANSIENT:
-            return result
-    if claim is not None:
-        earlier = idempotency.finish(db(), claim, status=200, body=result, now=utcnow())
-        if earlier is not None:  # a same-key request answered first: its answer stands, this work is undone
-            db().rollback()
-            return earlier.body
-    db().commit()
-    return result
+    done = idempotent.answer(
+        db(),
+        principal=who.key,
+        key=idempotency.check_key(form.get("idem") or None),
+        request=("POST", "/clerk", fields),
+        work=lambda: (_redeem(who, fields), 200),
+        refused=lambda exc: (_refusal(exc, fields), 200),
+        now=utcnow(),
+    )
+    return done.body
+
+
+def _redeem(who, fields: dict) -> dict:
+    config = runtime().config
+    done = redemptions.redeem(
+        db(),
+        voucher_input=fields["voucher"],
+        purchase_fen=_purchase_fen(fields["purchase"]),
+        actor=who.actor(),
+        now=utcnow(),
+        hold_days=config.hold_days,
+        secret=runtime().secret,
+        tz=config.timezone,
+    )
+    return {
+        "ok": True,
+        "code": "REDEEMED",
+        "voucher": done.voucher.code,
+        "value": yuan(done.voucher.value_fen),
+        "redemption_id": done.redemption.id,
+        "at": local_time(done.redemption.redeemed_at, config.timezone),
+    }
+
+
+def _refusal(exc: DomainError, fields: dict) -> dict:
+    """Refused, the same form sent twice with other values, or still running: the banner's words."""
+    return {
+        "ok": False,
+        "code": exc.code,
+        "voucher": fields["voucher"][:40],
+        "message": exc.message(language()),
+    }
 
 
 def _till_context(result: dict | None) -> dict:
@@ -111,7 +106,7 @@ def _till_context(result: dict | None) -> dict:
         "balance": balance,
         "store": db().get(Store, who.store_id),
         "clerk": current_user.user,
-        "yuan": redemptions.yuan,
+        "yuan": yuan,
         "lang": language(),
         "idem": idempotency_key(),
         "grace": config.reversal_grace_minutes,
@@ -125,7 +120,7 @@ def idempotency_key() -> str:
 
 
 def _json(result: dict | None, context: dict) -> dict:
-    t, b, yuan = context["today"], context["balance"], redemptions.yuan
+    t, b = context["today"], context["balance"]
     return {
         "result": result,
         "today": {
@@ -187,7 +182,7 @@ def owner():
         rows=rows,
         statements=statements,
         balances=balances,
-        yuan=redemptions.yuan,
+        yuan=yuan,
         tz=config.tz,
         lang=language(),
         since=now - timedelta(days=30),

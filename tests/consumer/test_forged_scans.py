@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from server.config import ALERT_THRESHOLDS
+from server.consumer_web import COOKIE
 from server.forgeries import drain, keys_for
 from server.models import Alert, Consumer, ForgedScans, Scan
 from server.services.alerts import run_rules
-from server.views.consumer import COOKIE
 from tests.conftest import SECRET, make_config
 from tests.consumer.conftest import build_world
 
@@ -27,7 +27,7 @@ def app(request, database_url, tmp_path, monkeypatch):
     from server.app import create_app
 
     redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else None
-    for module in ("server.views.consumer", "server.api.consumer"):
+    for module in ("server.consumer_web", "server.views.consumer", "server.api.consumer"):
         monkeypatch.setattr(f"{module}.utcnow", lambda: NOW)
     app = create_app(make_config(database_url, tmp_path, redis_url=redis_url))
     yield app

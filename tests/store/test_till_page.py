@@ -160,7 +160,7 @@ def test_owner_sees_only_their_stores(app, world, till):
 def test_yuan_is_exact_for_negative_and_decimal_sums():
     from decimal import Decimal
 
-    from server.services.redemptions import yuan
+    from server.formats import yuan
 
     assert [yuan(650), yuan(-650), yuan(5), yuan(-5), yuan(Decimal(1234))] == [
         "6.50",

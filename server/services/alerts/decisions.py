@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from server.errors import DomainError, Localised, validation
+from server.formats import is_id
 from server.models import Alert, AlertCode, AlertVoucher, AuditLog, LedgerEntry, LedgerHold
 from server.models.ops import ALERT_STATUSES
 from server.services import holds
@@ -27,7 +28,7 @@ NOTE_MAX = 500
 
 def get_alert(session: Session, alert_id: int) -> Alert:
     """The alert, or NOT_FOUND."""
-    alert = session.get(Alert, alert_id) if type(alert_id) is int and 0 < alert_id < 2**63 else None
+    alert = session.get(Alert, alert_id) if is_id(alert_id) else None
     if alert is None:
         raise DomainError("NOT_FOUND", what="alert", id=alert_id)
     return alert
@@ -144,6 +145,16 @@ def dismiss(
     closed = holds.release_holds(session, alert_id=alert_id, now=now)
     mark_alert_days(session, alert_id=alert_id, now=now, tz=tz)
     return _log(session, alert, "dismissed", actor_id, now, closed, [], note)
+
+
+def decide_hold(session: Session, *, alert_id: int, outcome: str, actor_id: int, now: datetime) -> dict:
+    """An alert's held money: release it ('released': dismiss the alert) or void it ('voided': confirm the
+    alert and void the money)."""
+    if outcome == "released":
+        return dismiss(session, alert_id=alert_id, actor_id=actor_id, now=now)
+    if outcome == "voided":
+        return confirm(session, alert_id=alert_id, actor_id=actor_id, now=now, void=True)
+    raise DomainError("VALIDATION_FAILED", reason="outcome must be released or voided")
 
 
 def _decide(session: Session, alert: Alert, status: str, actor_id: int, now: datetime, note: str) -> bool:

@@ -19,6 +19,7 @@ from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
 from server.db import is_postgres
+from server.formats import is_id
 from server.models import Batch, BatchRange, RollupHour, RollupHourSlice
 from server.models.slices import ALL_BATCHES
 
@@ -104,7 +105,7 @@ def parse_filters(args: Mapping[str, str], today: date) -> tuple[Filters, list[s
     ids = {}
     for name in FILTER_IDS:
         raw = (args.get(name) or "").strip()
-        if raw.isdigit() and 0 < int(raw) < 2**63:
+        if raw.isdigit() and is_id(int(raw)):
             ids[f"{name}_id"] = int(raw)
         elif raw:
             problems.append(name)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
-from server.services.redemptions import yuan
+from server.formats import yuan
 
 
 @dataclass(frozen=True)
