@@ -103,7 +103,8 @@ def terms() -> claims.Terms:
 
 
 def enqueue_enrichment(result) -> None:
-    enrich_after_scan(runtime().queue, runtime().enrichment, result.scan_id)
+    if result.scan_id is not None:  # a forged code recorded nothing
+        enrich_after_scan(runtime().queue, runtime().enrichment, result.scan_id)
 
 
 def batch_cache() -> BatchCache:
@@ -121,20 +122,22 @@ def scanning_public_id() -> str:
 
 def scan(code: str, gtin: str | None = None) -> ScanResult:
     """The scan edge of the page and the API: record this request's scan by its consumer (a new one on a first
-    visit), commit, and enqueue the scan's enrichment."""
+    visit), commit, and enqueue the scan's enrichment. A forged code is only counted (runtime.forgeries):
+    no row, and no consumer is made for it."""
     result = record_scan(
         db(),
         runtime().codec,
         code,
         secret=runtime().secret,
-        public_id=scanning_public_id(),
+        public_id=scanning_public_id,  # asked only for a genuine code
         ip=client_ip(),
         user_agent=request.headers.get("User-Agent", ""),
         now=utcnow(),
         gtin=gtin,
         cache=batch_cache(),
+        forgeries=runtime().forgeries,
     )
-    if result.consumer_id is None:  # a validly signed token for a consumer we no longer have: start afresh
+    if result.consumer_id is None and not result.forged:  # a signed token for a consumer we no longer have
         current_consumer()
     db().commit()
     enqueue_enrichment(result)

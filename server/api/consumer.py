@@ -2,7 +2,8 @@
 
 A consumer identifies with a consumer token: `Authorization: Consumer <token>` or `X-Consumer-Token:
 <token>` (the same signed value as the H5 cookie). `POST /consumers` returns a new one; `GET /scan/{code}`
-without a token makes a consumer and returns its token as `consumer_token`. Claims need a token.
+without a token makes a consumer and returns its token as `consumer_token` — except for a forged code, which
+records nothing and makes no consumer (no `consumer_token`). Claims need a token.
 """
 
 from __future__ import annotations
@@ -100,10 +101,11 @@ def create_consumer():
 def scan(code: str):
     """Record a scan: verdict, product, scan count, first scan, claimability. Without a consumer token a
     consumer is made and its `consumer_token` returned. Refusals (CODE_INVALID 404, CODE_INACTIVE 409,
-    CODE_BLACKLISTED 410) carry `outcome` and `consumer_token` too."""
+    CODE_BLACKLISTED 410) carry `outcome` and `consumer_token` too — except a forged code's (CODE_INVALID
+    for a code that does not decode or verify), which records nothing and makes no consumer."""
     result = scan_edge(code, valid("query").gtin)
-    consumer = current_consumer()
-    body = {"outcome": result.outcome, "consumer_token": consumer_token(consumer)}
+    consumer = None if result.forged else current_consumer()
+    body = {"outcome": result.outcome, **({"consumer_token": consumer_token(consumer)} if consumer else {})}
     if result.outcome != "ok":
         return {**DomainError(result.check.error_code).to_json(_lang()), **body}, STATUS[result.outcome]
     campaign = result.campaign

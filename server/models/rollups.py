@@ -13,7 +13,9 @@ clerk, with every measure the reports sum:
   ``province``/``city``: for scans the scan's own place (GB/T 2260 names; '' while or when unplaced), for
   claims and shares the place of the pack's first scan, for redemptions the store's place;
   ``store_id``/``clerk_id``: for scans, claims and shares the attributed clerk (promo code) and that
-  clerk's store; for redemptions the redeeming store and the clerk at the till (0 for a POS token).
+  clerk's store; for redemptions the redeeming store and the clerk at the till (0 for a POS token), except
+  a redemption's clerk reward, which is under the clerk it is paid to (the voucher's attributed clerk, and
+  that clerk's store).
 - ``scans``: scan rows with outcome 'ok' (a genuine, activated, not blacklisted code);
   ``scans_blocked``: scans of genuine codes that were inactive or blacklisted.
 - ``first_scans``: 'ok' scans that were their code's first scan ever (so the sum over any range is the

@@ -54,7 +54,8 @@ class Code(Base):
 
 
 class Scan(Base):
-    """Every scan attempt, forged ones included (code_id is null for those)."""
+    """Every scan of a code whose tag verifies (code_id is null unless it is active); forged attempts are
+    only counted (server/forgeries.py, forged_scans)."""
 
     __tablename__ = "scans"
     __table_args__ = (

@@ -32,6 +32,11 @@ class CodeCheck:
     def error_code(self) -> str | None:
         return ERROR_FOR.get(self.outcome)
 
+    @property
+    def forged(self) -> bool:
+        """Nothing genuine was scanned: the text does not decode, or its tag (MAC) does not verify."""
+        return self.outcome == "invalid" and self.code is None
+
 
 def check_code(session: Session, codec: Codec, text: str, batch_state: BatchState | None = None) -> CodeCheck:
     """Decode and verify `text`; only a code whose tag verifies causes any database read.

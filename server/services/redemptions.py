@@ -2,7 +2,8 @@
 
 One business event, one transaction: the voucher's conditional state change
 (UPDATE … WHERE status='issued' AND expires_at > now RETURNING), the Redemption row and the ledger
-postings (rewards.redemption_postings) commit together or not at all. The database decides the race:
+postings (rewards.redemption_postings: the clerk reward goes to the voucher's attributed clerk, not to
+whoever operates the till) commit together or not at all. The database decides the race:
 whatever the concurrency, exactly one UPDATE matches and everyone else is told who won and when.
 """
 
@@ -111,10 +112,9 @@ def redeem(
     code, is_token = presented(voucher_input)
     if is_token:
         code = _token_to_code(secret, code, now)
-    clerk_id = actor.user_id if actor.role == "clerk" else None
     row = dict(
         store_id=store.id,
-        clerk_id=clerk_id,
+        clerk_id=actor.user_id if actor.role == "clerk" else None,  # who operated the till, for the record
         api_token_id=actor.token_id,
         purchase_fen=purchase_fen,
         receipt_ref=receipt_ref or None,
@@ -127,7 +127,7 @@ def redeem(
     ledger.write_entries(
         session,
         transaction_id,
-        rewards.redemption_postings(session, voucher=voucher, store_id=store.id, clerk_id=clerk_id),
+        rewards.redemption_postings(session, voucher=voucher, store_id=store.id),
         available_at=now + timedelta(days=hold_days),
         now=now,
     )

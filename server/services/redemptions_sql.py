@@ -52,7 +52,7 @@ _REDEEM_SQL = (
     "WHERE code = :code AND status = 'issued' AND expires_at > :now "
     "AND (min_spend_fen = 0 OR min_spend_fen <= :purchase_fen) "
     f"AND (:is_token OR NOT {_CAMPAIGN.format('rotating_token')}) "
-    "RETURNING id, code, kind, value_fen, referral_id, campaign_id, "
+    "RETURNING id, code, kind, value_fen, referral_id, campaign_id, clerk_id AS attributed_clerk_id, "
     + ", ".join(
         f"{_CAMPAIGN.format(term)} AS {term}"
         for term in ("store_fee_fen", "clerk_redeem_reward_fen", "referral_bonus_points")

@@ -2,6 +2,8 @@
 
 Keys: "claim:<voucher id>" for a claim, "redemption:<redemption id>" for a redemption. The
 campaign's accounts (fen and points) carry the negative side; a reversal posts the opposite.
+A clerk earns for attribution (DESIGN.md step 6): the clerk whose promo code the consumer scanned before
+claiming (the voucher's clerk_id) gets the claim reward and the redemption reward, whoever redeems it.
 """
 
 from __future__ import annotations
@@ -54,18 +56,18 @@ class RedemptionTerms(NamedTuple):
     value_fen: int
     referral_id: int | None
     campaign_id: int
+    attributed_clerk_id: int | None  # the voucher's clerk (whose promo code the consumer scanned), if any
     store_fee_fen: int
     clerk_redeem_reward_fen: int
     referral_bonus_points: int
 
 
-def redemption_postings(
-    session: Session, *, voucher: RedemptionTerms, store_id: int, clerk_id: int | None
-) -> list[Posting]:
-    """Store payout (face value + fee), the redeeming clerk's reward,
-    and a friend voucher's referral bonus."""
+def redemption_postings(session: Session, *, voucher: RedemptionTerms, store_id: int) -> list[Posting]:
+    """Store payout (face value + fee), the attributed clerk's reward (whoever operated the till: a clerk,
+    a POS token, an owner; none for an unattributed voucher) and a friend voucher's referral bonus."""
     campaign = Account("campaign", voucher.campaign_id)
     credits = [Posting(Account("store", store_id), voucher.value_fen + voucher.store_fee_fen)]
+    clerk_id = voucher.attributed_clerk_id
     if clerk_id is not None and voucher.clerk_redeem_reward_fen > 0:
         credits.append(Posting(Account("clerk", clerk_id), voucher.clerk_redeem_reward_fen))
     postings = [Posting(campaign, -sum(p.amount for p in credits)), *credits]

@@ -1,14 +1,20 @@
 """Record a scan: verify the code (MAC first, no database), then in one transaction create or count
-the Code row race-free and write the Scan row, pending enrichment ("workers.geo.enrich_scans")."""
+the Code row race-free and write the Scan row, pending enrichment ("workers.geo.enrich_scans").
+
+A forged code (one that does not decode, or whose MAC fails) costs no database work: no Scan row, and the
+consumer is never looked up or created; it is only counted per address, network and minute
+(server/forgeries.py), which is what the enumeration alert reads."""
 
 from __future__ import annotations
 
 import threading
 import time
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -25,10 +31,16 @@ RAW_MAX = 64
 UA_MAX = 400
 
 
+class ForgeryCounter(Protocol):
+    """Counts a forged attempt without a database row (server.forgeries.Forgeries)."""
+
+    def count(self, ip: str | None, now: datetime) -> None: ...
+
+
 @dataclass
 class ScanResult:
     check: CodeCheck
-    scan_id: int
+    scan_id: int | None  # None: a forged code, nothing recorded
     consumer_id: int | None = (
         None  # None: an anonymous scan (no token, or one for a consumer we no longer have)
     )
@@ -57,6 +69,10 @@ class ScanResult:
     @property
     def first(self) -> bool:
         return self.scan_count == 1
+
+    @property
+    def forged(self) -> bool:
+        return self.check.forged
 
     @property
     def claimable(self) -> bool:
@@ -148,13 +164,17 @@ def verify(
 ) -> CodeCheck:
     """check_code (or its cached form), plus the GS1 form's GTIN,
     which must be valid and match the product."""
-    check_gtin = None
+    check_gtin, bad_gtin = None, False
     if gtin is not None:
         try:
             check_gtin = normalize_gtin(gtin)
         except GtinInvalid:
-            return CodeCheck("invalid", reason="bad_gtin")
+            bad_gtin = True
     check = check_code(session, codec, text, partial(cache.get, session) if cache is not None else None)
+    if check.forged:
+        return check
+    if bad_gtin:
+        return CodeCheck("invalid", code=check.code, reason="bad_gtin")
     if (
         check_gtin is not None
         and check.batch is not None
@@ -170,16 +190,25 @@ def record_scan(
     text_: str,
     *,
     secret: bytes | str,
-    public_id: str | None,
+    public_id: str | None | Callable[[], str | None],
     ip: str | None,
     user_agent: str,
     now: datetime,
     gtin: str | None = None,
     cache: BatchCache | None = None,
+    forgeries: ForgeryCounter | None = None,
 ) -> ScanResult:
-    """Verify `text_` and record the scan by the consumer with `public_id` (None or unknown: anonymous);
-    invalid, inactive and blacklisted codes get a Scan row, no Code row. One statement on PostgreSQL."""
+    """Verify `text_` and record the scan by the consumer with `public_id` (None or unknown: anonymous; a
+    callable is asked only for a code worth recording). A forged code is counted in `forgeries` and
+    recorded nowhere; inactive, blacklisted and other invalid codes get a Scan row, no Code row. One
+    statement on PostgreSQL."""
     check = verify(session, codec, text_, gtin, cache)
+    if check.forged:
+        if forgeries is not None:
+            forgeries.count(ip, now)
+        return ScanResult(check, None)
+    if callable(public_id):
+        public_id = public_id()
     decoded = check.code
     values = dict(
         batch_id=check.batch.id if check.batch else None,

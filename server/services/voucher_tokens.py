@@ -1,8 +1,11 @@
 """Rotating voucher tokens: a signed token that changes every 60 s, so a forwarded screenshot goes stale.
 
 token = "<voucher code>.<time step>.<tag>" where tag = HMAC-SHA256(secret, "voucher-token|code|step"),
-truncated to 16 hex characters. verify_token accepts the current and the previous step (a token
-shown just before a step boundary still works for a few seconds at the till).
+truncated to 16 hex characters. A token is accepted from GRACE_SECONDS before its 60-second window
+starts until GRACE_SECONDS after it ends: the grace covers a clock difference between the web processes
+that show and check it, the page's refresh (it reloads one second after the window ends) and the till's
+scan. A token shown in the first second of its window is stale at most
+STEP_SECONDS + GRACE_SECONDS = 75 s later.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from datetime import datetime
 from server.errors import DomainError
 
 STEP_SECONDS = 60
-GRACE_STEPS = 1
+GRACE_SECONDS = 15  # each side of the window: clock difference, page refresh, the till's scan
 _DOMAIN = b"codeloop/v1/voucher-token|"
 
 
@@ -58,7 +61,12 @@ def verify_token(secret: bytes | str, token: str, now: datetime) -> str:
     step = int(step_text)
     if not hmac.compare_digest(_tag(secret, code, step), tag):
         raise DomainError("VOUCHER_NOT_FOUND")
-    current = step_of(now)
-    if step > current + 1 or step < current - GRACE_STEPS:
+    if not is_fresh(step, now):
         raise DomainError("VOUCHER_TOKEN_EXPIRED")
     return code
+
+
+def is_fresh(step: int, now: datetime) -> bool:
+    """Whether a token of `step` is accepted at `now`: its window, widened by GRACE_SECONDS each side."""
+    start = step * STEP_SECONDS
+    return start - GRACE_SECONDS <= now.timestamp() < start + STEP_SECONDS + GRACE_SECONDS

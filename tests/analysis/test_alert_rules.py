@@ -258,11 +258,12 @@ def test_confirming_keeps_the_hold_and_voiding_reverses_it(sessions):
     [alert] = run(sessions)["geo_velocity"]
     with sessions.begin() as s:
         assert decisions.confirm(s, alert_id=alert.id, actor_id=None, now=at(100))["status"] == "confirmed"
-    assert held(sessions) == 2 and _settled(sessions, at(200)) == 0
+    # the attributed clerk's claim and redemption rewards (redeemed without a clerk), the store's payout
+    assert held(sessions) == 3 and _settled(sessions, at(200)) == 0
     with sessions.begin() as s:
         result = decisions.confirm(s, alert_id=alert.id, actor_id=None, now=at(300), void=True)
     assert len(result["voided_transactions"]) == 2 and held(sessions) == 0
-    assert _settled(sessions, at(400)) == 4  # each voided credit settles against its reversal: nothing paid
+    assert _settled(sessions, at(400)) == 6  # each voided credit settles against its reversal: nothing paid
     with sessions() as s:
         totals = s.scalars(select(func.sum(Settlement.total))).all()
     assert totals == [0]

@@ -37,7 +37,8 @@ def test_list_filter_and_read_an_alert(client, sessions):
     assert [a["id"] for a in listed] == [diversion, velocity]
     detail = client.get(f"/api/v1/alerts/{velocity}", headers=headers).get_json()
     assert detail["details"]["distance_km"] > 1000 and len(detail["codes"]) == 1
-    assert detail["money"]["held"] == {"entries": 2, "amount": 100 + 530}  # clerk reward, store payout
+    # the attributed clerk's claim and redemption rewards, the store's payout
+    assert detail["money"]["held"] == {"entries": 3, "amount": 100 + 50 + 530}
     assert client.get("/api/v1/alerts/999", headers=headers).status_code == 404
     bad = client.get("/api/v1/alerts?status=maybe", headers=headers)
     assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "VALIDATION_FAILED"
@@ -53,7 +54,7 @@ def test_confirm_keeps_the_hold_dismiss_releases_it_both_audited(client, session
     assert confirmed.status_code == 200 and confirmed.get_json()["status"] == "confirmed"
     with sessions() as s:
         open_holds = select(func.count()).select_from(LedgerHold).where(LedgerHold.released_at.is_(None))
-        assert s.scalar(open_holds) == 2
+        assert s.scalar(open_holds) == 3
     again = client.post(f"/api/v1/alerts/{velocity}/dismiss", headers=headers)
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "ALERT_ALREADY_DECIDED"
     voided = client.post(f"/api/v1/alerts/{velocity}/confirm", json={"void": True}, headers=headers)

@@ -181,9 +181,11 @@ def reference(s):  # noqa: C901 — every measure of every source, spelled out
             redeem_seconds=rd.claim_to_redeem_s or 0,
             redemptions_timed=int(rd.claim_to_redeem_s is not None),
             payouts_fen=money(key, "store"),
-            rewards_fen=money(key, "clerk"),
             points=money(key, "consumer", "points"),
         )
+        if v.clerk_id:  # the reward, under the attributed clerk who earns it and that clerk's store
+            dims.update(store_id=store_of.get(v.clerk_id, 0) or 0, clerk_id=v.clerk_id)
+            add(dims, rd.redeemed_at, rewards_fen=money(key, "clerk"))
     for key, ids in consumers.items():
         days[key]["consumers"] = len(ids)
     for key, ids in hour_consumers.items():
@@ -366,6 +368,13 @@ def test_rebuild_equals_refresh_and_is_idempotent(sessions):
         first = stored(s)
         assert first == reference(s)
         assert {k[0] for k in first[0]} == {BASE.date(), (BASE + timedelta(days=1)).date()}  # local days
+        by_clerk = defaultdict(lambda: defaultdict(int))
+        for key, measures in first[0].items():
+            for m in ("redemptions", "rewards_fen"):
+                by_clerk[key[1 + DAY_DIMENSIONS.index("clerk_id")]][m] += measures[m]
+        # clerk 1 redeemed at the till; clerk 0, whose promo code was scanned, earned both rewards
+        assert by_clerk[w.clerks[1].id] == {"redemptions": 1, "rewards_fen": 0}
+        assert by_clerk[w.clerks[0].id] == {"redemptions": 0, "rewards_fen": 100 + 50}
     for _ in range(2):
         rollups.rebuild(
             sessions, start=BASE.date() - timedelta(days=1), end=BASE.date() + timedelta(days=2), tz=TZ

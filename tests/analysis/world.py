@@ -228,8 +228,8 @@ class World:
         voucher.status = "redeemed"
         self.s.flush()
         postings = [Posting(Account("store", store_row.id), voucher.value_fen + 30)]
-        if redemption.clerk_id:
-            postings.append(Posting(Account("clerk", redemption.clerk_id), 50))
+        if voucher.clerk_id:  # the attributed clerk earns it, whoever redeemed
+            postings.append(Posting(Account("clerk", voucher.clerk_id), 50))
         postings.insert(
             0, Posting(Account("campaign", voucher.campaign_id), -sum(p.amount for p in postings))
         )

@@ -227,8 +227,8 @@ def test_voucher_tokens_rotate_and_expire():
     token = make_token(b"s" * 32, "ABC123XY", now)
     assert verify_token(b"s" * 32, token, now) == "ABC123XY"
     assert (
-        verify_token(b"s" * 32, token.lower(), now + timedelta(seconds=60)) == "ABC123XY"
-    )  # previous step still ok
+        verify_token(b"s" * 32, token.lower(), now + timedelta(seconds=44)) == "ABC123XY"
+    )  # the next window's first 15 s: still ok
     assert make_token(b"s" * 32, "ABC123XY", now + timedelta(seconds=60)) != token
     with pytest.raises(DomainError) as exc:
         verify_token(b"s" * 32, token, now + timedelta(seconds=180))
@@ -289,3 +289,19 @@ def test_nearby_stores_by_city_then_province_or_by_distance(database_url, tmp_pa
     assert html.index("同城店") < html.index("同省店") and "外省店" not in html
     near_beijing = client.get(loc + "?lat=39.95&lng=116.3").get_data(as_text=True)
     assert near_beijing.index("外省店") < near_beijing.index("同城店") and "km" in near_beijing
+
+
+def test_a_rotating_token_lives_its_window_plus_the_grace_each_side():
+    from server.services.voucher_tokens import GRACE_SECONDS, STEP_SECONDS, make_token, verify_token
+
+    opens = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
+    token = make_token(b"s" * 32, "ABC123XY", opens)
+    grace = timedelta(seconds=GRACE_SECONDS)
+    ends = opens + timedelta(seconds=STEP_SECONDS)
+    assert GRACE_SECONDS <= 15 and ends + grace - opens <= timedelta(seconds=75)
+    for ok in (opens - grace, opens, ends + grace - timedelta(seconds=1)):
+        assert verify_token(b"s" * 32, token, ok) == "ABC123XY"
+    for stale in (opens - grace - timedelta(seconds=1), ends + grace, opens + timedelta(seconds=115)):
+        with pytest.raises(DomainError) as exc:
+            verify_token(b"s" * 32, token, stale)
+        assert exc.value.code == "VOUCHER_TOKEN_EXPIRED"

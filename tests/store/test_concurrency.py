@@ -145,10 +145,9 @@ def test_concurrent_retries_with_one_idempotency_key(pg_app, pg_sessions):
 def test_a_till_redemption_reads_its_token_and_its_key_in_one_statement(pg_app, pg_sessions):
     from sqlalchemy import event
 
-    world = build(pg_sessions, vouchers=3)
-    assert (
-        redeem_call(world, "clerk0", world.vouchers[0])(pg_app.test_client())[0] == 201
-    )  # opens the accounts
+    world = build(pg_sessions, vouchers=4)
+    for warm in world.vouchers[:2]:  # opens the accounts: the store's, and the attributed clerks' (0 and 1)
+        assert redeem_call(world, "clerk0", warm)(pg_app.test_client())[0] == 201
     statements = []
 
     def count(conn, cursor, statement, *args):
@@ -157,8 +156,8 @@ def test_a_till_redemption_reads_its_token_and_its_key_in_one_statement(pg_app, 
     engine = pg_app.extensions["codeloop"].engine
     event.listen(engine, "before_cursor_execute", count)
     try:
-        status, _ = redeem_call(world, "clerk0", world.vouchers[1], str(uuid.uuid4()))(pg_app.test_client())
-        keyless, _ = redeem_call(world, "clerk0", world.vouchers[2])(pg_app.test_client())
+        status, _ = redeem_call(world, "clerk0", world.vouchers[2], str(uuid.uuid4()))(pg_app.test_client())
+        keyless, _ = redeem_call(world, "clerk0", world.vouchers[3])(pg_app.test_client())
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert (status, keyless) == (201, 201)

@@ -1,5 +1,7 @@
 """The whole loop through both halves: a consumer scans a pack and claims its voucher (issue 4's routes),
-the clerk redeems it at the till (issue 5's), the money lands in the ledger and the statement."""
+the clerk redeems it at the till (issue 5's), the money lands in the ledger and the statement. The consumer
+scanned the promo code of a clerk of the other store first: that clerk earns both rewards, the clerk at the
+till none."""
 
 from __future__ import annotations
 
@@ -7,8 +9,9 @@ import re
 
 from sqlalchemy import select
 
-from server.models import Campaign, Referral, utcnow
+from server.models import Campaign, Redemption, Referral, utcnow
 from server.services import ledger, voucher_tokens
+from server.services.attribution import promo_code_for
 from server.services.invariants import run_checks
 from tests.consumer.conftest import build_world
 from tests.store.test_people import login
@@ -27,12 +30,18 @@ def test_scan_claim_redeem_settle_with_a_rotating_token_and_a_friend_voucher(app
         rotating_token=True,
         voucher_value_fen=800,
         store_fee_fen=100,
+        clerk_claim_reward_fen=30,
         clerk_redeem_reward_fen=50,
         referral_limit_per_share=2,
         referral_friend_value_fen=300,
         referral_bonus_points=20,
     )
     sharer = consumer(client, "10.0.0.1")
+    promo = promo_code_for(app.extensions["codeloop"].ids, staff.clerks[1])
+    attached = client.post(
+        f"/api/v1/promo/{promo}/attach", headers=sharer, environ_base={"REMOTE_ADDR": "10.0.0.1"}
+    )
+    assert attached.status_code == 200
     client.get(f"/api/v1/scan/{pack.code(7)}", headers=sharer, environ_base={"REMOTE_ADDR": "10.0.0.1"})
     claimed = client.post(
         f"/api/v1/scan/{pack.code(7)}/claim", headers=sharer, environ_base={"REMOTE_ADDR": "10.0.0.1"}
@@ -66,9 +75,12 @@ def test_scan_claim_redeem_settle_with_a_rotating_token_and_a_friend_voucher(app
     with sessions() as s:
         assert ledger.balance(s, ledger.Account("store", staff.stores[0]), now).total == 900
         assert ledger.balance(s, ledger.Account("store", staff.stores[1]), now).total == 400
-        assert ledger.balance(s, ledger.Account("clerk", staff.clerks[0]), now).total == 50
+        assert ledger.balance(s, ledger.Account("clerk", staff.clerks[0]), now).total == 0  # at the till
+        # clerk 1: the claim and the redemption of the pack voucher; the friend voucher (no promo code) none
+        assert ledger.balance(s, ledger.Account("clerk", staff.clerks[1]), now).total == 30 + 50
+        assert s.scalars(select(Redemption.clerk_id).order_by(Redemption.id)).all() == staff.clerks
         sharer_id = s.scalar(select(Referral.sharer_id))
         assert ledger.balance(s, ledger.Account("consumer", sharer_id, "points"), now).total == 20
         campaign = s.get(Campaign, pack.campaign_id)
-        assert ledger.balance(s, ledger.Account("campaign", campaign.id), now).total == -(900 + 50 + 400 + 50)
+        assert ledger.balance(s, ledger.Account("campaign", campaign.id), now).total == -(900 + 30 + 50 + 400)
         assert run_checks(s) == []

@@ -3,7 +3,7 @@ Stripe idempotency."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -206,7 +206,9 @@ def test_pos_token_is_bound_to_its_store(client, world, sessions, app):
     assert_refused(refused, "STORE_NOT_ALLOWED", before, sessions, 403)
     ok = client.post("/api/v1/redemptions", json={"voucher": world.vouchers[0]}, headers=headers)
     assert ok.status_code == 201 and ok.get_json()["redemption"]["store"]["id"] == world.stores[1]
-    assert ok.get_json()["redemption"]["clerk_id"] is None  # no clerk reward for a POS
+    assert (
+        ok.get_json()["redemption"]["clerk_id"] is None
+    )  # no clerk operated it (rewards: test_attributed_rewards)
 
 
 def test_unauthenticated_and_bad_bodies(client, world, sessions):
@@ -254,6 +256,35 @@ def test_rotating_token_fresh_stale_and_plain_code(client, world, sessions):
     assert_refused(redeem(client, world, voucher=forged), "VOUCHER_NOT_FOUND", before, sessions)
     fresh = voucher_tokens.make_token(SECRET, code, utcnow())
     assert redeem(client, world, voucher=fresh).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "lang,sentence",
+    [("zh-CN", "二维码已过期，请让顾客刷新券页面。"), ("en", "This QR has expired: ask the customer")],
+)
+def test_a_rotating_token_is_stale_within_75_seconds_of_being_shown(
+    client, world, sessions, monkeypatch, lang, sentence
+):
+    with sessions.begin() as s:
+        s.get(Campaign, world.campaign_id).rotating_token = True
+    opens = datetime.fromtimestamp(
+        (int(utcnow().timestamp()) // voucher_tokens.STEP_SECONDS + 1) * voucher_tokens.STEP_SECONDS, UTC
+    )
+    shown = opens + timedelta(seconds=1)  # read in the first second of its window: the longest-lived case
+    token = voucher_tokens.make_token(SECRET, world.vouchers[0], shown)
+    stale_at = opens + timedelta(seconds=voucher_tokens.STEP_SECONDS + voucher_tokens.GRACE_SECONDS)
+    assert voucher_tokens.GRACE_SECONDS <= 15 and stale_at - opens <= timedelta(seconds=75)
+    clock = {"now": stale_at}
+    monkeypatch.setattr("server.api.store.utcnow", lambda: clock["now"])
+    before = counts(sessions)
+    headers = {**world.auth("clerk0"), "Accept-Language": lang}
+    for late in (stale_at, shown + timedelta(seconds=114)):
+        clock["now"] = late
+        refused = client.post("/api/v1/redemptions", json={"voucher": token}, headers=headers)
+        assert_refused(refused, "VOUCHER_TOKEN_EXPIRED", before, sessions, 409)
+        assert refused.get_json()["error"]["message"].startswith(sentence)
+    clock["now"] = stale_at - timedelta(seconds=1)  # the window's end plus the grace, less a second
+    assert client.post("/api/v1/redemptions", json={"voucher": token}, headers=headers).status_code == 201
 
 
 # ---- idempotency ----------------------------------------------------------------------------------

@@ -73,6 +73,7 @@ class RedemptionMachine(RuleBasedStateMachine):
                 self.clerks.append(clerk.id)
                 self.tokens.append(plain)
         self.vouchers: list[str] = []
+        self.attributed: dict[str, int | None] = {}  # voucher -> index of the clerk it is attributed to
         self.live: dict[str, tuple[int, int]] = {}  # voucher -> (redemption id, clerk index)
         self.redemptions: dict[int, tuple[str, int, bool]] = {}  # redemption id -> (voucher, clerk, live?)
         self.total: dict[tuple[str, int], int] = {}
@@ -94,17 +95,20 @@ class RedemptionMachine(RuleBasedStateMachine):
         r = self.client.post(path, json=body if body is not None else {}, headers=headers)
         return r.status_code, r.get_json()
 
-    def _move(self, clerk: int, sign: int):
-        for account, amount in (
-            (("store", self.stores[clerk]), VALUE + FEE),
-            (("clerk", self.clerks[clerk]), REWARD),
-            (("campaign", self.campaign), -(VALUE + FEE + REWARD)),
-        ):
+    def _move(self, code: str, clerk: int, sign: int):
+        """The redeeming clerk's store is paid; the voucher's attributed clerk, if any, earns the reward."""
+        moves = [(("store", self.stores[clerk]), VALUE + FEE), (("campaign", self.campaign), -(VALUE + FEE))]
+        if self.attributed[code] is not None:
+            moves += [
+                (("clerk", self.clerks[self.attributed[code]]), REWARD),
+                (("campaign", self.campaign), -REWARD),
+            ]
+        for account, amount in moves:
             self.total[account] = self.total.get(account, 0) + sign * amount
 
     # ---- rules ----
-    @rule()
-    def claim(self):
+    @rule(attributed=st.sampled_from([None, 0, 1]))
+    def claim(self, attributed):
         with self.sessions.begin() as s:
             won = s.execute(
                 update(Campaign)
@@ -122,6 +126,7 @@ class RedemptionMachine(RuleBasedStateMachine):
                 campaign_id=self.campaign,
                 code_id=make_code(s).id,
                 consumer_id=make_consumer(s).id,
+                clerk_id=None if attributed is None else self.clerks[attributed],
                 value_fen=VALUE,
                 issued_at=now,
                 expires_at=now + timedelta(days=30),
@@ -129,6 +134,7 @@ class RedemptionMachine(RuleBasedStateMachine):
             s.add(voucher)
             s.flush()
             self.vouchers.append(voucher.code)
+            self.attributed[voucher.code] = attributed
 
     @rule(
         v=st.integers(0, 50),
@@ -151,7 +157,7 @@ class RedemptionMachine(RuleBasedStateMachine):
             rid = response["redemption"]["id"]
             self.live[code] = (rid, clerk)
             self.redemptions[rid] = (code, clerk, True)
-            self._move(clerk, +1)
+            self._move(code, clerk, +1)
         if key:
             self.keys[key] = (clerk, "/api/v1/redemptions", body, status, response)
 
@@ -167,7 +173,7 @@ class RedemptionMachine(RuleBasedStateMachine):
             assert status == 200, response
             self.redemptions[rid] = (code, clerk, False)
             del self.live[code]
-            self._move(clerk, -1)
+            self._move(code, clerk, -1)
         else:
             assert status == 409 and response["error"]["code"] == "REDEMPTION_ALREADY_REVERSED"
         if key:

@@ -67,14 +67,15 @@ def build(sessions, *, vouchers: int = 3, **campaign) -> World:
             world.tokens[f"clerk{i}"] = create_token(s, user=c, now=now)[0]
         world.tokens["owner"] = create_token(s, user=owner, now=now)[0]
         world.tokens["admin"] = create_token(s, user=admin, now=now)[0]
-        for _ in range(vouchers):
-            world.vouchers.append(add_voucher(s, camp))
+        for i in range(vouchers):  # claimed with the promo code of clerk i % 2, who earns their rewards
+            world.vouchers.append(add_voucher(s, camp, clerk_id=world.clerks[i % len(clerks)]))
     return world
 
 
 def add_voucher(s, campaign, **overrides) -> str:
     voucher = make_voucher(s, campaign=campaign, consumer=make_consumer(s))
     voucher.min_spend_fen = overrides.get("min_spend_fen", campaign.voucher_min_spend_fen)
+    voucher.clerk_id = overrides.get("clerk_id")  # the attributed clerk (None: no promo code was scanned)
     if "expires_at" in overrides:
         voucher.issued_at = overrides["expires_at"] - timedelta(days=30)
         voucher.expires_at = overrides["expires_at"]

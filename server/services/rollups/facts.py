@@ -1,8 +1,9 @@
 """The rollup facts of one local day, computed from the raw rows (server/models/rollups.py: their meaning).
 
-Each source (scans, vouchers, share links, redemptions) is one GROUP BY query over the day's UTC interval,
-grouped by the grain's dimensions (and for the hourly table by the local hour, a CASE over the day's hour
-boundaries computed with zoneinfo, so the same SQL is right on SQLite and PostgreSQL and on DST days). The
+Each source (scans, vouchers, share links, redemptions, their clerk rewards) is one GROUP BY query over the
+day's UTC interval, grouped by the grain's dimensions (and for the hourly table by the local hour, a CASE
+over the day's hour boundaries computed with zoneinfo, so the same SQL is right on SQLite and PostgreSQL
+and on DST days). The
 sources' aggregated rows are merged in Python by dimension key: a row's measures come from one source
 each, so nothing distinct is ever summed.
 """
@@ -94,6 +95,7 @@ def _sources(start, end, grain, hour) -> Iterable:
     if hour is None:
         yield _shares(start, end, grain)
     yield _redemptions(start, end, grain, hour)
+    yield _redemption_rewards(start, end, grain, hour)
 
 
 def _range_of(batch_id, serial):
@@ -287,19 +289,9 @@ def _shares(start, end, grain):
 
 
 def _redemptions(start, end, grain, hour):
-    rd, v, b, st = Redemption, Voucher, Batch, Store
-    r, sv, c, code_id = _origin(v)
+    """Live redemptions under the store and the clerk (if any) that redeemed them at the till."""
+    rd, v = Redemption, Voucher
     friend = v.kind == "friend"
-    dims = _dims(
-        v.campaign_id,
-        c.batch_id,
-        b.product_id,
-        _range_of(c.batch_id, c.serial),
-        func.coalesce(rd.province, st.province),
-        func.coalesce(rd.city, st.city),
-        rd.store_id,
-        rd.clerk_id,
-    )
     measures = {
         "redemptions": func.count(),
         "friend_redemptions": func.sum(case((friend, 1), else_=0)),
@@ -307,11 +299,36 @@ def _redemptions(start, end, grain, hour):
         "redeem_seconds": func.sum(func.coalesce(rd.claim_to_redeem_s, 0)),
         "redemptions_timed": func.count(rd.claim_to_redeem_s),
         "payouts_fen": func.sum(_money("redemption:", rd.id, "store")),
-        "rewards_fen": func.sum(_money("redemption:", rd.id, "clerk")),
         "points": func.sum(_money("redemption:", rd.id, "consumer", "points")),
     }
-    return _grouped(
-        lambda q: (
+    return _redeemed(start, end, grain, hour, measures, attributed=False)
+
+
+def _redemption_rewards(start, end, grain, hour):
+    """The clerk reward of each live redemption, under the clerk it is paid to — the voucher's attributed
+    clerk, and that clerk's store (as for claims) — not whoever operated the till."""
+    measures = {"rewards_fen": func.sum(_money("redemption:", Redemption.id, "clerk"))}
+    return _redeemed(start, end, grain, hour, measures, attributed=True)
+
+
+def _redeemed(start, end, grain, hour, measures, *, attributed: bool):
+    """Live redemptions in [start, end) at the redemption's place; under the redeeming store and clerk, or
+    (`attributed`) only those of attributed vouchers, under the attributed clerk and that clerk's store."""
+    rd, v, b, st, u = Redemption, Voucher, Batch, Store, aliased(User)
+    r, sv, c, code_id = _origin(v)
+    dims = _dims(
+        v.campaign_id,
+        c.batch_id,
+        b.product_id,
+        _range_of(c.batch_id, c.serial),
+        func.coalesce(rd.province, st.province),
+        func.coalesce(rd.city, st.city),
+        u.store_id if attributed else rd.store_id,
+        v.clerk_id if attributed else rd.clerk_id,
+    )
+
+    def query(q):
+        q = (
             q.select_from(rd)
             .join(v, v.id == rd.voucher_id)
             .join(st, st.id == rd.store_id)
@@ -319,7 +336,11 @@ def _redemptions(start, end, grain, hour):
             .outerjoin(sv, sv.id == r.voucher_id)
             .outerjoin(c, c.id == code_id)
             .outerjoin(b, b.id == c.batch_id)
-        ),
+        )
+        return q.join(u, u.id == v.clerk_id) if attributed else q
+
+    return _grouped(
+        query,
         dims,
         grain,
         hour(rd.redeemed_at) if hour else None,

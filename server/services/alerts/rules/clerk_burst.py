@@ -1,6 +1,6 @@
 """Clerk bursts: more than `clerk_burst_count` claims attributed to one clerk, or redemptions by one clerk,
 within `clerk_burst_minutes` — a stack of packs opened at the counter. One alert per clerk, kind and window
-start; holds the clerk's rewards on the vouchers in the burst.
+start; holds the clerk rewards on the vouchers in the burst (a redemption's goes to the attributed clerk).
 """
 
 from __future__ import annotations
