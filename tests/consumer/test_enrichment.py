@@ -264,7 +264,7 @@ def test_a_run_skips_scans_another_transaction_holds_instead_of_waiting(make_app
             done = pool.submit(enrich_scans, limit=10)
             try:
                 assert (
-                    done.result(timeout=20) == 25
+                    done.result(timeout=120) == 25
                 )  # FOR UPDATE without SKIP LOCKED would wait for the holder
             finally:
                 holder.rollback()  # lets a blocked run finish, so a failure here cannot hang the test
