@@ -16,7 +16,8 @@ from server.models import Redemption
 from server.services.invariants import run_checks
 from tests.store.world import PASSWORD, build
 
-pytestmark = pytest.mark.browser
+# served by a thread of this process: the app and the test commit, each on its own connections
+pytestmark = [pytest.mark.browser, pytest.mark.commits]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ARGS = [
     "--no-sandbox",
