@@ -174,7 +174,7 @@ def token_create(username: str, store_id: int | None, name: str) -> None:
 
 @cli.command()
 def check() -> None:
-    """Run the DESIGN.md §6 invariant queries; exit 1 on any violation."""
+    """Run the invariant queries (docs/api.md); exit 1 on any violation."""
     from server.services.invariants import CHECKS, run_checks
 
     with _runtime().sessions() as session:

@@ -1,4 +1,4 @@
-"""Domain errors: a stable code (DESIGN.md §5), an HTTP status and a message in zh-CN and en.
+"""Domain errors: a stable code (listed in docs/api.md), an HTTP status and a message in zh-CN and en.
 
 Services raise these; views and the API turn them into pages or JSON in one place.
 """

@@ -3,6 +3,13 @@
 CODELOOP_TEST_DATABASE=sqlite (default) or postgresql picks the main test database. Tests marked
 `postgres` (concurrency proofs) always run on PostgreSQL; tests that need Redis use a real server.
 An unreachable PostgreSQL or Redis fails those tests: nothing is skipped.
+
+Isolation on PostgreSQL: a test runs inside one outer transaction on one connection, rolled back at its
+end; the test's sessions and its app's sessions join it (each commit releases a savepoint), so they see
+each other's work and nothing is ever committed. A test that needs real commits — seen from other
+connections, threads or processes: concurrency proofs, served apps, workers, the `codeloop` command, DDL —
+asks for `pg_engine`, `engine` or `cli_env`, or is marked `commits`; it gets the database emptied first.
+On SQLite every test gets a copy of a migrated template file.
 """
 
 from __future__ import annotations
@@ -14,7 +21,8 @@ from pathlib import Path
 
 import pytest
 import redis as redis_lib
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.orm import sessionmaker
 
 from server.config import Config
 from server.db import make_engine, make_sessionmaker
@@ -29,6 +37,12 @@ SECRET = "test-secret-0123456789-0123456789-abcdef"
 
 if MAIN not in ("sqlite", "postgresql"):
     raise pytest.UsageError("CODELOOP_TEST_DATABASE must be sqlite or postgresql")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "commits: needs real commits on PostgreSQL (other connections, threads or processes)"
+    )
 
 
 def pytest_report_header(config):
@@ -77,8 +91,20 @@ def _sqlite_template(tmp_path_factory):
     return path
 
 
+_COMMITTING_FIXTURES = frozenset({"pg_engine", "engine", "cli_env"})
+_dirty = {"pg": False}  # rows committed to the PostgreSQL test database since it was last emptied
+
+
+def _commits(request) -> bool:
+    """Whether the test needs real commits (see the module's docstring)."""
+    return request.node.get_closest_marker("commits") is not None or bool(
+        _COMMITTING_FIXTURES.intersection(request.fixturenames)
+    )
+
+
 def _truncate(engine) -> None:
     """Empty every table and restart ids. DELETE with triggers off: TRUNCATE costs ~0.6 s a test."""
+    _dirty["pg"] = True  # the test about to run commits
     with engine.begin() as conn:
         conn.execute(
             text("SET LOCAL session_replication_role = replica")
@@ -88,18 +114,75 @@ def _truncate(engine) -> None:
                 conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), 1, false)"))
 
 
+def _restart_ids(conn) -> None:
+    """Sequences do not roll back: restart every table's id, as an emptied database has them."""
+    tables = [t.name for t in Base.metadata.sorted_tables if "id" in t.c]
+    conn.execute(
+        text(
+            "SELECT count(setval(pg_get_serial_sequence(t, 'id'), 1, false))"
+            " FROM unnest(CAST(:tables AS text[])) AS t"
+        ),
+        {"tables": tables},
+    )
+
+
 @pytest.fixture
 def pg_engine(_pg_engine):
-    """PostgreSQL, emptied before the test."""
+    """PostgreSQL, emptied before the test, for tests that commit (concurrency proofs, served apps)."""
     _truncate(_pg_engine)
     return _pg_engine
+
+
+@pytest.fixture
+def _pg_outer(_pg_engine):
+    """One connection in a transaction that is rolled back after the test: the sessions of the test and of
+    its app join it (SQLAlchemy's "join a session into an external transaction" recipe)."""
+    if _dirty["pg"]:
+        _truncate(_pg_engine)
+        _dirty["pg"] = False
+    conn = _pg_engine.connect()
+    # The scan's single statement asks for autocommit when it opens the request's transaction; inside the
+    # outer transaction it runs in the session's savepoint instead (tests that commit cover autocommit).
+    event.listen(conn, "set_connection_execution_options", lambda _c, opts: opts.pop("isolation_level", None))
+    outer = conn.begin()
+    try:
+        yield conn
+    finally:
+        if outer.is_active:
+            outer.rollback()
+        _restart_ids(conn)
+        conn.commit()
+        conn.close()
+
+
+def _joined_sessions(conn) -> sessionmaker:
+    return sessionmaker(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+
+
+@pytest.fixture(autouse=True)
+def _runtimes_join_the_outer_transaction(request, monkeypatch):
+    """On PostgreSQL, every app or runtime a non-committing test builds on the test database (through the
+    `app` fixture or its own) takes its sessions from the test's outer transaction."""
+    if MAIN != "postgresql" or _commits(request):
+        return
+    import server.runtime
+
+    real = server.runtime.make_sessionmaker
+
+    def make_sessionmaker(engine):
+        if engine.url.database != PG_TEST_DB:
+            return real(engine)
+        return _joined_sessions(request.getfixturevalue("_pg_outer"))
+
+    monkeypatch.setattr(server.runtime, "make_sessionmaker", make_sessionmaker)
 
 
 @pytest.fixture
 def database_url(request, tmp_path):
     """The main test database's URL, empty and migrated."""
     if MAIN == "postgresql":
-        _truncate(request.getfixturevalue("_pg_engine"))
+        if _commits(request):
+            _truncate(request.getfixturevalue("_pg_engine"))
         return request.getfixturevalue("pg_url")
     path = tmp_path / "test.sqlite3"
     shutil.copy(request.getfixturevalue("_sqlite_template"), path)
@@ -117,8 +200,12 @@ def engine(request, database_url):
 
 
 @pytest.fixture
-def sessions(engine):
-    return make_sessionmaker(engine)
+def sessions(request, database_url):
+    """Sessions on the main test database (on PostgreSQL joined to the test's outer transaction, unless the
+    test commits)."""
+    if MAIN == "postgresql" and not _commits(request):
+        return _joined_sessions(request.getfixturevalue("_pg_outer"))
+    return make_sessionmaker(request.getfixturevalue("engine"))
 
 
 @pytest.fixture
@@ -164,8 +251,7 @@ def app(config):
 
     app = create_app(config)
     yield app
-    if MAIN == "sqlite":
-        app.extensions["codeloop"].engine.dispose()
+    app.extensions["codeloop"].engine.dispose()
 
 
 @pytest.fixture

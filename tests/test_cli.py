@@ -5,15 +5,14 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import requests
 from sqlalchemy import select, text
 
 from server.models import ApiToken, User
 from server.services.accounts import hash_token
 from tests.conftest import codeloop_env
+from tests.health import wait_for_health
 
 CODELOOP = str(Path(sys.executable).with_name("codeloop"))
 
@@ -102,14 +101,7 @@ def test_demo_serves_the_embedded_default_from_nothing(tmp_path):
         start_new_session=True,
     )
     try:
-        deadline, health = time.monotonic() + 60, None
-        while time.monotonic() < deadline:
-            try:
-                health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=30)
-                break
-            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or a worker booting
-                time.sleep(0.3)
-        assert health is not None and health.status_code == 200, health
+        health = wait_for_health(f"http://127.0.0.1:{port}", proc=proc)
         assert health.json()["database"]["dialect"] == "sqlite" and health.json()["jobs"]["mode"] == "inline"
         assert (tmp_path / "instance" / "codeloop.sqlite3").exists() and (
             tmp_path / "instance" / "secret_key"

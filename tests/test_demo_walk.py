@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,6 +24,7 @@ import requests
 
 from codegen.codes import Codec
 from tests.conftest import codeloop_env
+from tests.health import wait_for_health
 
 pytestmark = pytest.mark.browser
 CODELOOP = str(Path(sys.executable).with_name("codeloop"))
@@ -93,15 +93,7 @@ def demo(tmp_path_factory):
     )
     reader.start()
     try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(running.base + "/healthz", timeout=30).status_code == 200:
-                    break
-            except requests.RequestException:  # not listening yet, or the worker still booting
-                time.sleep(0.3)
-        else:
-            pytest.fail("the demo did not come up:\n" + running.output)
+        wait_for_health(running.base, proc=proc, output=lambda: running.output)
         yield running
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

@@ -24,6 +24,7 @@ from server.services.invariants import run_checks
 from server.serving import gunicorn_argv, worker_class
 from tests.conftest import SECRET, codeloop_env, make_config
 from tests.consumer.conftest import assert_one_winner, build_world, csrf_of
+from tests.health import wait_for_health
 from tests.test_cli import CODELOOP, _free_port
 
 
@@ -99,20 +100,14 @@ def serve(pg_engine, pg_url, redis_url, tmp_path):
             start_new_session=True,
         )
         procs.append(proc)
-        base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{base}/healthz", timeout=10).status_code == 200:
-                    return base
-            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still booting
-                assert proc.poll() is None, proc.stdout.read()
-            time.sleep(0.2)
-        raise AssertionError("codeloop serve did not answer /healthz within 60 s")
+        base = f"http://127.0.0.1:{port}"
+        wait_for_health(base, proc=proc, output=proc.stdout.read)
+        return base
 
     yield start
     for proc in procs:
         os.killpg(proc.pid, signal.SIGTERM)
-        output = proc.communicate(timeout=30)[0]
+        output = proc.communicate(timeout=120)[0]
         assert "Traceback" not in output, output
 
 
@@ -143,16 +138,18 @@ def test_a_request_waiting_on_the_database_does_not_hold_up_the_worker(serve, wo
     code, answers = world.code(3), []
     with pg_engine.connect() as locker:
         locker.execute(text("LOCK TABLE codes IN ACCESS EXCLUSIVE MODE"))
-        scan = threading.Thread(target=lambda: answers.append(requests.get(f"{base}/S/{code}", timeout=60)))
+        scan = threading.Thread(target=lambda: answers.append(requests.get(f"{base}/S/{code}", timeout=1200)))
         scan.start()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 300  # a safety net: the scan reaches the lock however busy the machine
         while not _waiting_on_a_lock(pg_engine):
             assert time.monotonic() < deadline, "the scan never reached the database"
             time.sleep(0.05)
-        health = requests.get(f"{base}/healthz", timeout=5)  # a worker blocked in the driver would time out
+        # The lock is held until /healthz has answered: a worker blocked in the driver could never answer,
+        # and the request would run into its timeout (a safety net, not a speed limit).
+        health = requests.get(f"{base}/healthz", timeout=120)
         assert health.status_code == 200 and scan.is_alive()
         locker.rollback()
-    scan.join(30)
+    scan.join(300)
     assert answers[0].status_code == 200 and "正品，首次查询" in answers[0].text
 
 
@@ -165,10 +162,10 @@ def test_twenty_phones_claim_one_pack_at_once_through_gevent_workers(serve, worl
     def phone(_):
         browser = requests.Session()
         barrier.wait()
-        token = csrf_of(browser.get(f"{base}/S/{code}", timeout=30).text)
+        token = csrf_of(browser.get(f"{base}/S/{code}", timeout=120).text)
         barrier.wait()
         return browser.post(
-            f"{base}/S/{code}/claim", data={"csrf_token": token}, allow_redirects=False, timeout=30
+            f"{base}/S/{code}/claim", data={"csrf_token": token}, allow_redirects=False, timeout=120
         ).status_code
 
     with ThreadPoolExecutor(n) as pool:
@@ -196,7 +193,7 @@ def test_a_burst_beyond_the_pool_waits_for_connections_instead_of_opening_more(s
         with ThreadPoolExecutor(40) as pool:
             statuses = list(
                 pool.map(
-                    lambda i: requests.get(f"{base}/S/{world.code(i)}", timeout=30).status_code, range(400)
+                    lambda i: requests.get(f"{base}/S/{world.code(i)}", timeout=120).status_code, range(400)
                 )
             )
         opened = _sessions_opened(probe) - before
@@ -230,10 +227,10 @@ def test_a_gevent_worker_replaces_the_connections_the_database_dropped(serve, wo
     base = serve("--workers", "1")
     with ThreadPoolExecutor(8) as pool:  # several pooled connections, all idle afterwards
         assert set(
-            pool.map(lambda i: requests.get(f"{base}/S/{world.code(i)}", timeout=30).status_code, range(40))
+            pool.map(lambda i: requests.get(f"{base}/S/{world.code(i)}", timeout=120).status_code, range(40))
         ) == {200}
     assert _drop_database_connections(pg_engine) >= 2
-    assert [requests.get(f"{base}/S/{world.code(i)}", timeout=30).status_code for i in range(40, 60)] == [
+    assert [requests.get(f"{base}/S/{world.code(i)}", timeout=120).status_code for i in range(40, 60)] == [
         200
     ] * 20
 

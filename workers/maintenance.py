@@ -11,7 +11,7 @@ log = logging.getLogger(__name__)
 
 
 def check_invariants() -> list[dict]:
-    """Run the DESIGN.md §6 checks (scheduled nightly); log and return any violation."""
+    """Run the invariant checks of docs/api.md (scheduled nightly); log and return any violation."""
     with current().sessions() as session:
         violations = run_checks(session)
     for v in violations:

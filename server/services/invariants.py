@@ -1,4 +1,4 @@
-"""DESIGN.md §6 as queries: each returns the rows that break an invariant (none on a sound database)."""
+"""The invariants in docs/api.md as queries: each returns the rows that break one (none when sound)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Keys: "claim:<voucher id>" for a claim, "redemption:<redemption id>" for a redemption. The
 campaign's accounts (fen and points) carry the negative side; a reversal posts the opposite.
-A clerk earns for attribution (DESIGN.md step 6): the clerk whose promo code the consumer scanned before
+A clerk earns for attribution: the clerk whose promo code the consumer scanned before
 claiming (the voucher's clerk_id) gets the claim reward and the redemption reward, whoever redeems it.
 """
 

@@ -117,7 +117,7 @@ def active_clerk(session: Session, consumer_id: int | None, now: datetime) -> in
 
 @dataclass
 class BatchCache:
-    """Per-process cache of a batch's state for scan pages (DESIGN.md §3: the state lookup is cacheable).
+    """Per-process cache of a batch's state for scan pages (the state lookup is cacheable; docs/api.md).
 
     Holds the Batch (with product and campaign loaded, detached, read-only) and its ranges for `ttl`
     seconds, so activating or blacklisting a range reaches scan pages within `ttl`. Claims never use it:

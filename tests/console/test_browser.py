@@ -19,7 +19,8 @@ from werkzeug.serving import make_server
 from tests.conftest import make_config
 from tests.console.world import CAMPAIGN_A_NAME, PASSWORD, build
 
-pytestmark = pytest.mark.browser
+# served by a thread of this process: the app and the test commit, each on its own connections
+pytestmark = [pytest.mark.browser, pytest.mark.commits]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 ARGS = [
     "--no-sandbox",

@@ -14,7 +14,8 @@ from werkzeug.serving import make_server
 from tests.conftest import make_config
 from tests.consumer.conftest import build_world
 
-pytestmark = pytest.mark.browser
+# served by a thread of this process: the app and the test commit, each on its own connections
+pytestmark = [pytest.mark.browser, pytest.mark.commits]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ARGS = [
     "--no-sandbox",

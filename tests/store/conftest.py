@@ -1,4 +1,4 @@
-"""Every store-side test ends with the DESIGN.md §6 invariants intact (`codeloop check`)."""
+"""Every store-side test ends with the invariants of `codeloop check` intact (docs/api.md)."""
 
 import pytest
 
