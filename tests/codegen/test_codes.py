@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import codegen.codes as codes_module
+import codegen.canonical as canonical_module
 from codegen._base32 import ALPHABET
 from codegen.codes import (
     INNER,
@@ -150,7 +150,7 @@ def test_long_input_and_control_characters_fail_fast(monkeypatch) -> None:
         raise AssertionError("over-long input is refused before any normalising")
 
     with monkeypatch.context() as patch:
-        patch.setattr(codes_module.unicodedata, "normalize", normalize)
+        patch.setattr(canonical_module.unicodedata, "normalize", normalize)
         assert reason("A" * 10_000) == "too_long"
         assert reason("\u3000" * 10_000) == "too_long"
     code = CODEC.encode(3, 3)
