@@ -10,6 +10,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from server.api.spec import QueryId
+from server.errors import validation
+from server.services import reports
 
 INT = {"type": "integer"}
 STR = {"type": "string"}
@@ -256,6 +258,17 @@ def _model(name: str, schema: dict) -> type[RootModel]:
 MODELS: dict[str, type[RootModel]] = {name: _model(name, body) for name, body in SCHEMAS.items()}
 
 
+def filters_refusal(problems: list[str]):
+    """VALIDATION_FAILED naming the report filters that were not understood."""
+    return validation(
+        f"report filters not understood: {', '.join(problems)} (ids are whole numbers, days YYYY-MM-DD, "
+        f"at most {reports.MAX_DAYS} days)",
+        zh=f"报表筛选条件有误：{', '.join(problems)}"
+        f"（编号为整数，日期为 YYYY-MM-DD，最长 {reports.MAX_DAYS} 天）",
+        field=problems[0],
+    )
+
+
 class ReportQuery(BaseModel):
     """The filters every report takes."""
 
@@ -275,8 +288,6 @@ class ReportQuery(BaseModel):
     @staticmethod
     def refuse(field: str):
         """A filter that does not parse is refused like every other filter problem (reports.filters)."""
-        from server.api.reports import filters_refusal
-
         return filters_refusal([field])
 
 

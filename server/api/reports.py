@@ -7,10 +7,9 @@ from __future__ import annotations
 from flask import Response, request, stream_with_context
 
 from server.api import api, spec
-from server.api.report_schemas import MODELS, ReportQuery, TimeseriesQuery
+from server.api.report_schemas import MODELS, ReportQuery, TimeseriesQuery, filters_refusal
 from server.api.spec import doc
 from server.auth import require_staff
-from server.errors import validation
 from server.models import utcnow
 from server.services import reports, spreadsheets
 from server.services.reports import choices
@@ -27,17 +26,6 @@ def filters() -> reports.Filters:
     if problems:
         raise filters_refusal(problems)
     return f
-
-
-def filters_refusal(problems: list[str]):
-    """VALIDATION_FAILED naming the report filters that were not understood."""
-    return validation(
-        f"report filters not understood: {', '.join(problems)} (ids are whole numbers, days YYYY-MM-DD, "
-        f"at most {reports.MAX_DAYS} days)",
-        zh=f"报表筛选条件有误：{', '.join(problems)}"
-        f"（编号为整数，日期为 YYYY-MM-DD，最长 {reports.MAX_DAYS} 天）",
-        field=problems[0],
-    )
 
 
 def context() -> reports.Context:
