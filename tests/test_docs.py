@@ -60,9 +60,11 @@ def test_the_readme_links_every_document():
 
 
 def test_no_tracked_file_points_outside_the_repository():
-    """The product spec lives outside the repository: a clone has no ../shared and no DESIGN.md."""
+    """The product spec lives outside the repository, beside the clone: no tracked file names its folder or
+    file (the pattern is spelled in pieces so that this file does not name them either)."""
+    pattern = r"\.\./" + "shared|" + "DESIGN" + r"\.md"
     found = subprocess.run(
-        ["git", "grep", "-nE", r"\.\./shared|DESIGN\.md", "--", ".", ":!tests/test_docs.py"],
+        ["git", "grep", "-nE", pattern, "--", "."],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -105,7 +105,7 @@ class RedisServer:
              "--dir", str(self.dir), "--maxmemory-policy", "noeviction"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
-        client = redis.Redis(port=self.port, socket_connect_timeout=1)
+        client = redis.Redis(port=self.port, socket_connect_timeout=10)  # polled within wait_for's 30 s
         wait_for(lambda: _pings(client), 30, "redis-server to answer")
 
     def stop(self) -> None:
